@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// One-way target graph (DESIGN §7):
+// TensorCore ← ModelFormats ← ModelGraph ← ModelRuntime ← {Quantization, Pruning, Training} ← Benchmarking ← ModelSmithCLI.
+// Kernels depends only on TensorCore and the C shims and plugs into ModelRuntime.
+import PackageDescription
+
+let package = Package(
+    name: "ModelSmith",
+    products: [
+        .executable(name: "modelsmith", targets: ["modelsmith"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // System libraries (apt: libarchive-dev, libzstd-dev, libdnnl-dev; oneDNN ships no .pc file).
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // Scalar reference kernels + AVX-512/AVX2 variants, dispatched on CPU features at run time.
+        .target(name: "CKernels"),
+
+        .target(name: "TensorCore"),
+        .target(name: "ModelFormats", dependencies: ["TensorCore", "CArchive", "CZstd", "CKernels"]),
+        .target(name: "ModelGraph", dependencies: ["TensorCore", "ModelFormats"]),
+        .target(name: "Kernels", dependencies: ["TensorCore", "CKernels", "CDNNL"]),
+        .target(name: "ModelRuntime", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "Kernels"]),
+        .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
+        .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
+        .target(name: "Training", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
+        .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime"]),
+        .target(name: "ModelSmithCLI", dependencies: [
+            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
+            "Quantization", "Pruning", "Training", "Benchmarking",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "modelsmith", dependencies: ["ModelSmithCLI"]),
+        .target(name: "TestSupport", dependencies: ["TensorCore"]),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelGraphTests", dependencies: ["ModelGraph", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], resources: [.copy("Fixtures")]),
+    ]
+)

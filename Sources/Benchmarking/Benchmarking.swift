@@ -1,0 +1,1 @@
+// Benchmarking — see DESIGN §7.

@@ -1,0 +1,3 @@
+#include "ckernels.h"
+
+const char *ck_version(void) { return "ckernels 1"; }

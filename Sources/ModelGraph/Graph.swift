@@ -1,0 +1,131 @@
+import Foundation
+import TensorCore
+
+/// The model graph as described by model.json (DESIGN §3, normative).
+///
+/// After `init(json:)`/`validated()` the nodes are in a topological order (stable: among ready
+/// nodes, the one listed first in the file comes first).
+public struct Graph: Codable, Hashable, Sendable {
+    public static let formatVersion = 1
+
+    public var name: String
+    public var inputs: [ValueInfo]
+    public var outputs: [String]
+    public var nodes: [Node]
+
+    public init(name: String, inputs: [ValueInfo], outputs: [String], nodes: [Node]) {
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.nodes = nodes
+    }
+
+    enum CodingKeys: String, CodingKey { case modelsmith, name, inputs, outputs, nodes }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try c.decodeIfPresent(Int.self, forKey: .modelsmith) ?? Graph.formatVersion
+        guard version == Graph.formatVersion else { throw GraphError.unsupportedVersion(version) }
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? "model"
+        inputs = try c.decode([ValueInfo].self, forKey: .inputs)
+        outputs = try c.decode([String].self, forKey: .outputs)
+        nodes = try c.decode([Node].self, forKey: .nodes)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Graph.formatVersion, forKey: .modelsmith)
+        try c.encode(name, forKey: .name)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(outputs, forKey: .outputs)
+        try c.encode(nodes, forKey: .nodes)
+    }
+
+    /// Parses model.json bytes. Structural errors name the node; call `validate(against:)` for params.
+    public init(json data: Data) throws {
+        do {
+            self = try JSONDecoder().decode(Graph.self, from: data)
+        } catch let error as GraphError {
+            throw error
+        } catch let DecodingError.dataCorrupted(context) {
+            throw GraphError.malformedJSON(context.debugDescription)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw GraphError.malformedJSON("missing key '\(key.stringValue)' at \(Graph.path(context.codingPath))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw GraphError.malformedJSON("wrong type at \(Graph.path(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw GraphError.malformedJSON("null at \(Graph.path(context.codingPath))")
+        }
+        try sortTopologically()
+    }
+
+    public func jsonData(pretty: Bool = true) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return try! encoder.encode(self)
+    }
+
+    private static func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+
+    /// Orders nodes so every input is produced before use; throws on dangling inputs, duplicate
+    /// value names and cycles, naming the node.
+    public mutating func sortTopologically() throws {
+        var producer: [String: Int] = [:]
+        var seenNames = Set<String>()
+        for input in inputs {
+            guard producer[input.name] == nil else { throw GraphError.duplicateValue(input.name) }
+            producer[input.name] = -1
+        }
+        for (i, node) in nodes.enumerated() {
+            guard seenNames.insert(node.name).inserted else { throw GraphError.duplicateNode(node.name) }
+            guard producer[node.output] == nil else { throw GraphError.duplicateValue(node.output) }
+            producer[node.output] = i
+        }
+        for node in nodes {
+            for input in node.inputs where producer[input] == nil {
+                throw GraphError.danglingInput(node: node.name, input: input)
+            }
+        }
+        for output in outputs where producer[output] == nil { throw GraphError.unknownOutput(output) }
+
+        var pending = nodes.map { node in Set(node.inputs.filter { producer[$0]! >= 0 }) }
+        var ready = Set(inputs.map(\.name))
+        var order: [Node] = []
+        var placed = [Bool](repeating: false, count: nodes.count)
+        while order.count < nodes.count {
+            guard let next = nodes.indices.first(where: { !placed[$0] && pending[$0].isSubset(of: ready) }) else {
+                let stuck = nodes.indices.first { !placed[$0] }!
+                throw GraphError.cycle(node: nodes[stuck].name)
+            }
+            placed[next] = true
+            order.append(nodes[next])
+            ready.insert(nodes[next].output)
+            _ = pending
+        }
+        pending = []
+        nodes = order
+    }
+
+    /// The node that produces `value`, if any.
+    public func producer(of value: String) -> Node? { nodes.first { $0.output == value } }
+
+    /// Nodes that read `value`.
+    public func consumers(of value: String) -> [Node] { nodes.filter { $0.inputs.contains(value) } }
+
+    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+
+    /// Every tensor name a node references, in node order.
+    public var referencedTensorNames: [String] {
+        var seen = Set<String>()
+        var names: [String] = []
+        for node in nodes {
+            for role in node.params.keys.sorted() {
+                let name = node.params[role]!
+                if seen.insert(name).inserted { names.append(name) }
+            }
+        }
+        return names
+    }
+}

@@ -1,0 +1,45 @@
+import TensorCore
+
+/// Broken invariants of a graph. Messages are one line and name the node.
+public enum GraphError: Error, CustomStringConvertible, Equatable {
+    case malformedJSON(String)
+    case unsupportedVersion(Int)
+    case unknownOp(node: String, op: String)
+    case duplicateNode(String)
+    case duplicateValue(String)
+    case danglingInput(node: String, input: String)
+    case unknownOutput(String)
+    case cycle(node: String)
+    case wrongInputCount(node: String, op: OpKind, expected: Int, actual: Int)
+    case missingParam(node: String, role: String)
+    case unknownParamRole(node: String, role: String)
+    case missingTensor(node: String, role: String, tensor: String)
+    case wrongParamShape(node: String, role: String, tensor: String, expected: [Int], actual: [Int])
+    case wrongParamDType(node: String, role: String, tensor: String, dtype: DType)
+    case badAttribute(node: String, attr: String, reason: String)
+    case shapeMismatch(node: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .malformedJSON(let reason): return "model.json is malformed: \(reason)"
+        case .unsupportedVersion(let v): return "model.json declares \"modelsmith\": \(v); this version reads 1"
+        case .unknownOp(let node, let op): return "node '\(node)': unknown op '\(op)'"
+        case .duplicateNode(let node): return "node '\(node)' is defined twice"
+        case .duplicateValue(let value): return "value '\(value)' is produced twice"
+        case .danglingInput(let node, let input): return "node '\(node)': input '\(input)' is neither a graph input nor any node's output"
+        case .unknownOutput(let output): return "graph output '\(output)' is not produced by any node"
+        case .cycle(let node): return "node '\(node)' is part of a cycle"
+        case .wrongInputCount(let node, let op, let expected, let actual):
+            return "node '\(node)': \(op.rawValue) takes \(expected) input(s), got \(actual)"
+        case .missingParam(let node, let role): return "node '\(node)': missing param '\(role)'"
+        case .unknownParamRole(let node, let role): return "node '\(node)': unknown param '\(role)'"
+        case .missingTensor(let node, let role, let tensor): return "node '\(node)': param '\(role)' refers to tensor '\(tensor)', which is absent"
+        case .wrongParamShape(let node, let role, let tensor, let expected, let actual):
+            return "node '\(node)': param '\(role)' (\(tensor)) has shape \(actual), expected \(expected)"
+        case .wrongParamDType(let node, let role, let tensor, let dtype):
+            return "node '\(node)': param '\(role)' (\(tensor)) has dtype \(dtype.rawValue), which this op cannot use"
+        case .badAttribute(let node, let attr, let reason): return "node '\(node)': attribute '\(attr)' \(reason)"
+        case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import TensorCore
+
+/// One graph input: a name, a shape where -1 is the (dynamic) batch dimension, and a dtype.
+public struct ValueInfo: Codable, Hashable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var dtype: DType
+
+    public init(name: String, shape: [Int], dtype: DType = .f32) {
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        shape = try c.decode([Int].self, forKey: .shape)
+        dtype = try c.decodeIfPresent(DType.self, forKey: .dtype) ?? .f32
+    }
+}
+
+/// One node of the graph: `output = op(inputs; params, attrs)`.
+public struct Node: Codable, Hashable, Sendable {
+    public var name: String
+    public var op: OpKind
+    public var inputs: [String]
+    public var output: String
+    /// Role (`weight`, `bias`, …) → tensor name in the package.
+    public var params: [String: String]
+    public var attrs: [String: JSONValue]
+
+    public init(name: String, op: OpKind, inputs: [String], output: String,
+                params: [String: String] = [:], attrs: [String: JSONValue] = [:]) {
+        self.name = name
+        self.op = op
+        self.inputs = inputs
+        self.output = output
+        self.params = params
+        self.attrs = attrs
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        let opName = try c.decode(String.self, forKey: .op)
+        guard let op = OpKind(rawValue: opName) else { throw GraphError.unknownOp(node: name, op: opName) }
+        self.op = op
+        inputs = try c.decode([String].self, forKey: .inputs)
+        output = try c.decode(String.self, forKey: .output)
+        params = try c.decodeIfPresent([String: String].self, forKey: .params) ?? [:]
+        attrs = try c.decodeIfPresent([String: JSONValue].self, forKey: .attrs) ?? [:]
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(op, forKey: .op)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(output, forKey: .output)
+        if !params.isEmpty { try c.encode(params, forKey: .params) }
+        if !attrs.isEmpty { try c.encode(attrs, forKey: .attrs) }
+    }
+
+    enum CodingKeys: String, CodingKey { case name, op, inputs, output, params, attrs }
+}

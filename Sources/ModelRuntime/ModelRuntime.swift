@@ -1,0 +1,1 @@
+// ModelRuntime — see DESIGN §7.

@@ -1,0 +1,1 @@
+// Pruning — see DESIGN §7.

@@ -1,0 +1,14 @@
+/// Broken invariants of tensor construction. Each message is one line.
+public enum TensorCoreError: Error, CustomStringConvertible, Equatable {
+    case shapeOverflow([Int])
+    case byteCountMismatch(shape: [Int], dtype: DType, expected: Int, actual: Int)
+
+    public var description: String {
+        switch self {
+        case .shapeOverflow(let dims):
+            return "shape \(dims) has a negative dimension or too many elements"
+        case .byteCountMismatch(let shape, let dtype, let expected, let actual):
+            return "shape \(shape) of \(dtype) needs \(expected) bytes, found \(actual)"
+        }
+    }
+}

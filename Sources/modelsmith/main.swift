@@ -1,0 +1,3 @@
+import ModelSmithCLI
+
+ModelSmith.main()
