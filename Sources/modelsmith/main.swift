@@ -1,3 +1,3 @@
 import ModelSmithCLI
 
-ModelSmith.main()
+ModelSmith.mainEntry()
