@@ -252,6 +252,17 @@ public struct Histogram: Codable, Hashable, Sendable {
         return n / 12 + (d * d * d + 0.125) / 3
     }
 
+    /// E[x²] over the values (uniform within each bin).
+    public func meanSquare() -> Double {
+        guard total > 0 else { return 0 }
+        var sum = 0.0
+        for (i, c) in counts.enumerated() where c > 0 {
+            let (a, b) = extent(ofBin: i)
+            sum += b > a ? Double(c) / (b - a) * Histogram.integratedSquare(from: a, to: b) : Double(c) * a * a
+        }
+        return sum / Double(total)
+    }
+
     /// The part of stored bin `i` inside `[min, max]` (values spread uniformly over it).
     private func extent(ofBin i: Int) -> (Double, Double) {
         let a = Double(firstBin + i) * binWidth
