@@ -1,5 +1,6 @@
 import CDNNL
 import CKernels
+import Foundation
 import TensorCore
 
 /// u8 × s8 → s32 matrix products for INT8 linear/conv layers: `c[i][j] = Σ_p a[i][p] · w[j][p]`
@@ -8,7 +9,7 @@ import TensorCore
 /// The fast path is a oneDNN matmul (u8 source, s8 weights reordered once into oneDNN's packed
 /// layout, s32 destination; `brg:avx512_core_vnni` on this machine); `reference` is the plain C loop.
 /// Integer accumulation is exact, so both give the same integers (tests compare with `==`).
-/// Primitives are created per batch size on first use and reused. Not thread-safe: one per session.
+/// Primitives are created per batch size on first use and reused; runs are serialised by a lock.
 public final class Int8Matmul: @unchecked Sendable {
     public let n: Int
     public let k: Int
@@ -20,6 +21,7 @@ public final class Int8Matmul: @unchecked Sendable {
     private var packedDesc = dnnl_memory_desc_t()
     private var primitives: [Int: OpaquePointer] = [:]
     private var weightMemories: [OpaquePointer] = []
+    private let lock = NSLock()
 
     /// `weights`: `n·k` values, row j holding output channel j.
     public init(weights: [Int8], n: Int, k: Int) throws {
@@ -46,6 +48,8 @@ public final class Int8Matmul: @unchecked Sendable {
     /// `c` (m·n s32) = `a` (m·k u8) × weightsᵀ, on oneDNN.
     public func run(a: UnsafePointer<UInt8>, m: Int, c: UnsafeMutablePointer<Int32>) throws {
         guard m > 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
         let primitive = try self.primitive(m: m)
         var srcDesc = try Self.desc([m, k], dnnl_u8, dnnl_ab)
         var dstDesc = try Self.desc([m, n], dnnl_s32, dnnl_ab)

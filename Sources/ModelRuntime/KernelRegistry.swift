@@ -25,8 +25,10 @@ enum KernelRegistry {
         let count = shape.reduce(1, *)
         switch node.op {
         case .linear:
+            if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try linear(planned, shape: shape, tensors: tensors)
         case .conv2d:
+            if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try conv2d(planned, shape: shape, tensors: tensors)
         case .batchnorm2d:
             let channels = try channelCount(node, shape)
