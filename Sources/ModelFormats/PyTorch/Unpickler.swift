@@ -88,7 +88,7 @@ private enum Slot {
     /// How the item reads in a refusal message.
     var kindName: String {
         switch self {
-        case .value(let v): return v.shortDescription
+        case .value(let v): return "the value \(v.shortDescription)"
         case .tuple: return "a tuple"
         case .list(let box): return box.isSet ? "a set" : "a list"
         case .dict: return "a dict"
@@ -424,8 +424,13 @@ private final class PickleMachine {
             try push(.storage(try storageRef(try materialize(try pop(), depth: 0))))
 
         // Outside the subset: text-protocol opcodes, class instantiation, extension registry, out-of-band buffers
+        case .inst:
+            // INST names its class inline; say which one was asked for.
+            let module = try readLine()
+            let name = try readLine()
+            throw refused("INST '\(module).\(name)' (opcode 0x69 is outside the supported subset)")
         case .float, .int, .long, .string, .binString, .shortBinString, .unicode, .persID, .get, .put,
-             .inst, .obj, .ext1, .ext2, .ext4, .nextBuffer, .readonlyBuffer:
+             .obj, .ext1, .ext2, .ext4, .nextBuffer, .readonlyBuffer:
             throw refused("opcode \(op.name) (0x\(String(format: "%02X", op.rawValue))) is outside the supported subset")
         }
     }
