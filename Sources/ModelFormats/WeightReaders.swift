@@ -4,7 +4,12 @@ import TensorCore
 /// The registry of input formats: every conformer of `WeightArchiveReader` is listed here once.
 public enum WeightReaders {
     public static let all: [any WeightArchiveReader] = [
+        NpyReader(),
+        NpzReader(),
+        SafetensorsReader(),
         PyTorchCheckpointReader(),
+        ArchivePackageReader(),
+        DirectoryPackageReader(),
     ]
 
     /// Reads any supported input (file or directory) into package contents.

@@ -71,7 +71,7 @@ public struct PyTorchCheckpoint: Sendable {
 
     /// Reads a checkpoint file through libarchive.
     public static func load(_ url: URL, limits: ReadLimits = .default) throws -> PyTorchCheckpoint {
-        let path = url.relativePath
+        let path = displayPath(url)
         try refuseLegacyFormats(url, path: path)
         var entries: [ArchiveEntry] = []
         try ArchiveEntries.forEach(url: url, limits: limits) { entries.append($0) }

@@ -13,17 +13,14 @@ public struct PyTorchCheckpointReader: WeightArchiveReader {
 
     /// `.pt`/`.pth` always (so legacy formats get a clear refusal); `.bin` only when it is a zip.
     public func canRead(_ url: URL) -> Bool {
-        switch url.pathExtension.lowercased() {
-        case "pt", "pth": return true
-        case "bin": return Self.hasZipSignature(url)
-        default: return false
-        }
+        guard !isDirectory(url) else { return false }
+        return hasExtension(url, ["pt", "pth"]) || (hasExtension(url, ["bin"]) && Self.hasZipSignature(url))
     }
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         let checkpoint = try PyTorchCheckpoint.load(url, limits: limits)
         let tensors = try checkpoint.stateDict(options, limits: limits)
-        return PackageContents(tensors: tensors, source: url.relativePath)
+        return PackageContents(tensors: tensors, source: displayPath(url))
     }
 
     static func hasZipSignature(_ url: URL) -> Bool {
