@@ -208,7 +208,7 @@ public struct PyTorchCheckpoint: Sendable {
             bytes.withUnsafeBytes { source in
                 Self.gather(from: source, into: out, record: record, itemSize: item)
             }
-            if byteOrder == .big { Self.swapBytes(out, unit: type.swapUnit) }
+            if byteOrder == .big { Npy.swapBytes(out, width: type.swapUnit) }
         }
         return tensor
     }
@@ -248,19 +248,5 @@ public struct PyTorchCheckpoint: Sendable {
             expected *= shape[d]
         }
         return true
-    }
-
-    static func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
-        guard unit > 1 else { return }
-        var start = 0
-        while start + unit <= buffer.count {
-            var lo = start, hi = start + unit - 1
-            while lo < hi {
-                buffer.swapAt(lo, hi)
-                lo += 1
-                hi -= 1
-            }
-            start += unit
-        }
     }
 }

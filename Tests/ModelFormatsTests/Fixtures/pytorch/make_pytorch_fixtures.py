@@ -2,8 +2,9 @@
 """Generates the PyTorch checkpoint fixtures for PyTorchCheckpointTests / PyTorchUnpicklerTests.
 
 Valid checkpoints are written by the real `torch.save` (made with torch 2.13.0+cpu from PyPI);
-each has an `.npz` of the same state_dict (contiguous values; bf16 stored as its uint16 bit
-pattern) so the Swift reader can be compared bit for bit. Malicious checkpoints are real
+each has an `.npz` of the same state_dict (contiguous values; bf16 stored as its 2-byte bit
+pattern, dtype 'V2', which ModelSmith's npy reader reads as bf16) so the Swift reader can be
+compared bit for bit. Malicious checkpoints are real
 `torch.save` files whose dict holds an object with a hostile `__reduce__`, plus a few
 hand-assembled pickles for cases Python's pickler will not emit. Run from this directory:
 
@@ -34,7 +35,7 @@ def npz_of(state, name):
     for key, t in state.items():
         t = t.contiguous()
         if t.dtype == torch.bfloat16:
-            arrays[key] = t.view(torch.int16).numpy().view(np.uint16)
+            arrays[key] = t.view(torch.int16).numpy().view("V2")
         else:
             arrays[key] = t.numpy()
     np.savez(out(name), **arrays)
@@ -233,13 +234,18 @@ class PlainObject:
 
 def malicious():
     weight = torch.ones(2, 2)
-    for name, payload in [("os_system", OsSystem()), ("builtins_eval", BuiltinsEval()),
-                          ("subprocess_popen", SubprocessPopen()), ("arbitrary_reduce", ArbitraryCallable()),
-                          ("plain_object", PlainObject())]:
-        save({"fc.weight": weight, "payload": payload}, f"evil_{name}.pt")
+    # Protocol 2 (torch.save's default) spells builtins/subprocess with their Python 2 names
+    # (__builtin__, commands); protocol 3 keeps the Python 3 names. Both are covered.
+    for name, payload, protocol in [("os_system", OsSystem(), 2), ("builtins_eval", BuiltinsEval(), 3),
+                                    ("builtin_eval_p2", BuiltinsEval(), 2), ("subprocess_popen", SubprocessPopen(), 3),
+                                    ("arbitrary_reduce", ArbitraryCallable(), 2), ("plain_object", PlainObject(), 2)]:
+        save({"fc.weight": weight, "payload": payload}, f"evil_{name}.pt", pickle_protocol=protocol)
     # A GLOBAL that looks like torch: torch.storage._load_from_bytes calls torch.load (unsafe) on its argument.
     write_pickle_checkpoint("evil_torch_lookalike.pt",
                             b"\x80\x02}q\x00X\x01\x00\x00\x00xctorch.storage\n_load_from_bytes\nC\x04abcd\x85Rs.")
+    # os.system as the module os spells it (os.system pickles as posix.system on Linux).
+    write_pickle_checkpoint("evil_os_global.pt",
+                            b"\x80\x02cos\nsystem\nq\x00" + b"X" + struct.pack("<I", len(f"touch {PWNED}")) + f"touch {PWNED}".encode() + b"\x85R.")
     # The same os.system call spelled with STACK_GLOBAL (protocol 4) and with INST (protocol 0).
     write_pickle_checkpoint("evil_stack_global.pt",
                             b"\x80\x04\x8c\x02os\x8c\x06system\x93" + short_unicode(f"touch {PWNED}") + b"\x85R.")
