@@ -4,6 +4,7 @@ import TensorCore
 /// The registry of input formats: every conformer of `WeightArchiveReader` is listed here once.
 public enum WeightReaders {
     public static let all: [any WeightArchiveReader] = [
+        ArtifactReader(),
         NpyReader(),
         NpzReader(),
         SafetensorsReader(),
