@@ -121,7 +121,7 @@ public struct PyTorchCheckpoint: Sendable {
                 throw FormatError.limitExceeded(path: path, entry: fullName, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
             }
             decodedBytes = total.partialValue
-            tensors[name] = try self.tensor(record, name: fullName)
+            tensors[name] = try self.tensor(record, name: fullName, limits: limits)
         }
         return tensors
     }
@@ -184,8 +184,9 @@ public struct PyTorchCheckpoint: Sendable {
     // MARK: Tensors
 
     /// The dense, contiguous, little-endian tensor a record describes: the strided view is gathered
-    /// element by element, and big-endian storages are byte-swapped.
-    public func tensor(_ record: TorchTensorRecord, name: String) throws -> Tensor {
+    /// element by element, and big-endian storages are byte-swapped. Its size is checked against
+    /// `limits.maxDecodedBytes` before allocating.
+    public func tensor(_ record: TorchTensorRecord, name: String, limits: ReadLimits = .default) throws -> Tensor {
         let type = record.storage.scalarType
         guard let dtype = type.dtype else {
             throw FormatError.unsupportedDType(path: path, entry: name, dtype: "torch.\(type.torchDTypeName)")
@@ -200,8 +201,11 @@ public struct PyTorchCheckpoint: Sendable {
             throw FormatError.malformed(path: path, entry: storageEntry, reason:
                 "tensor '\(name)' (offset \(record.storageOffset), size \(record.shape), stride \(record.stride)) reaches past the storage's \(available) elements")
         }
-        guard let count = checkedProduct(record.shape), checkedMultiply(count, item) != nil else {
+        guard let count = checkedProduct(record.shape), let byteCount = checkedMultiply(count, item) else {
             throw FormatError.malformed(path: path, entry: name, reason: "size \(record.shape) overflows")
+        }
+        guard byteCount <= limits.maxDecodedBytes else {
+            throw FormatError.limitExceeded(path: path, entry: name, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
         }
         var tensor = Tensor(zeros: dtype, Shape(record.shape))
         tensor.withUnsafeMutableBytes { out in
