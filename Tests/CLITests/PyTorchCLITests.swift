@@ -19,17 +19,24 @@ final class PyTorchCLITests: XCTestCase {
         }
     }
 
-    func testMaliciousCheckpointExitsTwoNamingTheGlobalAndWritesNothing() throws {
+    func testMaliciousCheckpointsExitTwoNamingTheGlobalAndWriteNothing() throws {
         let pwned = "/tmp/modelsmith_pytorch_pwned"
         try? FileManager.default.removeItem(atPath: pwned)
         let dir = try makeTemporaryDirectory()
-        let out = dir.appendingPathComponent("weights.npz")
-        let evil = fixture("pytorch/evil_os_system.pt")
-        let run = runModelSmith(["convert", evil, "-o", out.path])
-        XCTAssertEqual(run.status, 2)
-        XCTAssertEqual(run.stderr, "modelsmith: error: \(evil): entry 'evil_os_system/data.pkl': pickle refused at byte 187: GLOBAL 'posix.system' is not on the allow-list (nothing was executed)\n")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: pwned), "the payload ran")
+        let out = dir.appendingPathComponent("weights.msa")
+        let cases = [("evil_os_system", "evil_os_system/data.pkl", 187, "posix.system"),
+                     ("evil_builtins_eval", "evil_builtins_eval/data.pkl", 187, "builtins.eval"),
+                     ("evil_subprocess_popen", "evil_subprocess_popen/data.pkl", 187, "subprocess.Popen"),
+                     ("evil_arbitrary_reduce", "evil_arbitrary_reduce/data.pkl", 187, "__main__.create_pwned_file"),
+                     ("evil_torch_lookalike", "archive/data.pkl", 11, "torch.storage._load_from_bytes")]
+        for (name, entry, offset, global) in cases {
+            let evil = fixture("pytorch/\(name).pt")
+            let run = runModelSmith(["convert", evil, "--graph", fixture("pytorch/mlp.model.json"), "-o", out.path])
+            XCTAssertEqual(run.status, 2, name)
+            XCTAssertEqual(run.stderr, "modelsmith: error: \(evil): entry '\(entry)': pickle refused at byte \(offset): GLOBAL '\(global)' is not on the allow-list (nothing was executed)\n")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), name)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: pwned), "a payload ran")
     }
 
     func testAmbiguousCheckpointAsksForKeyAndKeyNeedsACheckpoint() throws {
