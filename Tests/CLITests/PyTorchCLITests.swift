@@ -19,6 +19,21 @@ final class PyTorchCLITests: XCTestCase {
         }
     }
 
+    /// The example: weights alone need no graph.
+    func testConvertToNpzWithoutAGraphIsBitExact() throws {
+        let dir = try makeTemporaryDirectory()
+        let out = dir.appendingPathComponent("weights.npz").path
+        let run = runModelSmith(["convert", fixture("pytorch/dataparallel.pt"), "--key", "state_dict",
+                                 "--strip-prefix", "module.", "-o", out])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let expected = try WeightReaders.read(fixture("pytorch/training_checkpoint.npz")).tensors
+        let actual = try WeightReaders.read(out).tensors
+        XCTAssertEqual(actual.names, expected.names)
+        for (name, tensor) in expected {
+            XCTAssertTrue(actual[name]?.bitwiseEqual(tensor) ?? false, "\(name) differs")
+        }
+    }
+
     func testMaliciousCheckpointsExitTwoNamingTheGlobalAndWriteNothing() throws {
         let pwned = "/tmp/modelsmith_pytorch_pwned"
         try? FileManager.default.removeItem(atPath: pwned)
