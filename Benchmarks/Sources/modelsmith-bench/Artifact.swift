@@ -11,16 +11,19 @@ func artifactBenchmark(_ args: [String]) throws {
     if args.first == "--read-child", args.count == 3 { return try artifactReadChild(path: args[1], repeats: Int(args[2]) ?? 3) }
     var level = Zstd.defaultLevel
     var directory = FileManager.default.temporaryDirectory.path
+    var keep = false
     var i = 0
     while i < args.count {
         switch args[i] {
         case "--level" where i + 1 < args.count: level = Int(args[i + 1]) ?? level; i += 2
         case "--dir" where i + 1 < args.count: directory = args[i + 1]; i += 2
-        default: throw BenchmarkError("unknown option \(args[i]); usage: artifact [--level N] [--dir DIR]")
+        case "--keep": keep = true; i += 1
+        default: throw BenchmarkError("unknown option \(args[i]); usage: artifact [--level N] [--dir DIR] [--keep]")
         }
     }
     let path = directory + "/modelsmith-bench-\(getpid()).msa"
-    defer { unlink(path) }
+    let samplePath = directory + "/modelsmith-bench-\(getpid())-sample.msa"
+    defer { if !keep { unlink(path) }; unlink(samplePath) }
 
     // A 40M-parameter MLP: 4096 → 4096 → 4096 → 1536, random N(0, 1) weights.
     let layers: [(String, Int, Int)] = [("fc1", 4096, 4096), ("fc2", 4096, 4096), ("fc3", 1536, 4096)]
@@ -46,6 +49,7 @@ func artifactBenchmark(_ args: [String]) throws {
     print("| --- | --- | --- | --- | --- |")
     print("| write (generate + encode + write) | \(f3(writeSeconds)) | \(f0(Double(decodedBytes) / writeSeconds / 1e6)) | \(mb(writePeak)) | \(f2(Double(writePeak) / Double(decodedBytes))) |")
     print("| read (separate process, best of 3, SHA-256 verified) | \(f3(child.seconds)) | \(f0(Double(decodedBytes) / child.seconds / 1e6)) | \(mb(child.peakRSS)) | \(f2(Double(child.peakRSS) / Double(decodedBytes))) |")
+    if keep { print("artifact kept at \(path)\n") }
     print("\nencodings chosen: " + summary.index.tensors.map { "\($0.name)=\($0.encoding.rawValue)/\($0.transform.rawValue)" }.joined(separator: ", "))
 
     // Bits per weight for one 4096×4096 tensor of each kind, next to the entropy of the same bytes.
@@ -60,7 +64,7 @@ func artifactBenchmark(_ args: [String]) throws {
     for (label, tensor) in kinds {
         var one = PackageContents(graphJSON: Data("{}".utf8))
         one.tensors["w"] = tensor
-        let entry = try Artifact.write(one, to: path, options: ArtifactWriteOptions(level: level, force: true)).index.tensors[0]
+        let entry = try Artifact.write(one, to: samplePath, options: ArtifactWriteOptions(level: level, force: true)).index.tensors[0]
         let stored = Double(entry.storedBytes) * 8 / Double(n)
         let (byteEntropy, planeEntropy) = entropies(tensor)
         print("| \(label) | \(entry.encoding.rawValue)/\(entry.transform.rawValue) | \(f3(stored)) | \(f3(byteEntropy)) | \(f3(planeEntropy)) | \(f3(stored / byteEntropy)) |")
