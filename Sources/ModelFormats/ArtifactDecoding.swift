@@ -46,19 +46,21 @@ enum ArtifactDecoding {
                 throw FormatError.limitExceeded(path: path, entry: nil, limit: "\(limits.maxDecodedBytes) decoded bytes")
             }
         }
-        let tensors = entries.map { Tensor(zeros: $0.dtype, $0.shape) }
+        // Each worker allocates the tensors it decodes, so first-touch page faults run in parallel too.
+        let decoded = LockedArray<Tensor?>(repeating: nil, count: entries.count)
         let byMember = Dictionary(entries.enumerated().compactMap { i, e in e.member.map { ($0, i) } },
                                   uniquingKeysWith: { first, _ in first })
 
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, byMember.count, 4))
         let failures = LockedArray<(Int, Error)?>(repeating: nil, count: workers)
+        let claims = LockedCounter.Claims()
         let handles = LockedArray<TarStream?>(repeating: nil, count: workers)
         handles.set(0, firstHandle)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             do {
                 let tar = try handles.values[worker] ?? TarStream(path: path, skippingManifest: true)
-                try decodeMembers(tar, worker: worker, of: workers, entries: entries, byMember: byMember,
-                                  tensors: tensors, path: path)
+                try decodeMembers(tar, worker: worker, claims: claims, entries: entries, byMember: byMember,
+                                  decoded: decoded, path: path)
             } catch let failure as MemberFailure {
                 failures.set(worker, (failure.position, failure.error))
             } catch {
@@ -68,6 +70,7 @@ enum ArtifactDecoding {
         // Report the failure of the earliest member, whichever worker met it.
         if let first = failures.values.compactMap({ $0 }).min(by: { $0.0 < $1.0 }) { throw first.1 }
 
+        let tensors = decoded.values.enumerated().map { i, t in t ?? Tensor(zeros: entries[i].dtype, entries[i].shape) }
         var contents = PackageContents(graphJSON: graph, provenance: provenance, source: path)
         for (i, e) in entries.enumerated() where e.role == .param {
             contents.tensors[e.name] = tensorWithQuant(tensors[i], e.quant)
@@ -94,10 +97,11 @@ enum ArtifactDecoding {
     /// An error met while handling the member at `position` (archive order), for deterministic reports.
     private struct MemberFailure: Error { let position: Int; let error: Error }
 
-    /// Walks every member header; decodes those whose position is this worker's share. Worker 0 also
+    /// Walks every member header and decodes each member no other worker has claimed yet (so a
+    /// worker busy with a large tensor leaves the following ones to the others). Worker 0 also
     /// checks the member list (no extra, duplicate or missing members).
-    private static func decodeMembers(_ tar: TarStream, worker: Int, of workers: Int, entries: [ArtifactTensorEntry],
-                                      byMember: [String: Int], tensors: [Tensor], path: String) throws {
+    private static func decodeMembers(_ tar: TarStream, worker: Int, claims: LockedCounter.Claims, entries: [ArtifactTensorEntry],
+                                      byMember: [String: Int], decoded: LockedArray<Tensor?>, path: String) throws {
         var seen = Set<String>()
         var position = 0
         while let header = try wrap(position, { try tar.nextMember() }) {
@@ -113,8 +117,10 @@ enum ArtifactDecoding {
                 throw MemberFailure(position: position, error: FormatError.malformed(
                     path: path, entry: header.path, reason: "tensor '\(entry.name)': member holds \(header.size) bytes, model.json declares \(entry.storedBytes)"))
             }
-            guard position % workers == worker else { continue }
-            try wrap(position) { try decode(tar, entry: entry, into: tensors[i], path: path, member: header.path) }
+            guard claims.claim(position) else { continue }
+            let tensor = Tensor(zeros: entry.dtype, entry.shape)
+            try wrap(position) { try decode(tar, entry: entry, into: tensor, path: path, member: header.path) }
+            decoded.set(i, tensor)
         }
         if worker == 0, let missing = byMember.keys.sorted().first(where: { !seen.contains($0) }) {
             let name = entries[byMember[missing]!].name
@@ -133,12 +139,12 @@ enum ArtifactDecoding {
             .malformed(path: path, entry: member, reason: "tensor '\(entry.name)' is corrupted: \(reason)")
         }
         let destination = tensor.storage.pointer
-        var payload = PayloadDecoder(destination: destination, count: tensor.elementCount, width: entry.dtype.byteSize,
+        let payload = PayloadDecoder(destination: destination, count: tensor.elementCount, width: entry.dtype.byteSize,
                                      encoding: entry.encoding, transform: entry.transform, encodedBytes: entry.encodedBytes)
         do {
             let zstd = try ZstdDecompressor()
             try tar.readChunks { chunk in
-                try zstd.decode(chunk, declaredSize: entry.encodedBytes) { try payload.consume($0) }
+                try zstd.decode(chunk, declaredSize: entry.encodedBytes, window: payload.window, commit: payload.commit)
             }
             try zstd.finish(declaredSize: entry.encodedBytes)
             try payload.finish()
