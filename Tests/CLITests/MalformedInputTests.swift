@@ -120,4 +120,20 @@ final class MalformedInputTests: XCTestCase {
         XCTAssertEqual(run.status, 2)
         XCTAssertEqual(run.stderr, "modelsmith: error: student.npz: exceeds the limit of 2 tensors\n")
     }
+
+    /// The bit-flip test calls a flip harmless when the export is byte-identical to the undamaged
+    /// one, so exports must not vary between processes (provenance JSON keys are sorted).
+    func testExportsAreByteIdenticalAcrossProcesses() throws {
+        let out = try makeTemporaryDirectory()
+        for format in ["safetensors", "npz", "msa"] {
+            var outputs: [Data] = []
+            for run in 0..<2 {
+                let path = out.appendingPathComponent("\(run).\(format)").path
+                let convert = runModelSmith(["convert", fixture("sources/valid.msa"), "-o", path, "-q"])
+                XCTAssertEqual(convert.status, 0, convert.stderr)
+                outputs.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            }
+            XCTAssertEqual(outputs[0], outputs[1], ".\(format) export differs between two runs")
+        }
+    }
 }

@@ -49,6 +49,6 @@ public func scratchFile(_ bytes: [UInt8], extension ext: String) -> URL {
     let directory = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
     let url = URL(fileURLWithPath: "\(directory)/modelsmith-fuzz-\(getpid()).\(ext)")
     // Data(bytes).write is atomic by default (temp + rename); a plain write is cheaper here.
-    FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
     return url
 }

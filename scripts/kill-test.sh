@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Crash-safe outputs (issue 8): runs writing commands and kill -9s them at random points, N times.
+#   scripts/kill-test.sh [N=100] [MODELSMITH=.build/debug/modelsmith]
+# Each run alternates between
+#   convert  a 16.8 M-parameter model (64 MiB, made with NumPy if available; else the digits
+#            teacher) to .msa, and
+#   quantize the digits teacher to .msa,
+# and between a fresh target and an existing one replaced with --force. After each kill the
+# target must be absent (fresh) or byte-identical to the old file (existing), or byte-identical
+# to the complete output (the writers are deterministic). A temporary file left beside the target
+# by the kill is counted (it cannot be cleaned up after SIGKILL) and never has the target's name.
+# Exit 0 when all N runs hold; prints a summary line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-100}
+modelsmith=${2:-.build/debug/modelsmith}
+[ -x "$modelsmith" ] || { echo "build first: swift build ($modelsmith missing)" >&2; exit 2; }
+work=$(mktemp -d /tmp/modelsmith-kill.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# Inputs and the complete outputs every interrupted run is compared against.
+model=Examples/digits/teacher.tar.zst
+if python3 -c "import numpy" 2>/dev/null; then
+    python3 - "$work" <<'PY'
+import json, sys, numpy as np
+out = sys.argv[1]; rng = np.random.default_rng(7); sizes = [64, 2048, 2048, 2048, 10]
+tensors, nodes, value = {}, [], "x"
+for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+    tensors[f"fc{i}.weight"] = rng.standard_normal((n_out, n_in), dtype=np.float32) * 0.02
+    tensors[f"fc{i}.bias"] = np.zeros(n_out, np.float32)
+    nodes.append({"name": f"fc{i}", "op": "linear", "inputs": [value], "output": f"h{i}",
+                  "params": {"weight": f"fc{i}.weight", "bias": f"fc{i}.bias"}}); value = f"h{i}"
+np.savez(f"{out}/big.npz", **tensors)
+json.dump({"modelsmith": 1, "name": "big", "inputs": [{"name": "x", "shape": [-1, 64]}], "outputs": [value], "nodes": nodes},
+          open(f"{out}/big.json", "w"))
+PY
+    convert_args=("$work/big.npz" --graph "$work/big.json" --level 3)
+else
+    convert_args=("$model")
+fi
+quantize_args=("$model" --calib Examples/digits/test.npz --samples 64)
+
+"$modelsmith" convert "${convert_args[@]}" -o "$work/convert.ref.msa" -q || exit 2
+"$modelsmith" quantize "${quantize_args[@]}" -o "$work/quantize.ref.msa" -q >/dev/null || exit 2
+"$modelsmith" convert "$model" -o "$work/old.msa" -q || exit 2   # the "existing target"
+
+# How long each command takes unkilled, to spread kill points over its whole run (+10%).
+duration_ms() {
+    local start end
+    start=$(date +%s%N); "$modelsmith" "$@" >/dev/null 2>&1; end=$(date +%s%N)
+    echo $(( (end - start) / 1000000 ))
+}
+convert_ms=$(duration_ms convert "${convert_args[@]}" -o "$work/t.msa" --force -q)
+quantize_ms=$(duration_ms quantize "${quantize_args[@]}" -o "$work/t.msa" --force -q)
+rm -f "$work/t.msa"
+
+failures=0 killed=0 finished=0 leftovers=0 absent=0 old_kept=0 new_complete=0
+for ((i = 1; i <= runs; i++)); do
+    if (( i % 2 )); then command=convert; args=("${convert_args[@]}"); ms=$convert_ms
+    else command=quantize; args=("${quantize_args[@]}"); ms=$quantize_ms; fi
+    dir="$work/run"; rm -rf "$dir"; mkdir -p "$dir"; target="$dir/out.msa"
+    existing=$(( (i / 2) % 2 ))
+    force=()
+    if (( existing )); then cp "$work/old.msa" "$target"; force=(--force); fi
+    delay_ms=$(( RANDOM * 32768 + RANDOM ))
+    delay_ms=$(( delay_ms % (ms * 11 / 10 + 1) ))
+
+    "$modelsmith" "$command" "${args[@]}" -o "$target" "${force[@]}" -q >/dev/null 2>&1 &
+    pid=$!
+    sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
+    wait "$pid" 2>/dev/null
+
+    verdict=""
+    if [ ! -e "$target" ]; then
+        if (( existing )); then verdict="existing target disappeared"; else absent=$((absent + 1)); fi
+    elif cmp -s "$target" "$work/$command.ref.msa"; then
+        new_complete=$((new_complete + 1))
+    elif (( existing )) && cmp -s "$target" "$work/old.msa"; then
+        old_kept=$((old_kept + 1))
+    else
+        verdict="partial or damaged file at the target ($(stat -c %s "$target") bytes)"
+    fi
+    stray=$(find "$dir" -name '.out.msa.tmp-*' | wc -l)
+    leftovers=$((leftovers + stray))
+    if [ -n "$verdict" ]; then
+        failures=$((failures + 1))
+        echo "run $i ($command, existing=$existing, kill after ${delay_ms} ms): FAIL: $verdict" >&2
+    fi
+done
+echo "kill-test: $runs runs ($killed killed, $finished finished first; convert ~${convert_ms} ms, quantize ~${quantize_ms} ms):" \
+     "$failures failures; target absent $absent, old target intact $old_kept, complete new output $new_complete;" \
+     "$leftovers temporary files left beside the target"
+(( failures == 0 ))
