@@ -54,7 +54,7 @@ convert_ms=$(duration_ms convert "${convert_args[@]}" -o "$work/t.msa" --force -
 quantize_ms=$(duration_ms quantize "${quantize_args[@]}" -o "$work/t.msa" --force -q)
 rm -f "$work/t.msa"
 
-failures=0 killed=0 finished=0 leftovers=0 absent=0 old_kept=0 new_complete=0
+failures=0 killed=0 finished=0 leftovers=0 absent=0 old_kept=0 new_complete=0 mid_write=0
 for ((i = 1; i <= runs; i++)); do
     if (( i % 2 )); then command=convert; args=("${convert_args[@]}"); ms=$convert_ms
     else command=quantize; args=("${quantize_args[@]}"); ms=$quantize_ms; fi
@@ -65,8 +65,17 @@ for ((i = 1; i <= runs; i++)); do
     delay_ms=$(( RANDOM * 32768 + RANDOM ))
     delay_ms=$(( delay_ms % (ms * 11 / 10 + 1) ))
 
+    # Half the runs are killed at a uniform point of the whole run; the other half once the
+    # temporary output exists (the write phase is short next to reading and encoding), after a
+    # random 0–100 ms more: mid-write, between fsync and rename, or just after it.
+    triggered=$(( (i / 4) % 2 ))
+    (( triggered )) && delay_ms=$(( RANDOM % 100 ))
+
     "$modelsmith" "$command" "${args[@]}" -o "$target" "${force[@]}" -q >/dev/null 2>&1 &
     pid=$!
+    if (( triggered )); then
+        while kill -0 "$pid" 2>/dev/null && ! compgen -G "$dir/.out.msa.tmp-*" >/dev/null; do sleep 0.002; done
+    fi
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
     wait "$pid" 2>/dev/null
@@ -83,6 +92,7 @@ for ((i = 1; i <= runs; i++)); do
     fi
     stray=$(find "$dir" -name '.out.msa.tmp-*' | wc -l)
     leftovers=$((leftovers + stray))
+    (( stray > 0 )) && mid_write=$((mid_write + 1))
     if [ -n "$verdict" ]; then
         failures=$((failures + 1))
         echo "run $i ($command, existing=$existing, kill after ${delay_ms} ms): FAIL: $verdict" >&2
@@ -90,5 +100,5 @@ for ((i = 1; i <= runs; i++)); do
 done
 echo "kill-test: $runs runs ($killed killed, $finished finished first; convert ~${convert_ms} ms, quantize ~${quantize_ms} ms):" \
      "$failures failures; target absent $absent, old target intact $old_kept, complete new output $new_complete;" \
-     "$leftovers temporary files left beside the target"
+     "killed while the temporary file existed: $mid_write (it stays beside the target: $leftovers files)"
 (( failures == 0 ))
