@@ -4,6 +4,7 @@
 # TARGET: npy npz tar safetensors graph msa pytorch recipe (or "all": each for SECONDS).
 # The seed corpus Fuzz/Corpus/TARGET is read, never written: new inputs go to
 # .build-fuzz/corpus/TARGET, crashes to .build-fuzz/crashes/TARGET/ (a crash is a failure: exit 1).
+# The first run builds the fuzz package (release, -sanitize=fuzzer,address, lld): a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets="npy npz tar safetensors graph msa pytorch recipe"
@@ -17,7 +18,8 @@ fi
 case " $targets " in *" $target "*) ;; *) echo "unknown target '$target' (expected: $targets)" >&2; exit 2 ;; esac
 
 scratch=.build-fuzz
-swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "fuzz-$target" \
+# FUZZ_SKIP_BUILD=1 runs what is built (say, while sources are being edited).
+[ "${FUZZ_SKIP_BUILD:-0}" = 1 ] || swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "fuzz-$target" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
 binary="$scratch/release/fuzz-$target"
 mkdir -p "$scratch/corpus/$target" "$scratch/crashes/$target"

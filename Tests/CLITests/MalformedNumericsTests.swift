@@ -3,7 +3,8 @@ import XCTest
 
 /// NaN/Inf in weights (Fixtures/nan_weights.tar: fc1.weight holds NaN at flat indices 6 and 19,
 /// +Inf at 12): `inspect` warns, `convert` refuses unless --allow-nonfinite, which warns and records
-/// the tensors in the artifact's provenance.
+/// the tensors in the artifact's provenance; commands that load a package to transform it
+/// (`quantize`, through `ModelInputOptions.loadPackage`) refuse it.
 final class MalformedNumericsTests: XCTestCase {
     private let summary = "holds 2 NaN and 1 Inf values (the first at flat index 6)"
 
@@ -21,6 +22,16 @@ final class MalformedNumericsTests: XCTestCase {
             XCTAssertEqual(run.status, 2)
             XCTAssertEqual(run.stderr, "modelsmith: error: \(fixture("nan_weights.tar")): tensor 'fc1.weight' \(summary); refused (pass --allow-nonfinite to write it anyway)\n")
         }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), [])
+    }
+
+    /// Regression: quantize trapped in QuantScheme.quantizeWeight (Int8(NaN)) with a stack trace.
+    func testQuantizeRefusesNonFiniteWeights() throws {
+        let out = try makeTemporaryDirectory()
+        let run = runModelSmith(["quantize", fixture("nan_weights.tar"), "--calib", fixture("calib4.npz"),
+                                 "-o", out.appendingPathComponent("q.msa").path])
+        XCTAssertEqual(run.status, 2)
+        XCTAssertEqual(run.stderr, "modelsmith: error: \(fixture("nan_weights.tar")): tensor 'fc1.weight' \(summary); refused\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), [])
     }
 

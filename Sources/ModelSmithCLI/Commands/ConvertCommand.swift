@@ -87,7 +87,8 @@ struct ConvertCommand: ParsableCommand {
     private func checkNonFinite(_ contents: PackageContents, console: Console) throws -> [String] {
         let found = NonFiniteScan.scan(contents.tensors)
         if let first = found.first, !allowNonfinite {
-            throw FormatError.nonFiniteValues(path: input.model, tensor: first.name, count: first.count)
+            throw FormatError.nonFiniteValues(path: input.model, tensor: first.name, count: first.count,
+                                              hint: "pass --allow-nonfinite to write it anyway")
         }
         for (name, count) in found { console.warning("tensor '\(name)' holds \(count.summary); written as is (--allow-nonfinite)") }
         return found.map(\.name)

@@ -34,8 +34,15 @@ public struct ModelInputOptions: ParsableArguments {
     }
 
     /// Reads and validates the package (a graph is required); `limits` defaults to `readLimits()`.
+    /// Weights holding NaN or ±Inf are refused (naming the first such tensor): every command that
+    /// loads a package to run or transform it would otherwise propagate them into its output
+    /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
     public func loadPackage(limits: ReadLimits? = nil) throws -> ModelPackage {
-        try ModelPackage(contents: readContents(limits: limits), graphPath: graph)
+        let package = try ModelPackage(contents: readContents(limits: limits), graphPath: graph)
+        if let first = NonFiniteScan.scan(package.tensors).first {
+            throw FormatError.nonFiniteValues(path: model, tensor: first.name, count: first.count, hint: nil)
+        }
+        return package
     }
 
     /// Reads the model's tensors (and graph, if inside) without validating: a PyTorch checkpoint

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Makes nan_weights.tar and the CLI-only files of Fixtures/malformed (the rest are copies of
+"""Makes nan_weights.tar, calib4.npz and the CLI-only files of Fixtures/malformed (the rest are copies of
 Tests/ModelFormatsTests/Fixtures/malformed). Run from this folder:  python3 make_malformed.py
 sources/valid.msa is `modelsmith convert` of Tests/ModelFormatsTests/Fixtures/readers/pkg.tar."""
 import io, json, struct, tarfile, zipfile
@@ -44,11 +44,12 @@ with tarfile.open(OUT + "not_json_graph.tar", "w") as t:
 nan = dict(w); nan["fc1.weight"] = w["fc1.weight"].copy(); nan["fc1.weight"][1, 2] = np.nan
 nan["fc1.weight"][3, 0] = np.inf; nan["fc1.weight"][4, 3] = np.nan
 package("../nan_weights.tar", tiny, nan)
+np.savez("calib4.npz", x=np.random.default_rng(4).random((16, 4), dtype=np.float32))  # calibration data for it
 
 # A zip whose central directory says 16 bytes but whose deflate stream holds 64 MiB of zeros.
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-    z.writestr("w.npy", bytes(64 << 20))
+    z.writestr(zipfile.ZipInfo("w.npy", date_time=(2020, 1, 1, 0, 0, 0)), bytes(64 << 20), zipfile.ZIP_DEFLATED)
 data = bytearray(buf.getvalue())
 cd = data.rfind(b"PK\x01\x02")
 struct.pack_into("<I", data, cd + 24, 16)           # central directory: uncompressed size
