@@ -11,6 +11,7 @@ public struct ModelSmith: ParsableCommand {
             InspectCommand.self,
             ConvertCommand.self,
             QuantizeCommand.self,
+            OptimizeCommand.self,
         ]
     )
 
