@@ -9,6 +9,9 @@ public struct ModelSmith: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self,
+            RunCommand.self,
+            VerifyCommand.self,
+            BenchCommand.self,
         ]
     )
 
