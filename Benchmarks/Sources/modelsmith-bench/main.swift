@@ -4,6 +4,7 @@ import Foundation
 
 let benchmarks: [(name: String, summary: String, run: ([String]) throws -> Void)] = [
     ("artifact", "write/read a 40M-parameter .msa: MB/s, peak RSS, bits per weight vs entropy", artifactBenchmark),
+    ("runtime", "Session vs raw oneDNN on a 1024-4096-4096-4096-1024 MLP; digits teacher latency", runtimeBenchmark),
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
