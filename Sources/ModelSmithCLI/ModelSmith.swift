@@ -12,6 +12,9 @@ public struct ModelSmith: ParsableCommand {
             ConvertCommand.self,
             QuantizeCommand.self,
             OptimizeCommand.self,
+            RunCommand.self,
+            VerifyCommand.self,
+            BenchCommand.self,
         ]
     )
 
