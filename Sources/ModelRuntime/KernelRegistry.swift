@@ -112,10 +112,7 @@ enum KernelRegistry {
         var weight = try denseF32(node, "weight", tensors: tensors)
         var bias = try optionalF32(node, "bias", tensors: tensors)
         guard weight.shape.rank == 4 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight must be [O, I/groups, kh, kw], got \(weight.shape)") }
-        let a = try Conv2dAttributes(node)
-        let g = Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight.shape[0],
-                               kernel: (weight.shape[2], weight.shape[3]), stride: (a.stride.h, a.stride.w),
-                               padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
+        let g = try convGeometry(node, input: shape, weight: weight.shape)
         if let bn = planned.foldedBatchNorm {
             (weight, bias) = try foldBatchNorm(bn, weight: weight, bias: bias, tensors: tensors)
         }
@@ -246,5 +243,13 @@ enum KernelRegistry {
         do { return try body() } catch let error as KernelError {
             throw RuntimeError.unsupported(node: node.name, reason: error.description)
         }
+    }
+
+    /// The conv2d geometry of a node for a per-sample input shape [C, H, W] and its weight shape.
+    static func convGeometry(_ node: Node, input shape: [Int], weight: Shape) throws -> Conv2dGeometry {
+        let a = try Conv2dAttributes(node)
+        return Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight[0],
+                              kernel: (weight[2], weight[3]), stride: (a.stride.h, a.stride.w),
+                              padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
     }
 }
