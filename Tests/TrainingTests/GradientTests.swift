@@ -53,9 +53,12 @@ final class GradientTests: XCTestCase {
         try unary(.maxpool2d, shape: [1, 2, 5, 5], attrs: ["kernel": 3, "stride": 1, "padding": 1], input: distinctValues([1, 2, 5, 5], seed: 7))
     }
     func testAvgPool() throws { try unary(.avgpool2d, shape: [2, 2, 6, 6], attrs: ["kernel": [3, 2], "stride": [2, 2], "padding": [1, 0]]) }
+    func testAvgPoolExcludingPadding() throws {
+        try unary(.avgpool2d, shape: [1, 2, 5, 5], attrs: ["kernel": 3, "stride": 2, "padding": 1, "count_include_pad": false])
+    }
     func testGlobalAvgPool() throws { try unary(.globalAvgpool, shape: [2, 3, 4, 4]) }
     func testFlatten() throws { try unary(.flatten, shape: [2, 3, 2, 2], attrs: ["start_dim": 1]) }
-    func testReshape() throws { try unary(.reshape, shape: [2, 12], attrs: ["shape": [-1, 3, 4]]) }
+    func testReshape() throws { try unary(.reshape, shape: [2, 12], attrs: ["shape": [0, -1, 4]]) }
     func testIdentity() throws { try unary(.identity) }
     func testDropoutTrainingMode() throws { try unary(.dropout, shape: [4, 8], attrs: ["p": 0.3]) }
 
@@ -85,7 +88,7 @@ final class GradientTests: XCTestCase {
         try assertGradientsMatchFiniteDifferences(g, tensors: t, inputs: ["x0": random([3, 6], 1)])
     }
 
-    func testLayerNormWithoutAffine() throws { try unary(.layernorm, shape: [2, 5], input: random([2, 5], 8)) }
+    func testLayerNormWithoutAffine() throws { try unary(.layernorm, shape: [2, 5], attrs: ["normalized_shape": [5]], input: random([2, 5], 8)) }
 
     /// A value read by three nodes (x feeds fc1, fc2 and the residual add): its gradient is the sum.
     func testFanOutAccumulates() throws {
@@ -117,5 +120,33 @@ final class GradientTests: XCTestCase {
         let g = Graph(name: "cnn", inputs: [ValueInfo(name: "x", shape: [-1, 1, 4, 4])], outputs: ["logits"], nodes: nodes)
         let t = tensorMap([("conv1.weight", random([2, 1, 3, 3], 2)), ("conv1.bias", random([2], 3))])  // bn, fc initialised
         try assertGradientsMatchFiniteDifferences(g, tensors: t, inputs: ["x": random([3, 1, 4, 4], 1)])
+    }
+}
+
+/// Forward values of the training engine's own forward rules where PyTorch semantics are subtle.
+final class ForwardSemanticsTests: XCTestCase {
+    func run(_ op: OpKind, _ x: FloatArray, attrs: [String: JSONValue]) throws -> [Float] {
+        let model = try TrainableModel(graph: singleNodeGraph(op, inputShapes: [x.shape], attrs: attrs), tensors: TensorMap())
+        return try model.infer(["x0": x])["y"]!.values
+    }
+
+    /// 2×2 input [1 2; 3 4], 3×3 window, stride 1, padding 1: every window holds all four values (sum 10).
+    func testAvgPoolPaddingDivisor() throws {
+        let x = FloatArray(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])
+        XCTAssertEqual(try run(.avgpool2d, x, attrs: ["kernel": 3, "stride": 1, "padding": 1]), [Float](repeating: 10 / 9, count: 4))
+        XCTAssertEqual(try run(.avgpool2d, x, attrs: ["kernel": 3, "stride": 1, "padding": 1, "count_include_pad": false]),
+                       [Float](repeating: 2.5, count: 4))
+    }
+
+    /// Max pooling pads with −∞: a window of only negative values and padding returns the value.
+    func testMaxPoolPadsWithNegativeInfinity() throws {
+        let x = FloatArray(shape: [1, 1, 2, 2], values: [-4, -3, -2, -1])
+        XCTAssertEqual(try run(.maxpool2d, x, attrs: ["kernel": 2, "stride": 2, "padding": 1]), [-4, -3, -2, -1])
+    }
+
+    func testFlattenEndDim() throws {
+        let model = try TrainableModel(graph: singleNodeGraph(.flatten, inputShapes: [[2, 3, 4, 5]], attrs: ["start_dim": 1, "end_dim": 2]),
+                                       tensors: TensorMap())
+        XCTAssertEqual(try model.infer(["x0": FloatArray(zeros: [2, 3, 4, 5])])["y"]!.shape, [2, 12, 5])
     }
 }

@@ -53,7 +53,7 @@ enum OpRules {
             let beta = try param(node, params, "bias", count: channels).values
             let runningMean = try param(node, params, "running_mean", count: channels).values
             let runningVar = try param(node, params, "running_var", count: channels).values
-            let eps = try epsilon(node)
+            let eps = Float(try BatchNormAttributes(node).eps)
             guard case .training = mode else {
                 return keep(NormMath.batchNormEval(x.values, batch: batch, channels: channels, planeSize: plane, gamma: gamma,
                                                    beta: beta, runningMean: runningMean, runningVar: runningVar, eps: eps), x.shape)
@@ -69,12 +69,13 @@ enum OpRules {
             return saved
         case .layernorm:
             let size = try layerNormSize(node, x, params)
-            let norm = NormMath.layerNorm(x.values, size: size, gamma: params["weight"]?.values, beta: params["bias"]?.values, eps: try epsilon(node))
+            let eps = Float(try LayerNormAttributes(node).eps)
+            let norm = NormMath.layerNorm(x.values, size: size, gamma: params["weight"]?.values, beta: params["bias"]?.values, eps: eps)
             var saved = keep(norm.y, x.shape)
             saved.norm = norm
             return saved
         case .relu: return keep(ActivationMath.relu(x.values), x.shape)
-        case .gelu: return keep(ActivationMath.gelu(x.values, tanhApproximation: try geluUsesTanh(node)), x.shape)
+        case .gelu: return keep(ActivationMath.gelu(x.values, tanhApproximation: try GeluAttributes(node).approximate == .tanh), x.shape)
         case .sigmoid: return keep(ActivationMath.sigmoid(x.values), x.shape)
         case .tanh: return keep(ActivationMath.tanh(x.values), x.shape)
         case .silu: return keep(ActivationMath.silu(x.values), x.shape)
@@ -85,7 +86,7 @@ enum OpRules {
             }
             return keep(node.op == .add ? zip(x.values, b.values).map(+) : zip(x.values, b.values).map(*), x.shape)
         case .softmax, .logSoftmax:
-            let axis = try resolveAxis(node, "axis", default: -1, rank: x.shape.count)
+            let axis = try resolveAxis(node, SoftmaxAttributes(node).axis, rank: x.shape.count)
             return keep(SoftmaxMath.forward(x.values, shape: x.shape, axis: axis, log: node.op == .logSoftmax), x.shape)
         case .maxpool2d:
             let geo = try poolGeometry(node, x)
@@ -100,12 +101,11 @@ enum OpRules {
             let (batch, channels, plane) = try nchw(node, x)
             return keep(PoolMath.globalAvgForward(x.values, planes: batch * channels, planeSize: plane), [batch, channels, 1, 1])
         case .flatten:
-            let start = try flattenStart(node, rank: x.shape.count)
-            return keep(x.values, Array(x.shape[..<start]) + [x.shape[start...].reduce(1, *)])
+            return keep(x.values, try flattenedShape(node, input: x.shape))
         case .reshape:
             return keep(x.values, try reshapeTarget(node, input: x.shape))
         case .concat:
-            let axis = try resolveAxis(node, "axis", default: 1, rank: x.shape.count)
+            let axis = try resolveAxis(node, ConcatAttributes(node).axis, rank: x.shape.count)
             return keep(try concatenate(node, inputs, axis: axis), concatShape(inputs, axis: axis))
         case .dropout:
             guard case .training(let seed) = mode else { return keep(x.values, x.shape) }
@@ -157,14 +157,14 @@ enum OpRules {
             if params["bias"] != nil { grads["bias"] = r.dbeta }
             return ([r.dx], grads)
         case .relu: return ([ActivationMath.reluBackward(dy: g, x: x.values)], [:])
-        case .gelu: return ([ActivationMath.geluBackward(dy: g, x: x.values, tanhApproximation: try geluUsesTanh(node))], [:])
+        case .gelu: return ([ActivationMath.geluBackward(dy: g, x: x.values, tanhApproximation: try GeluAttributes(node).approximate == .tanh)], [:])
         case .sigmoid: return ([ActivationMath.sigmoidBackward(dy: g, y: saved.output.values)], [:])
         case .tanh: return ([ActivationMath.tanhBackward(dy: g, y: saved.output.values)], [:])
         case .silu: return ([ActivationMath.siluBackward(dy: g, x: x.values)], [:])
         case .add: return ([g, g], [:])
         case .mul: return ([zip(g, saved.inputs[1].values).map(*), zip(g, x.values).map(*)], [:])
         case .softmax, .logSoftmax:
-            let axis = try resolveAxis(node, "axis", default: -1, rank: x.shape.count)
+            let axis = try resolveAxis(node, SoftmaxAttributes(node).axis, rank: x.shape.count)
             return ([SoftmaxMath.backward(dy: g, y: saved.output.values, shape: x.shape, axis: axis, log: node.op == .logSoftmax)], [:])
         case .maxpool2d: return ([PoolMath.maxBackward(dy: g, argmax: saved.argmax, inputCount: x.count)], [:])
         case .avgpool2d: return ([PoolMath.avgBackward(dy: g, try poolGeometry(node, x))], [:])
@@ -174,7 +174,7 @@ enum OpRules {
         case .flatten, .reshape, .identity: return ([g], [:])
         case .dropout: return ([saved.scales.isEmpty ? g : zip(g, saved.scales).map(*)], [:])
         case .concat:
-            let axis = try resolveAxis(node, "axis", default: 1, rank: x.shape.count)
+            let axis = try resolveAxis(node, ConcatAttributes(node).axis, rank: x.shape.count)
             return (splitConcat(g, shapes: saved.inputs.map(\.shape), axis: axis), [:])
         }
     }
@@ -233,7 +233,8 @@ enum OpRules {
     }
 
     static func layerNormSize(_ node: Node, _ x: FloatArray, _ params: [String: FloatArray]) throws -> Int {
-        let size = params["weight"]?.count ?? x.shape.last ?? 1
+        let declared = try LayerNormAttributes(node).normalizedShape?.reduce(1, *)
+        let size = params["weight"]?.count ?? declared ?? x.shape.last ?? 1
         var trailing = 1
         for d in x.shape.reversed() where trailing < size { trailing *= d }
         guard size > 0, trailing == size else {

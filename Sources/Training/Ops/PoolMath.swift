@@ -1,4 +1,4 @@
-/// max/avg pooling over NCHW (PyTorch: implicit −∞ padding for max, `count_include_pad=True` for avg,
+/// max/avg pooling over NCHW (PyTorch: implicit −∞ padding for max, `count_include_pad` for avg,
 /// floor mode), global average pooling, and their gradients.
 struct PoolGeometry {
     var batch, channels, height, width: Int
@@ -66,17 +66,26 @@ enum PoolMath {
         }
     }
 
+    /// 1/divisor per output: the window size, or with `count_include_pad` false the in-bounds count.
+    private static func avgScales(_ geo: PoolGeometry) -> [Float] {
+        guard !geo.spec.countIncludePad else {
+            return [Float](repeating: 1 / Float(geo.spec.kernel.0 * geo.spec.kernel.1), count: geo.outCount)
+        }
+        var counts = [Float](repeating: 0, count: geo.outCount)
+        forEachWindow(geo) { o, _ in counts[o] += 1 }
+        return counts.map { 1 / $0 }
+    }
+
     static func avgForward(_ x: [Float], _ geo: PoolGeometry) -> [Float] {
         var y = [Float](repeating: 0, count: geo.outCount)
-        let scale = 1 / Float(geo.spec.kernel.0 * geo.spec.kernel.1)
-        forEachWindow(geo) { o, i in y[o] += x[i] * scale }
-        return y
+        forEachWindow(geo) { o, i in y[o] += x[i] }
+        return zip(y, avgScales(geo)).map(*)
     }
 
     static func avgBackward(dy: [Float], _ geo: PoolGeometry) -> [Float] {
         var dx = [Float](repeating: 0, count: geo.batch * geo.channels * geo.height * geo.width)
-        let scale = 1 / Float(geo.spec.kernel.0 * geo.spec.kernel.1)
-        forEachWindow(geo) { o, i in dx[i] += dy[o] * scale }
+        let scaled = zip(dy, avgScales(geo)).map(*)
+        forEachWindow(geo) { o, i in dx[i] += scaled[o] }
         return dx
     }
 
