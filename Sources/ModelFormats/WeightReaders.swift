@@ -3,7 +3,9 @@ import TensorCore
 
 /// The registry of input formats: every conformer of `WeightArchiveReader` is listed here once.
 public enum WeightReaders {
-    public static let all: [any WeightArchiveReader] = []
+    public static let all: [any WeightArchiveReader] = [
+        ArtifactReader(),
+    ]
 
     /// Reads any supported input (file or directory) into package contents.
     public static func read(_ path: String, limits: ReadLimits = .default) throws -> PackageContents {

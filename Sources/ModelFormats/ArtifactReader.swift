@@ -1,0 +1,15 @@
+import Foundation
+
+/// Reads `.msa` artifacts (recognised by extension or by a leading `model.json` tar member whose
+/// `model.json.sha256` follows). Every checksum is verified; masks, quant params and provenance are restored.
+public struct ArtifactReader: WeightArchiveReader {
+    public init() {}
+
+    public var formatName: String { "artifact (.msa)" }
+
+    public func canRead(_ url: URL) -> Bool { url.pathExtension.lowercased() == "msa" }
+
+    public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
+        try Artifact.read(url.path, limits: limits)
+    }
+}

@@ -1,0 +1,191 @@
+import TensorCore
+
+/// The NumPy `.npy` format, versions 1.0–3.0
+/// (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
+///
+/// Layout: the magic `\x93NUMPY`, major and minor version bytes, the header length (u16 LE in 1.0,
+/// u32 LE in 2.0/3.0), a header that is a Python dict literal with exactly `descr`, `fortran_order`
+/// and `shape` (latin-1 in 1.0/2.0, UTF-8 in 3.0) padded so the data starts at a multiple of 64,
+/// then the raw elements.
+///
+/// Decoding yields a C-order little-endian `Tensor`: big-endian data is byte-swapped and Fortran
+/// order is transposed. A bf16 tensor is written as the 2-byte void `'<V2'`, which is what
+/// `np.save` writes for `ml_dtypes.bfloat16`, and `'<V2'` reads back as bf16.
+public enum Npy {
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+
+    /// Decodes one `.npy` file.
+    /// - Parameters:
+    ///   - path: the file, for messages; `entry`: the archive entry it came from, if any.
+    /// - Throws: `FormatError` naming the file/entry and the broken rule.
+    public static func decode(_ bytes: [UInt8], path: String, entry: String? = nil, limits: ReadLimits = .default) throws -> Tensor {
+        func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
+
+        guard bytes.count >= 10 else { throw malformed("truncated .npy: \(bytes.count) bytes, too short for the header") }
+        guard bytes.starts(with: magic) else { throw malformed("not an .npy file (bad magic)") }
+        let major = bytes[6], minor = bytes[7]
+        guard (1...3).contains(major), minor == 0 else { throw malformed("unsupported .npy format version \(major).\(minor)") }
+        let prefixLength = major == 1 ? 10 : 12
+        guard bytes.count >= prefixLength else { throw malformed("truncated .npy: \(bytes.count) bytes, too short for the header") }
+        let headerLength = major == 1
+            ? Int(bytes[8]) | Int(bytes[9]) << 8
+            : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        guard headerLength <= limits.maxHeaderBytes else {
+            throw FormatError.limitExceeded(path: path, entry: entry, limit: "the header cap of \(limits.maxHeaderBytes) bytes")
+        }
+        let dataOffset = prefixLength + headerLength
+        guard dataOffset <= bytes.count else {
+            throw malformed("truncated .npy: header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
+        }
+        let headerBytes = bytes[prefixLength..<dataOffset]
+        // 1.0/2.0 headers are latin-1: any byte ≥ 0x80 is outside what numpy writes, and the keys
+        // and values we accept are ASCII, so parsing them as UTF-8 refuses nothing numpy produces.
+        let header: HeaderLiteral
+        do { header = try HeaderLiteral.parse(headerBytes, dialect: .python, maxDepth: limits.maxJSONDepth) }
+        catch { throw malformed("header is not a valid dict literal: \(error.reason)") }
+        let fields = try HeaderFields(header, malformed: malformed)
+
+        guard let (dtype, bigEndian) = dtype(forDescr: fields.descr) else {
+            throw FormatError.unsupportedDType(path: path, entry: entry, dtype: fields.descr)
+        }
+        guard fields.shape.count <= limits.maxRank else {
+            throw FormatError.limitExceeded(path: path, entry: entry, limit: "the rank limit of \(limits.maxRank)")
+        }
+        if let negative = fields.shape.first(where: { $0 < 0 }) {
+            throw malformed("negative dimension \(negative) in shape \(pythonTuple(fields.shape))")
+        }
+        guard let count = checkedProduct(fields.shape), let byteCount = checkedMultiply(count, dtype.byteSize) else {
+            throw malformed("shape \(pythonTuple(fields.shape)) overflows the addressable size")
+        }
+        let dataCount = bytes.count - dataOffset
+        guard byteCount == dataCount else {
+            throw malformed("shape \(pythonTuple(fields.shape)) of '\(fields.descr)' needs \(byteCount) bytes of data, found \(dataCount)")
+        }
+
+        let shape = Shape(fields.shape)
+        var tensor = try bytes[dataOffset...].withUnsafeBytes { try Tensor(dtype: dtype, shape: shape, bytes: $0) }
+        if bigEndian { tensor.withUnsafeMutableBytes { swapBytes($0, width: dtype.byteSize) } }
+        if fields.fortranOrder, shape.rank > 1 { tensor = cOrder(fromFortran: tensor) }
+        return tensor
+    }
+
+    /// Encodes a tensor as `.npy` (version 1.0, or 2.0 when the header needs more than 64 KiB), C order,
+    /// little endian. Quantization parameters are not part of the format and are dropped.
+    public static func encode(_ t: Tensor) -> [UInt8] {
+        let dict = "{'descr': '\(descr(for: t.dtype))', 'fortran_order': False, 'shape': \(pythonTuple(t.shape.dims)), }"
+        var header = Array(dict.utf8)
+        let needsV2 = 10 + header.count + 1 > 65535
+        let prefixLength = needsV2 ? 12 : 10
+        let unpadded = prefixLength + header.count + 1
+        header += [UInt8](repeating: 0x20, count: (64 - unpadded % 64) % 64) + [0x0A]
+        var out = magic + (needsV2 ? [2, 0] : [1, 0])
+        let length = header.count
+        out += needsV2 ? [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 24 & 0xFF)]
+                       : [UInt8(length & 0xFF), UInt8(length >> 8)]
+        out += header
+        out.reserveCapacity(out.count + t.byteCount)
+        t.withUnsafeBytes { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// The numpy type string for a dtype (little endian).
+    static func descr(for dtype: DType) -> String {
+        switch dtype {
+        case .f32: return "<f4"
+        case .f16: return "<f2"
+        case .bf16: return "<V2"
+        case .i8: return "|i1"
+        case .u8: return "|u1"
+        case .i32: return "<i4"
+        case .i64: return "<i8"
+        case .bool: return "|b1"
+        }
+    }
+
+    /// The dtype and byte order of a numpy type string, or nil when we do not support it.
+    static func dtype(forDescr descr: String) -> (DType, bigEndian: Bool)? {
+        var code = Substring(descr)
+        var bigEndian = false
+        if let order = code.first, "<>|=".contains(order) {
+            bigEndian = order == ">"
+            code = code.dropFirst()
+        }
+        let byCode: [Substring: DType] = ["f4": .f32, "f2": .f16, "V2": .bf16, "i1": .i8, "u1": .u8,
+                                           "i4": .i32, "i8": .i64, "b1": .bool]
+        guard let dtype = byCode[code] else { return nil }
+        return (dtype, bigEndian && dtype.byteSize > 1)
+    }
+
+    /// `(2, 3)`, `(3,)` or `()` as Python prints a tuple.
+    static func pythonTuple(_ dims: [Int]) -> String {
+        dims.count == 1 ? "(\(dims[0]),)" : "(" + dims.map(String.init).joined(separator: ", ") + ")"
+    }
+
+    /// Reverses the byte order of every `width`-byte element in place.
+    static func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, width: Int) {
+        guard width > 1 else { return }
+        var i = 0
+        while i + width <= buffer.count {
+            var lo = i, hi = i + width - 1
+            while lo < hi { buffer.swapAt(lo, hi); lo += 1; hi -= 1 }
+            i += width
+        }
+    }
+
+    /// The same values in C order. Fortran data of shape (d0 … dk) is C data of shape (dk … d0),
+    /// so the result is that array with its axes reversed.
+    static func cOrder(fromFortran t: Tensor) -> Tensor {
+        let dims = t.shape.dims
+        let rank = dims.count, width = t.dtype.byteSize
+        // Element strides of the Fortran buffer, indexed by C axis.
+        var strides = [Int](repeating: 1, count: rank)
+        for axis in 1..<rank { strides[axis] = strides[axis - 1] * dims[axis - 1] }
+        var out = Tensor(zeros: t.dtype, t.shape)
+        guard t.elementCount > 0 else { return out }
+        t.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                var index = [Int](repeating: 0, count: rank)
+                var source = 0
+                for element in 0..<t.elementCount {
+                    dst.baseAddress!.advanced(by: element * width).copyMemory(from: src.baseAddress!.advanced(by: source * width), byteCount: width)
+                    // Advance the C-order multi-index, keeping the Fortran offset in step.
+                    var axis = rank - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        source += strides[axis]
+                        if index[axis] < dims[axis] { break }
+                        source -= strides[axis] * dims[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// The three keys of an `.npy` header, checked.
+private struct HeaderFields {
+    var descr: String
+    var fortranOrder: Bool
+    var shape: [Int]
+
+    init(_ header: HeaderLiteral, malformed: (String) -> FormatError) throws {
+        guard let pairs = header.objectPairs else { throw malformed("header is not a dict") }
+        let keys = pairs.map(\.key)
+        guard keys.sorted() == ["descr", "fortran_order", "shape"] else {
+            throw malformed("header keys are \(keys.sorted()), expected exactly ['descr', 'fortran_order', 'shape']")
+        }
+        guard let descr = header["descr"]?.stringValue else {
+            throw malformed("header 'descr' is not a type string (structured dtypes are not supported)")
+        }
+        guard let fortranOrder = header["fortran_order"]?.boolValue else { throw malformed("header 'fortran_order' is not True or False") }
+        guard let items = header["shape"]?.arrayValue else { throw malformed("header 'shape' is not a tuple") }
+        let shape = items.compactMap(\.intValue)
+        guard shape.count == items.count else { throw malformed("header 'shape' holds a value that is not an integer") }
+        self.descr = descr
+        self.fortranOrder = fortranOrder
+        self.shape = shape
+    }
+}

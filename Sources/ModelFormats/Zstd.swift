@@ -1,0 +1,142 @@
+import CZstd
+
+/// One-shot zstd frames over libzstd (frames carry their content size and a content checksum).
+public enum Zstd {
+    public static let defaultLevel = 3
+
+    /// Compresses `bytes` into one frame at `level`, with the content size and checksum flag set.
+    public static func compress(_ bytes: UnsafeRawBufferPointer, level: Int = defaultLevel) -> [UInt8] {
+        let stream = ZstdCompressor(level: level, contentSize: bytes.count)
+        stream.append(bytes)
+        return stream.finish()
+    }
+
+    /// Decompresses one frame whose decoded size must be exactly `expectedSize` (a bomb guard:
+    /// at most `expectedSize` bytes are ever produced). Errors say what is wrong, without a path.
+    public static func decompress(_ frame: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: expectedSize)
+        try out.withUnsafeMutableBytes { dst in
+            let decoder = try ZstdDecompressor()
+            var sink = FixedBufferSink(dst)
+            try decoder.decode(frame, declaredSize: expectedSize) { chunk in sink.write(chunk) }
+            try decoder.finish(declaredSize: expectedSize)
+        }
+        return out
+    }
+
+    public static func decompress(_ frame: [UInt8], expectedSize: Int) throws -> [UInt8] {
+        try frame.withUnsafeBytes { try decompress($0, expectedSize: expectedSize) }
+    }
+}
+
+/// Why a zstd frame could not be decoded (wrapped into `FormatError` by callers that know the file).
+public struct ZstdError: Error, CustomStringConvertible, Equatable {
+    public let reason: String
+    public var description: String { reason }
+}
+
+/// Streaming compression of one frame with a pledged content size.
+final class ZstdCompressor {
+    private let context: OpaquePointer
+    private(set) var output: [UInt8] = []
+
+    init(level: Int, contentSize: Int) {
+        context = ZSTD_createCCtx()
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
+        ZSTD_CCtx_setPledgedSrcSize(context, UInt64(contentSize))
+        output.reserveCapacity(ZSTD_compressBound(contentSize) + 64)
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    func append(_ bytes: UnsafeRawBufferPointer) { run(bytes, directive: ZSTD_e_continue) }
+
+    func finish() -> [UInt8] {
+        run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_end)
+        return output
+    }
+
+    private func run(_ bytes: UnsafeRawBufferPointer, directive: ZSTD_EndDirective) {
+        var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
+        var scratch = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        while true {
+            let remaining = scratch.withUnsafeMutableBytes { buf -> Int in
+                var out = ZSTD_outBuffer(dst: buf.baseAddress, size: buf.count, pos: 0)
+                let r = ZSTD_compressStream2(context, &out, &input, directive)
+                // Compression of in-memory input only fails on programming errors (bad parameters).
+                precondition(ZSTD_isError(r) == 0, String(cString: ZSTD_getErrorName(r)))
+                output.append(contentsOf: UnsafeRawBufferPointer(start: buf.baseAddress, count: out.pos))
+                return r
+            }
+            let done = directive == ZSTD_e_end ? remaining == 0 : input.pos == input.size
+            if done { return }
+        }
+    }
+}
+
+/// Streaming decompression of one frame, producing decoded chunks for a consumer and refusing to
+/// produce more than the declared size.
+final class ZstdDecompressor {
+    private let context: OpaquePointer
+    private var scratch: [UInt8]
+    private var produced = 0
+    private var frameEnded = false
+
+    init() throws {
+        guard let ctx = ZSTD_createDCtx() else { throw ZstdError(reason: "cannot allocate a zstd context") }
+        context = ctx
+        scratch = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
+    }
+
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Feeds compressed bytes; `consume` receives decoded bytes in order. May be called repeatedly
+    /// with consecutive pieces of the frame.
+    func decode(_ compressed: UnsafeRawBufferPointer, declaredSize: Int,
+                _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var input = ZSTD_inBuffer(src: compressed.baseAddress, size: compressed.count, pos: 0)
+        while true {
+            if frameEnded {
+                if input.pos < input.size { throw ZstdError(reason: "data after the end of the zstd frame") }
+                return
+            }
+            let (result, outputFull) = try scratch.withUnsafeMutableBytes { buf -> (Int, Bool) in
+                var out = ZSTD_outBuffer(dst: buf.baseAddress, size: buf.count, pos: 0)
+                let r = ZSTD_decompressStream(context, &out, &input)
+                if ZSTD_isError(r) != 0 { throw ZstdError(reason: "zstd: " + String(cString: ZSTD_getErrorName(r))) }
+                if out.pos > declaredSize - produced {
+                    throw ZstdError(reason: "decodes to more than the declared \(declaredSize) bytes")
+                }
+                produced += out.pos
+                if out.pos > 0 { try consume(UnsafeRawBufferPointer(start: buf.baseAddress, count: out.pos)) }
+                return (r, out.pos == out.size)
+            }
+            if result == 0 { frameEnded = true; continue }
+            // Input used up and everything flushed: wait for the next piece.
+            if input.pos == input.size && !outputFull { return }
+        }
+    }
+
+    /// Checks the frame ended and produced exactly the declared size.
+    func finish(declaredSize: Int? = nil) throws {
+        guard frameEnded else { throw ZstdError(reason: "zstd frame is truncated") }
+        if let size = declaredSize, produced != size {
+            throw ZstdError(reason: "decodes to \(produced) bytes, declared \(size)")
+        }
+    }
+
+    var producedBytes: Int { produced }
+}
+
+/// Copies decoded chunks into a fixed destination.
+struct FixedBufferSink {
+    let destination: UnsafeMutableRawBufferPointer
+    var offset = 0
+    init(_ destination: UnsafeMutableRawBufferPointer) { self.destination = destination }
+    mutating func write(_ chunk: UnsafeRawBufferPointer) {
+        guard let base = chunk.baseAddress, chunk.count > 0 else { return }
+        (destination.baseAddress! + offset).copyMemory(from: base, byteCount: chunk.count)
+        offset += chunk.count
+    }
+}
