@@ -14,10 +14,15 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case missingParam(node: String, role: String)
     case unknownParamRole(node: String, role: String)
     case missingTensor(node: String, role: String, tensor: String)
-    case wrongParamShape(node: String, role: String, tensor: String, expected: [Int], actual: [Int])
+    /// `expected` is written like a shape, with names for sizes the tensor itself decides: `[out, 64]`.
+    case wrongParamShape(node: String, role: String, tensor: String, expected: String, actual: [Int])
     case wrongParamDType(node: String, role: String, tensor: String, dtype: DType)
     case badAttribute(node: String, attr: String, reason: String)
     case shapeMismatch(node: String, reason: String)
+    case badInputShape(input: String, shape: [Int], reason: String)
+    case badMask(tensor: String, reason: String)
+    /// Any of the above, found in a file: the message starts with the file's path.
+    indirect case located(path: String, error: GraphError)
 
     public var description: String {
         switch self {
@@ -40,6 +45,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
             return "node '\(node)': param '\(role)' (\(tensor)) has dtype \(dtype.rawValue), which this op cannot use"
         case .badAttribute(let node, let attr, let reason): return "node '\(node)': attribute '\(attr)' \(reason)"
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
+        case .badInputShape(let input, let shape, let reason): return "graph input '\(input)' has shape \(shape): \(reason)"
+        case .badMask(let tensor, let reason): return "mask of tensor '\(tensor)': \(reason)"
+        case .located(let path, let error): return "\(path): \(error)"
         }
     }
 }

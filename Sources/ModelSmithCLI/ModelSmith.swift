@@ -7,7 +7,9 @@ public struct ModelSmith: ParsableCommand {
         commandName: "modelsmith",
         abstract: "Make trained neural networks smaller and faster, and prove it.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [
+            InspectCommand.self,
+        ]
     )
 
     public init() {}

@@ -1,0 +1,104 @@
+import Foundation
+import ModelFormats
+import TensorCore
+
+extension ModelPackage {
+    /// Reads any supported input (archive, directory, weight file, artifact) and its graph: the
+    /// `model.json` inside, or the file at `graphPath`, which overrides it (or adds one to bare
+    /// weights). Validates the graph against the tensors and the masks against their tensors.
+    /// Throws `FormatError.missingGraph` when there is no graph at all.
+    public static func load(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> ModelPackage {
+        let contents = try WeightReaders.read(path, limits: limits)
+        return try ModelPackage(contents: contents, graphPath: graphPath)
+    }
+
+    /// Builds a package from what a reader produced, with the graph from `graphPath` if given,
+    /// else from `contents.graphJSON`; validated as `load` does.
+    public init(contents: PackageContents, graphPath: String? = nil) throws {
+        let (graphData, graphSource) = try Self.graphDocument(contents: contents, graphPath: graphPath)
+        guard let graphData else { throw FormatError.missingGraph(path: contents.source) }
+        let graph: Graph
+        do {
+            graph = try Graph(json: graphData)
+            try graph.validate(tensors: contents.tensors)
+            try Self.checkMasks(contents.masks, tensors: contents.tensors)
+        } catch let error as GraphError {
+            throw GraphError.located(path: graphSource, error: error)
+        }
+        self.init(graph: graph, tensors: contents.tensors, masks: contents.masks,
+                  provenance: contents.provenance, source: contents.source)
+    }
+
+    /// Reads weights for an export that may have no graph (to .npz / .safetensors). A graph that
+    /// is present (inside, or at `graphPath`) is validated and kept in `graphJSON`.
+    public static func loadContents(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> PackageContents {
+        try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath)
+    }
+
+    /// As `loadContents(path:graphPath:limits:)`, for contents already read (say, renamed).
+    public static func validatedContents(_ contents: PackageContents, graphPath: String?) throws -> PackageContents {
+        var contents = contents
+        if graphPath != nil || contents.graphJSON != nil {
+            let package = try ModelPackage(contents: contents, graphPath: graphPath)
+            contents.graphJSON = package.graph.jsonData()
+        } else {
+            do {
+                try Self.checkMasks(contents.masks, tensors: contents.tensors)
+            } catch let error as GraphError {
+                throw GraphError.located(path: contents.source, error: error)
+            }
+        }
+        return contents
+    }
+
+    /// The shape of every value for a concrete batch size (see `Graph.inferShapes`).
+    public func inferShapes(batch: Int) throws -> [String: Shape] {
+        try graph.inferShapes(batch: batch, tensors: tensors)
+    }
+
+    /// The graph bytes and the name to use in messages about them.
+    private static func graphDocument(contents: PackageContents, graphPath: String?) throws -> (Data?, String) {
+        guard let graphPath else { return (contents.graphJSON, contents.source) }
+        guard FileManager.default.fileExists(atPath: graphPath) else { throw FormatError.fileNotFound(path: graphPath) }
+        do {
+            return (try Data(contentsOf: URL(fileURLWithPath: graphPath)), graphPath)
+        } catch {
+            throw FormatError.unreadable(path: graphPath, reason: error.localizedDescription)
+        }
+    }
+
+    /// Every mask belongs to a tensor of the same shape and is `bool`.
+    static func checkMasks(_ masks: TensorMap, tensors: TensorMap) throws {
+        for (name, mask) in masks {
+            guard let tensor = tensors[name] else { throw GraphError.badMask(tensor: name, reason: "no such tensor") }
+            guard mask.dtype == .bool else { throw GraphError.badMask(tensor: name, reason: "has dtype \(mask.dtype.rawValue), expected bool") }
+            guard mask.shape == tensor.shape else {
+                throw GraphError.badMask(tensor: name, reason: "has shape \(mask.shape), the tensor has \(tensor.shape)")
+            }
+        }
+    }
+}
+
+extension PackageContents {
+    /// The same contents with `prefix` removed from every tensor (and mask) name that starts
+    /// with it, e.g. `module.` from a `DataParallel` state_dict. Two names colliding is an error.
+    public func strippingPrefix(_ prefix: String) throws -> PackageContents {
+        guard !prefix.isEmpty else { return self }
+        func strip(_ map: TensorMap) throws -> TensorMap {
+            var renamed = TensorMap()
+            for (name, tensor) in map {
+                let newName = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name
+                guard !newName.isEmpty else {
+                    throw FormatError.malformed(path: source, entry: nil, reason: "tensor '\(name)' would have an empty name without prefix '\(prefix)'")
+                }
+                guard !renamed.contains(newName) else { throw FormatError.duplicateTensor(path: source, name: newName) }
+                renamed[newName] = tensor
+            }
+            return renamed
+        }
+        var result = self
+        result.tensors = try strip(tensors)
+        result.masks = try strip(masks)
+        return result
+    }
+}

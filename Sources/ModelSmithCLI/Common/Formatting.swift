@@ -1,0 +1,39 @@
+import Foundation
+import TensorCore
+
+/// Human formatting of sizes and counts for tables.
+enum Formatting {
+    /// Bytes with binary units: `512 B`, `1.5 KiB`, `117.6 KiB`, `3.2 MiB`, `1.1 GiB`.
+    static func bytes(_ count: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while abs(value) >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+
+    /// An integer with thousands separators: `301,066`.
+    static func count(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var grouped = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { grouped.append(",") }
+            grouped.append(ch)
+        }
+        return (n < 0 ? "-" : "") + grouped
+    }
+
+    /// A fraction as a percentage with one decimal: `0.9012` → `90.1%`.
+    static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
+
+    /// A ratio with two decimals: `3.42x`.
+    static func ratio(_ value: Double) -> String { String(format: "%.2fx", value) }
+
+    /// A shape with the batch dimension (where marked) written as `N`: `[N, 64]`.
+    static func shape(_ dims: [Int], batchDims: Set<Int> = []) -> String {
+        "[" + dims.enumerated().map { batchDims.contains($0.offset) ? "N" : String($0.element) }.joined(separator: ", ") + "]"
+    }
+}

@@ -1,0 +1,39 @@
+/// A human-readable table with aligned columns: text left-aligned, numbers right-aligned.
+struct TextTable {
+    enum Alignment { case left, right }
+
+    struct Column {
+        var title: String
+        var alignment: Alignment
+
+        init(_ title: String, _ alignment: Alignment = .left) {
+            self.title = title
+            self.alignment = alignment
+        }
+    }
+
+    let columns: [Column]
+    private(set) var rows: [[String]] = []
+
+    init(_ columns: [Column]) { self.columns = columns }
+
+    /// Appends a row; missing cells are blank, extra cells are dropped.
+    mutating func add(_ cells: [String]) {
+        rows.append((0..<columns.count).map { $0 < cells.count ? cells[$0] : "" })
+    }
+
+    /// The table as lines: header, a rule, the rows; two spaces between columns, no trailing spaces.
+    func render() -> String {
+        let all = [columns.map(\.title)] + rows
+        let widths = columns.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            let padded = cells.enumerated().map { c, cell -> String in
+                let fill = String(repeating: " ", count: widths[c] - cell.count)
+                return columns[c].alignment == .left ? cell + fill : fill + cell
+            }
+            return String(padded.joined(separator: "  ").reversed().drop(while: { $0 == " " }).reversed())
+        }
+        let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
+        return ([line(columns.map(\.title)), rule] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+}
