@@ -7,7 +7,7 @@ enum ActivationMath {
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
-    static func relu(_ x: [Float]) -> [Float] { x.map { $0 > 0 ? $0 : 0 } }
+    static func relu(_ x: [Float]) -> [Float] { x.map { $0 < 0 ? 0 : $0 } }  // NaN passes through, as in PyTorch
     static func reluBackward(dy: [Float], x: [Float]) -> [Float] { zip(dy, x).map { $1 > 0 ? $0 : 0 } }
 
     static func gelu(_ x: [Float], tanhApproximation: Bool) -> [Float] {
