@@ -9,6 +9,7 @@ public struct ModelSmith: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self,
+            PruneCommand.self,
         ]
     )
 
