@@ -32,7 +32,7 @@ struct PruneCommand: ParsableCommand {
     @OptionGroup var input: ModelInputOptions
     @OptionGroup var common: CommonOptions
 
-    @Option(name: .long, help: ArgumentHelp("A fraction in [0, 1] (0.8) or a count of weights (1200).", valueName: "amount"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("A fraction in [0, 1] (0.8) or a count of weights (1200).", valueName: "amount"))
     var amount: String?
 
     @Option(name: .long, help: "layer: each tensor pruned by the amount; global: one threshold across them.")
