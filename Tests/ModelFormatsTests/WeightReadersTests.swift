@@ -54,12 +54,13 @@ final class WeightReadersTests: XCTestCase {
 
     func testReadersAreChosenByExtension() {
         let names: [String: String] = ["a.npy": "npy", "a.NPZ": "npz", "a.safetensors": "safetensors", "a.tar.zst": "archive",
-                                       "a.tgz": "archive", "a.zip": "archive", "a.tar.xz": "archive"]
+                                       "a.tgz": "archive", "a.zip": "archive", "a.tar.xz": "archive",
+                                       "a.msa": "artifact (.msa)"]
         for (file, format) in names {
             let reader = WeightReaders.all.first { $0.canRead(URL(fileURLWithPath: "/nonexistent/\(file)")) }
             XCTAssertEqual(reader?.formatName, format, file)
         }
-        for file in ["a.msa", "a.pt", "a.pth", "a.json"] {
+        for file in ["a.pt", "a.pth", "a.json"] {
             XCTAssertNil(WeightReaders.all.first { $0.canRead(URL(fileURLWithPath: "/nonexistent/\(file)")) }, file)
         }
     }
