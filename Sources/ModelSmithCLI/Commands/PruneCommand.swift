@@ -112,7 +112,8 @@ struct PruneCommand: ParsableCommand {
             "count": .number(Double(summary.count)),
         ]))
         let written = try Artifact.write(pruned.contents, to: output, options: ArtifactWriteOptions(level: level, force: force))
-        try printResult(summary, output: output, fileBytes: written.fileBytes, console: console)
+        let storage = StorageRow.rows(pruned, index: written.index)
+        try printResult(summary, storage: storage, output: output, fileBytes: written.fileBytes, console: console)
     }
 
     private func amountJSON(_ amount: PruningAmount) -> JSONValue {
@@ -122,27 +123,63 @@ struct PruneCommand: ParsableCommand {
         }
     }
 
-    private func printResult(_ summary: SparsitySummary, output: String, fileBytes: Int, console: Console) throws {
+    /// Bytes an artifact spends on one parameter (payload + stored mask) next to its entropy bound.
+    struct StorageRow: Encodable {
+        var name: String
+        var count: Int
+        var zeros: Int
+        var sparsity: Double
+        var storedBytes: Int
+        var bitsPerWeight: Double
+        var entropyBitsPerWeight: Double
+
+        static func rows(_ package: ModelPackage, index: ArtifactIndex) -> [StorageRow] {
+            index.params.compactMap { entry in
+                guard let tensor = package.tensors[entry.name] else { return nil }
+                let mask = index.tensors.first { $0.role == .mask && $0.name == entry.name }
+                let stored = entry.storedBytes + (mask?.storedBytes ?? 0)
+                let n = max(tensor.elementCount, 1)
+                let zeros = tensor.floats.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+                return StorageRow(name: entry.name, count: tensor.elementCount, zeros: zeros, sparsity: Double(zeros) / Double(n),
+                                  storedBytes: stored, bitsPerWeight: Double(stored * 8) / Double(n),
+                                  entropyBitsPerWeight: StorageEntropy.bits(of: tensor) / Double(n))
+            }
+        }
+    }
+
+    private func printResult(_ summary: SparsitySummary, storage: [StorageRow], output: String, fileBytes: Int, console: Console) throws {
+        let count = storage.reduce(0) { $0 + $1.count }
+        let entropyBits = storage.reduce(0.0) { $0 + $1.entropyBitsPerWeight * Double($1.count) }
+        let denseBytes = count * 4
         if common.json {
             struct Result: Encodable {
-                struct Row: Encodable { var name: String; var count: Int; var zeros: Int; var sparsity: Double }
                 var output: String, bytes: Int, scope: String
-                var parameters: [Row]
+                var pruned: [String]
                 var count: Int, zeros: Int, sparsity: Double
+                var tensors: [StorageRow]
+                var bitsPerWeight: Double, entropyBitsPerWeight: Double
             }
             try JSONOutput.print(Result(
-                output: output, bytes: fileBytes, scope: scope.rawValue,
-                parameters: summary.entries.map { .init(name: $0.name, count: $0.count, zeros: $0.zeros, sparsity: $0.sparsity) },
-                count: summary.count, zeros: summary.zeros, sparsity: summary.sparsity))
+                output: output, bytes: fileBytes, scope: scope.rawValue, pruned: summary.entries.map(\.name),
+                count: summary.count, zeros: summary.zeros, sparsity: summary.sparsity, tensors: storage,
+                bitsPerWeight: Double(fileBytes * 8) / Double(max(count, 1)), entropyBitsPerWeight: entropyBits / Double(max(count, 1))))
             return
         }
-        var table = TextTable([.init("parameter"), .init("weights", .right), .init("zeros", .right), .init("sparsity", .right)])
-        for entry in summary.entries {
-            table.add([entry.name, Formatting.count(entry.count), Formatting.count(entry.zeros), Formatting.percent(entry.sparsity)])
+        let pruned = Set(summary.entries.map(\.name))
+        var table = TextTable([.init("tensor"), .init("weights", .right), .init("zeros", .right), .init("sparsity", .right),
+                               .init("stored", .right), .init("bits/weight", .right), .init("entropy", .right)])
+        for row in storage {
+            table.add([row.name + (pruned.contains(row.name) ? " *" : ""), Formatting.count(row.count), Formatting.count(row.zeros),
+                       Formatting.percent(row.sparsity), Formatting.bytes(row.storedBytes),
+                       String(format: "%.2f", row.bitsPerWeight), String(format: "%.2f", row.entropyBitsPerWeight)])
         }
-        table.add(["total", Formatting.count(summary.count), Formatting.count(summary.zeros), Formatting.percent(summary.sparsity)])
+        table.add(["file", Formatting.count(count), Formatting.count(summary.zeros), Formatting.percent(summary.sparsity),
+                   Formatting.bytes(fileBytes), String(format: "%.2f", Double(fileBytes * 8) / Double(max(count, 1))),
+                   String(format: "%.2f", entropyBits / Double(max(count, 1)))])
         console.output(table.render())
-        console.note("wrote \(output) (\(Formatting.bytes(fileBytes)))")
+        console.output("pruned (*) \(Formatting.percent(summary.sparsity)) of \(Formatting.count(summary.count)) weights; "
+            + "wrote \(output): \(Formatting.bytes(fileBytes)), \(Formatting.ratio(Double(denseBytes) / Double(max(fileBytes, 1)))) smaller than dense FP32, "
+            + "\(Formatting.ratio(Double(fileBytes * 8) / max(entropyBits, 1))) the entropy bound")
     }
 
     private func runSensitivity(_ package: ModelPackage, parameters: [String], console: Console) throws {
