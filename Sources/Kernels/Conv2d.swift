@@ -1,0 +1,190 @@
+import CDNNL
+import TensorCore
+
+/// The sizes of one 2-D convolution (NCHW, PyTorch semantics), per sample.
+public struct Conv2dGeometry: Sendable, Equatable {
+    public var inChannels, inHeight, inWidth: Int
+    public var outChannels: Int
+    public var kernel: (h: Int, w: Int)
+    public var stride: (h: Int, w: Int)
+    public var padding: (h: Int, w: Int)
+    public var dilation: (h: Int, w: Int)
+    public var groups: Int
+
+    public init(inChannels: Int, inHeight: Int, inWidth: Int, outChannels: Int, kernel: (Int, Int),
+                stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+        self.inChannels = inChannels
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+        self.outChannels = outChannels
+        self.kernel = (kernel.0, kernel.1)
+        self.stride = (stride.0, stride.1)
+        self.padding = (padding.0, padding.1)
+        self.dilation = (dilation.0, dilation.1)
+        self.groups = groups
+    }
+
+    public var outHeight: Int { (inHeight + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1 }
+    public var outWidth: Int { (inWidth + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1 }
+
+    /// Throws unless every size is positive, groups divide both channel counts and the output is non-empty.
+    public func validate() throws {
+        let positive = [inChannels, inHeight, inWidth, outChannels, kernel.h, kernel.w, stride.h, stride.w,
+                        dilation.h, dilation.w, groups].allSatisfy { $0 > 0 } && padding.h >= 0 && padding.w >= 0
+        guard positive else { throw KernelError.badShape("conv2d sizes must be positive: \(self)") }
+        guard inChannels % groups == 0, outChannels % groups == 0 else {
+            throw KernelError.badShape("conv2d groups \(groups) must divide in channels \(inChannels) and out channels \(outChannels)")
+        }
+        guard outHeight > 0, outWidth > 0 else {
+            throw KernelError.badShape("conv2d output would be empty for input \(inHeight)x\(inWidth)")
+        }
+    }
+
+    public static func == (a: Conv2dGeometry, b: Conv2dGeometry) -> Bool {
+        a.inChannels == b.inChannels && a.inHeight == b.inHeight && a.inWidth == b.inWidth && a.outChannels == b.outChannels
+            && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation && a.groups == b.groups
+    }
+}
+
+/// 2-D convolution (PyTorch `conv2d`, weight `[O, I/groups, kh, kw]`) on oneDNN, NCHW in and out.
+///
+/// Weight reordered once per layout, primitives cached per batch size, bias and ReLU fused.
+public final class Conv2d: @unchecked Sendable {
+    public let geometry: Conv2dGeometry
+    public let postOp: PostOp
+    private let id = KernelID.make()
+    private let weight: Tensor
+    private let plainWeight: dnnl_memory_desc_t
+    private let weightDims: [Int]
+    private let bias: DNNLMemory?
+    private let biasData: Tensor?
+    private let lock = NSLockLike()
+    private var plans: [Int: BatchPlan] = [:]
+    private var packedWeights: [(AlignedBuffer, DNNLMemory)] = []
+
+    private struct BatchPlan {
+        let primitive: DNNLPrimitive
+        let weights: DNNLMemory
+        let source: dnnl_memory_desc_t
+        let destination: dnnl_memory_desc_t
+    }
+
+    public init(geometry g: Conv2dGeometry, weight: Tensor, bias: Tensor?, postOp: PostOp = .none) throws {
+        try g.validate()
+        let expected = [g.outChannels, g.inChannels / g.groups, g.kernel.h, g.kernel.w]
+        guard weight.dtype == .f32, weight.shape.dims == expected else {
+            throw KernelError.badShape("conv2d weight must be f32 \(expected), got \(weight.dtype.rawValue) \(weight.shape)")
+        }
+        if let bias, bias.dtype != .f32 || bias.elementCount != g.outChannels {
+            throw KernelError.badShape("conv2d bias must be f32 [\(g.outChannels)], got \(bias.dtype.rawValue) \(bias.shape)")
+        }
+        geometry = g
+        self.postOp = postOp
+        self.weight = weight
+        if g.groups == 1 {
+            weightDims = expected
+            plainWeight = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_oihw)
+        } else {
+            weightDims = [g.groups, g.outChannels / g.groups, g.inChannels / g.groups, g.kernel.h, g.kernel.w]
+            plainWeight = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_goihw)
+        }
+        biasData = bias
+        self.bias = try bias.map {
+            try DNNLMemory(try DNNL.descriptor([g.outChannels], dnnl_f32, dnnl_a), data: UnsafeMutableRawPointer(mutating: $0.storage.pointer))
+        }
+    }
+
+    public func prepare(batch: Int) throws { _ = try plan(batch: batch) }
+
+    public func implementation(batch: Int) throws -> String { try plan(batch: batch).primitive.implementation }
+
+    private func plan(batch: Int) throws -> BatchPlan {
+        try lock.withLock {
+            if let plan = plans[batch] { return plan }
+            let g = geometry
+            var source = try DNNL.descriptor([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_f32, dnnl_nchw)
+            var weights = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_format_tag_any)
+            var destination = try DNNL.descriptor([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_f32, dnnl_nchw)
+            var biasDescriptor = bias?.descriptor ?? dnnl_memory_desc_t()
+            let strides = [Int64(g.stride.h), Int64(g.stride.w)]
+            let dilates = [Int64(g.dilation.h - 1), Int64(g.dilation.w - 1)]  // oneDNN counts extra gaps
+            let padding = [Int64(g.padding.h), Int64(g.padding.w)]
+            var desc = dnnl_convolution_desc_t()
+            try withUnsafePointer(to: &biasDescriptor) { biasPointer in
+                try DNNL.check(dnnl_dilated_convolution_forward_desc_init(
+                    &desc, dnnl_forward_inference, dnnl_convolution_direct, &source, &weights,
+                    bias == nil ? nil : biasPointer, &destination, strides, dilates, padding, padding),
+                    "convolution_forward_desc_init")
+            }
+            let attributes = try PostOpAttributes(postOp)
+            let primitive = try withUnsafePointer(to: &desc) {
+                try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle, what: "f32 conv2d \(g)")
+            }
+            let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
+            let packed = try packedWeight(layout: chosen)
+            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination)
+            plans[batch] = plan
+            return plan
+        }
+    }
+
+    private func packedWeight(layout: dnnl_memory_desc_t) throws -> DNNLMemory {
+        for (_, memory) in packedWeights {
+            var a = memory.descriptor, b = layout
+            if dnnl_memory_desc_equal(&a, &b) != 0 { return memory }
+        }
+        let packed = try reorderedCopy(from: plainWeight, data: weight.storage.pointer, to: layout)
+        packedWeights.append(packed)
+        return packed.1
+    }
+
+    /// `input` is `[batch, C, H, W]`, `output` is `[batch, O, OH, OW]`.
+    public func run(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                    context: ExecutionContext) throws {
+        guard batch > 0 else { return }
+        let plan = try plan(batch: batch)
+        let src = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_SRC, descriptor: plan.source, data: input)
+        let dst = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_DST, descriptor: plan.destination, data: output)
+        if let bias {
+            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights),
+                                                        (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
+        } else {
+            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights), (DNNL_ARG_DST, dst)])
+        }
+        try context.wait()
+    }
+
+    /// The direct 7-loop convolution (double accumulation) that `run` is tested against.
+    public static func reference(batch: Int, geometry g: Conv2dGeometry, input: UnsafePointer<Float>, weight: Tensor,
+                                 bias: Tensor?, postOp: PostOp, output: UnsafeMutablePointer<Float>) {
+        let w = weight.floats, b = bias?.floats
+        let icPerGroup = g.inChannels / g.groups, ocPerGroup = g.outChannels / g.groups
+        let oh = g.outHeight, ow = g.outWidth
+        for n in 0..<batch {
+            for oc in 0..<g.outChannels {
+                let group = oc / ocPerGroup
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        var sum = Double(b?[oc] ?? 0)
+                        for icg in 0..<icPerGroup {
+                            let ic = group * icPerGroup + icg
+                            for ky in 0..<g.kernel.h {
+                                let iy = y * g.stride.h - g.padding.h + ky * g.dilation.h
+                                guard iy >= 0, iy < g.inHeight else { continue }
+                                for kx in 0..<g.kernel.w {
+                                    let ix = x * g.stride.w - g.padding.w + kx * g.dilation.w
+                                    guard ix >= 0, ix < g.inWidth else { continue }
+                                    let iv = input[((n * g.inChannels + ic) * g.inHeight + iy) * g.inWidth + ix]
+                                    let wv = w[((oc * icPerGroup + icg) * g.kernel.h + ky) * g.kernel.w + kx]
+                                    sum += Double(iv) * Double(wv)
+                                }
+                            }
+                        }
+                        let value = Float(sum)
+                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp == .relu ? max(value, 0) : value
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import CDNNL
+import Foundation
+
+/// The one place that talks to oneDNN (2.6 "op-desc" C API). Moving to oneDNN 3.x touches this
+/// file and the primitive builders (`DenseLinear`, `Conv2d`) only.
+public enum DNNL {
+    /// The CPU engine, created once per process.
+    nonisolated(unsafe) static let engine: OpaquePointer = {
+        var engine: OpaquePointer?
+        let status = dnnl_engine_create(&engine, dnnl_cpu, 0)
+        precondition(status == dnnl_success && engine != nil, "oneDNN CPU engine could not be created (\(status.rawValue))")
+        return engine!
+    }()
+
+    static func check(_ status: dnnl_status_t, _ call: String) throws {
+        guard status == dnnl_success else {
+            if status == dnnl_unimplemented { throw KernelError.unsupported(call) }
+            throw KernelError.dnnl(call: call, status: Int32(bitPattern: status.rawValue))
+        }
+    }
+
+    /// A plain f32 memory descriptor (`tag` e.g. `dnnl_ab`, `dnnl_nchw`, or `dnnl_format_tag_any`).
+    static func descriptor(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32,
+                           _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let dims64 = dims.map(Int64.init)
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims64, type, tag), "memory_desc_init_by_tag \(dims)")
+        return md
+    }
+
+    /// The thread count oneDNN's OpenMP runtime uses for calls from the current thread.
+    /// (OpenMP keeps it per calling thread, so a run sets it on the thread that runs.)
+    public static func setThreads(_ count: Int) {
+        omp_set_num_threads(Int32(max(1, count)))
+    }
+
+    public static var maxThreads: Int { Int(omp_get_max_threads()) }
+}
+
+/// A oneDNN memory object over caller-owned bytes (the handle can be re-pointed per run).
+public final class DNNLMemory: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let descriptor: dnnl_memory_desc_t
+
+    init(_ descriptor: dnnl_memory_desc_t, data: UnsafeMutableRawPointer?) throws {
+        var md = descriptor
+        var memory: OpaquePointer?
+        try DNNL.check(dnnl_memory_create(&memory, &md, DNNL.engine, data), "memory_create")
+        guard let memory else { throw KernelError.dnnl(call: "memory_create", status: -1) }
+        handle = memory
+        self.descriptor = descriptor
+    }
+
+    func point(to data: UnsafeRawPointer) throws {
+        try DNNL.check(dnnl_memory_set_data_handle(handle, UnsafeMutableRawPointer(mutating: data)), "memory_set_data_handle")
+    }
+
+    deinit { dnnl_memory_destroy(handle) }
+}
+
+/// Bytes owned by the kernel layer, aligned for SIMD loads (packed weights live here).
+final class AlignedBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let byteCount: Int
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        pointer = .allocate(byteCount: max(byteCount, 64), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 64))
+    }
+    deinit { pointer.deallocate() }
+}
+
+/// A created primitive and its descriptor.
+final class DNNLPrimitive: @unchecked Sendable {
+    let descriptor: OpaquePointer
+    let primitive: OpaquePointer
+
+    /// `opDescriptor` is a pointer to a `dnnl_*_desc_t`; `attributes` may be nil.
+    init(opDescriptor: UnsafeRawPointer, attributes: OpaquePointer?, what: String) throws {
+        var pd: OpaquePointer?
+        try DNNL.check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, DNNL.engine, nil), "primitive_desc_create (\(what))")
+        guard let pd else { throw KernelError.unsupported(what) }
+        var p: OpaquePointer?
+        do {
+            try DNNL.check(dnnl_primitive_create(&p, pd), "primitive_create (\(what))")
+        } catch {
+            dnnl_primitive_desc_destroy(pd)
+            throw error
+        }
+        descriptor = pd
+        primitive = p!
+    }
+
+    /// A reorder from one layout to another.
+    init(reorderFrom source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t) throws {
+        var src = source, dst = destination
+        var pd: OpaquePointer?
+        try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.engine, &dst, DNNL.engine, nil), "reorder_primitive_desc_create")
+        guard let pd else { throw KernelError.unsupported("reorder") }
+        var p: OpaquePointer?
+        try DNNL.check(dnnl_primitive_create(&p, pd), "primitive_create (reorder)")
+        descriptor = pd
+        primitive = p!
+    }
+
+    /// The memory descriptor the primitive chose for `query` (e.g. `dnnl_query_weights_md`).
+    func memoryDescriptor(_ query: dnnl_query_t, index: Int32 = 0) -> dnnl_memory_desc_t? {
+        dnnl_primitive_desc_query_md(descriptor, query, index)?.pointee
+    }
+
+    /// Implementation name (e.g. "brg:avx512_core"), for benchmarks and verbose output.
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "?" }
+        return String(cString: name)
+    }
+
+    func execute(_ stream: OpaquePointer, _ args: [(Int32, DNNLMemory)]) throws {
+        let execArgs = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+        try DNNL.check(dnnl_primitive_execute(primitive, stream, Int32(execArgs.count), execArgs), "primitive_execute")
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+}
+
+/// Reorders `source` (plain layout, bytes at `data`) into a new buffer laid out as `target`.
+func reorderedCopy(from source: dnnl_memory_desc_t, data: UnsafeRawPointer, to target: dnnl_memory_desc_t) throws -> (AlignedBuffer, DNNLMemory) {
+    var targetCopy = target
+    let buffer = AlignedBuffer(byteCount: dnnl_memory_desc_get_size(&targetCopy))
+    let sourceMemory = try DNNLMemory(source, data: UnsafeMutableRawPointer(mutating: data))
+    let targetMemory = try DNNLMemory(target, data: buffer.pointer)
+    let reorder = try DNNLPrimitive(reorderFrom: source, to: target)
+    let stream = try ExecutionContext.makeStream()
+    defer { dnnl_stream_destroy(stream) }
+    try reorder.execute(stream, [(DNNL_ARG_FROM, sourceMemory), (DNNL_ARG_TO, targetMemory)])
+    try DNNL.check(dnnl_stream_wait(stream), "stream_wait")
+    return (buffer, targetMemory)
+}

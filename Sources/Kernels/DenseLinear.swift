@@ -1,0 +1,153 @@
+import CDNNL
+import TensorCore
+
+/// What runs on a kernel's output before it is stored (fused into the library primitive).
+public enum PostOp: Sendable, Equatable {
+    case none, relu
+}
+
+/// `y = x · Wᵀ + b` (PyTorch `linear`, weight `[out, in]`) on oneDNN's f32 matmul.
+///
+/// The weight is reordered once into the layout oneDNN prefers; primitives are created per batch
+/// size on first use and cached; bias and ReLU are fused. Safe to run from several threads at
+/// once, each with its own `ExecutionContext`.
+public final class DenseLinear: @unchecked Sendable {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let postOp: PostOp
+    private let id = KernelID.make()
+    private let plainWeight: dnnl_memory_desc_t
+    private let weight: Tensor
+    private let bias: DNNLMemory?
+    private let biasData: Tensor?
+    private let lock = NSLockLike()
+    private var plans: [Int: BatchPlan] = [:]
+    private var packedWeights: [(AlignedBuffer, DNNLMemory)] = []
+
+    private struct BatchPlan {
+        let primitive: DNNLPrimitive
+        let weights: DNNLMemory
+        let source: dnnl_memory_desc_t
+        let destination: dnnl_memory_desc_t
+    }
+
+    /// - Parameters:
+    ///   - weight: f32 `[out, in]`.
+    ///   - bias: f32 `[out]`, or nil.
+    public init(weight: Tensor, bias: Tensor?, postOp: PostOp = .none) throws {
+        guard weight.dtype == .f32, weight.shape.rank == 2 else {
+            throw KernelError.badShape("linear weight must be f32 [out, in], got \(weight.dtype.rawValue) \(weight.shape)")
+        }
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+        if let bias, bias.dtype != .f32 || bias.elementCount != outFeatures {
+            throw KernelError.badShape("linear bias must be f32 [\(outFeatures)], got \(bias.dtype.rawValue) \(bias.shape)")
+        }
+        self.postOp = postOp
+        self.weight = weight
+        plainWeight = try DNNL.descriptor([inFeatures, outFeatures], dnnl_f32, dnnl_ba)
+        if let bias {
+            biasData = bias
+            self.bias = try DNNLMemory(try DNNL.descriptor([1, outFeatures], dnnl_f32, dnnl_ab),
+                                       data: UnsafeMutableRawPointer(mutating: bias.storage.pointer))
+        } else {
+            biasData = nil
+            self.bias = nil
+        }
+    }
+
+    /// Creates (and caches) the primitive for `batch` rows; the run path calls it implicitly.
+    public func prepare(batch: Int) throws { _ = try plan(batch: batch) }
+
+    /// The oneDNN implementation chosen for `batch` rows (e.g. "brg:avx512_core").
+    public func implementation(batch: Int) throws -> String { try plan(batch: batch).primitive.implementation }
+
+    private func plan(batch: Int) throws -> BatchPlan {
+        try lock.withLock {
+            if let plan = plans[batch] { return plan }
+            var source = try DNNL.descriptor([batch, inFeatures], dnnl_f32, dnnl_ab)
+            var weights = try DNNL.descriptor([inFeatures, outFeatures], dnnl_f32, dnnl_format_tag_any)
+            var destination = try DNNL.descriptor([batch, outFeatures], dnnl_f32, dnnl_ab)
+            var biasDescriptor = bias?.descriptor ?? dnnl_memory_desc_t()
+            var desc = dnnl_matmul_desc_t()
+            try withUnsafePointer(to: &biasDescriptor) { biasPointer in
+                try DNNL.check(dnnl_matmul_desc_init(&desc, &source, &weights, bias == nil ? nil : biasPointer, &destination),
+                               "matmul_desc_init")
+            }
+            let attributes = try PostOpAttributes(postOp)
+            let primitive = try withUnsafePointer(to: &desc) {
+                try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle,
+                                  what: "f32 matmul \(batch)x\(inFeatures)x\(outFeatures)")
+            }
+            let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
+            let packed = try packedWeight(layout: chosen)
+            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination)
+            plans[batch] = plan
+            return plan
+        }
+    }
+
+    /// The weight in `layout`, reordered once per distinct layout (most batch sizes share one).
+    private func packedWeight(layout: dnnl_memory_desc_t) throws -> DNNLMemory {
+        for (_, memory) in packedWeights {
+            var a = memory.descriptor, b = layout
+            if dnnl_memory_desc_equal(&a, &b) != 0 { return memory }
+        }
+        let packed = try reorderedCopy(from: plainWeight, data: weight.storage.pointer, to: layout)
+        packedWeights.append(packed)
+        return packed.1
+    }
+
+    /// Runs on `batch` rows: `input` is `[batch, in]`, `output` is `[batch, out]`, both row-major.
+    public func run(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                    context: ExecutionContext) throws {
+        guard batch > 0 else { return }
+        let plan = try plan(batch: batch)
+        let src = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_SRC, descriptor: plan.source, data: input)
+        let dst = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_DST, descriptor: plan.destination, data: output)
+        if let bias {
+            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights),
+                                                        (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
+        } else {
+            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights), (DNNL_ARG_DST, dst)])
+        }
+        try context.wait()
+    }
+
+    /// The plain loop (double accumulation) that `run` is tested against.
+    public static func reference(batch: Int, input: UnsafePointer<Float>, weight: Tensor, bias: Tensor?,
+                                 postOp: PostOp, output: UnsafeMutablePointer<Float>) {
+        let out = weight.shape[0], inner = weight.shape[1]
+        let w = weight.floats, b = bias?.floats
+        for i in 0..<batch {
+            for j in 0..<out {
+                var sum = Double(b?[j] ?? 0)
+                for p in 0..<inner { sum += Double(input[i * inner + p]) * Double(w[j * inner + p]) }
+                let value = Float(sum)
+                output[i * out + j] = postOp == .relu ? max(value, 0) : value
+            }
+        }
+    }
+}
+
+/// Primitive attributes carrying a fused post-op (nil handle when there is none).
+final class PostOpAttributes {
+    let handle: OpaquePointer?
+
+    init(_ postOp: PostOp) throws {
+        guard postOp != .none else { handle = nil; return }
+        var attr: OpaquePointer?
+        try DNNL.check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        var ops: OpaquePointer?
+        try DNNL.check(dnnl_post_ops_create(&ops), "post_ops_create")
+        defer { dnnl_post_ops_destroy(ops) }
+        switch postOp {
+        case .none: break
+        case .relu: try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
+        }
+        try DNNL.check(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
+        handle = attr
+    }
+
+    deinit { if let handle { dnnl_primitive_attr_destroy(handle) } }
+}

@@ -1,0 +1,50 @@
+import CDNNL
+
+/// Per-run state for the library kernels: a oneDNN stream and the memory objects bound to the
+/// run's buffers, created on first use and then only re-pointed, so a steady-state run allocates
+/// nothing. Use one context per concurrent run (a `Session` keeps one per arena); a context
+/// itself is not thread-safe.
+public final class ExecutionContext: @unchecked Sendable {
+    let stream: OpaquePointer
+    private var memories: [MemoryKey: DNNLMemory] = [:]
+
+    struct MemoryKey: Hashable {
+        let kernel: Int
+        let batch: Int
+        let slot: Int32
+    }
+
+    public init() throws {
+        stream = try Self.makeStream()
+    }
+
+    static func makeStream() throws -> OpaquePointer {
+        var stream: OpaquePointer?
+        try DNNL.check(dnnl_stream_create(&stream, DNNL.engine, dnnl_stream_default_flags.rawValue), "stream_create")
+        return stream!
+    }
+
+    /// The memory object for (`kernel`, `batch`, `slot`), pointed at `data`.
+    func memory(kernel: Int, batch: Int, slot: Int32, descriptor: dnnl_memory_desc_t,
+                data: UnsafeRawPointer) throws -> DNNLMemory {
+        let key = MemoryKey(kernel: kernel, batch: batch, slot: slot)
+        if let memory = memories[key] {
+            try memory.point(to: data)
+            return memory
+        }
+        let memory = try DNNLMemory(descriptor, data: UnsafeMutableRawPointer(mutating: data))
+        memories[key] = memory
+        return memory
+    }
+
+    func wait() throws { try DNNL.check(dnnl_stream_wait(stream), "stream_wait") }
+
+    deinit { dnnl_stream_destroy(stream) }
+}
+
+/// Unique ids for library kernels (keys of the per-context memory cache).
+enum KernelID {
+    nonisolated(unsafe) private static var next = 0
+    private static let lock = NSLockLike()
+    static func make() -> Int { lock.withLock { next += 1; return next } }
+}

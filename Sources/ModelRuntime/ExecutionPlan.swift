@@ -1,0 +1,140 @@
+import Kernels
+import ModelGraph
+import TensorCore
+
+/// The compiled form of a graph: kernels in order and every value's place in one arena.
+///
+/// Buffers are sized for `maxBatch` samples (a run with a smaller batch uses a prefix of each) and
+/// placed by value liveness: two values share bytes only when their lifetimes do not overlap.
+/// Views (flatten, reshape, dropout, identity) reuse their input's bytes.
+final class ExecutionPlan: @unchecked Sendable {
+    struct Step {
+        let node: String
+        let kernel: NodeKernel
+        let inputOffsets: [Int]
+        let outputOffset: Int
+        /// Values (the output and views of it) that become readable after this step.
+        let produces: [String]
+    }
+
+    /// Where one value lives and what shape one sample of it has.
+    struct Slot {
+        let offset: Int
+        let sampleShape: [Int]
+        var elementsPerSample: Int { sampleShape.reduce(1, *) }
+    }
+
+    let steps: [Step]
+    let slots: [String: Slot]
+    let inputs: [ValueInfo]
+    let outputs: [String]
+    let arenaBytes: Int
+    let maxBatch: Int
+    let fusedAway: [String: String]
+    /// Values readable before the first step: graph inputs and views of them.
+    let producedBeforeSteps: [String]
+
+    init(graph: Graph, tensors: TensorMap, options: SessionOptions) throws {
+        guard options.maxBatch >= 1 else { throw RuntimeError.badOption("maxBatch must be at least 1, got \(options.maxBatch)") }
+        maxBatch = options.maxBatch
+        inputs = graph.inputs
+        outputs = graph.outputs
+        let (planned, fusedAway) = Fusion.plan(graph, tensors: tensors, enabled: options.fuse)
+        self.fusedAway = fusedAway
+
+        // 1. Shapes and kernels; each value belongs to a buffer (views share their input's).
+        var buffers: [Buffer] = []
+        var bufferOf: [String: Int] = [:]
+        var sampleShape: [String: [Int]] = [:]
+        var produced: [[String]] = [[]]  // index 0: before the first step
+        for input in graph.inputs {
+            guard let first = input.shape.first, first == -1 || first > 0,
+                  input.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
+                throw RuntimeError.unsupported(node: input.name, reason: "graph input shape \(input.shape) must be [batch or -1, fixed dims…]")
+            }
+            guard input.dtype == .f32 else { throw RuntimeError.unsupported(node: input.name, reason: "graph input dtype \(input.dtype.rawValue) (f32 only)") }
+            let shape = Array(input.shape.dropFirst())
+            sampleShape[input.name] = shape
+            bufferOf[input.name] = buffers.count
+            buffers.append(try Buffer(elementsPerSample: shape, defined: -1, maxBatch: maxBatch, value: input.name))
+            produced[0].append(input.name)
+        }
+        var kernels: [(PlannedNode, NodeKernel)] = []
+        for item in planned {
+            let node = item.node
+            let inputShapes = try node.inputs.map { name -> [Int] in
+                guard let shape = sampleShape[name] else { throw GraphError.danglingInput(node: node.name, input: name) }
+                return shape
+            }
+            guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
+            switch try KernelRegistry.bind(item, inputShapes: inputShapes, tensors: tensors) {
+            case .view(let shape):
+                sampleShape[node.output] = shape
+                let buffer = bufferOf[node.inputs[0]]!
+                bufferOf[node.output] = buffer
+                // Readable as soon as its source is.
+                let sourceStep = buffers[buffer].defined + 1
+                produced[sourceStep].append(node.output)
+            case .kernel(let kernel, let shape):
+                sampleShape[node.output] = shape
+                bufferOf[node.output] = buffers.count
+                buffers.append(try Buffer(elementsPerSample: shape, defined: kernels.count, maxBatch: maxBatch, value: node.output))
+                kernels.append((item, kernel))
+                produced.append([node.output])
+            }
+            // Every input stays live until this step.
+            for input in node.inputs { buffers[bufferOf[input]!].lastUse = max(buffers[bufferOf[input]!].lastUse, kernels.count - 1) }
+        }
+        for output in graph.outputs {
+            guard let buffer = bufferOf[output] else { throw GraphError.unknownOutput(output) }
+            buffers[buffer].lastUse = kernels.count
+        }
+
+        // 2. Offsets: largest first, lowest offset that overlaps no buffer alive at the same time.
+        var offsets = [Int](repeating: 0, count: buffers.count)
+        var placed: [Int] = []
+        var total = 0
+        for b in buffers.indices.sorted(by: { buffers[$0].bytes > buffers[$1].bytes }) {
+            let conflicts = placed.filter { buffers[$0].overlaps(buffers[b]) }
+                .map { (offsets[$0], offsets[$0] + buffers[$0].bytes) }.sorted { $0.0 < $1.0 }
+            var candidate = 0
+            for (start, end) in conflicts where candidate + buffers[b].bytes > start {
+                candidate = max(candidate, end)
+            }
+            offsets[b] = candidate
+            placed.append(b)
+            total = max(total, candidate + buffers[b].bytes)
+        }
+        arenaBytes = total
+
+        var slotTable: [String: Slot] = [:]
+        for (name, shape) in sampleShape { slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape) }
+        slots = slotTable
+        steps = kernels.enumerated().map { i, item in
+            Step(node: item.0.node.name, kernel: item.1,
+                 inputOffsets: item.0.node.inputs.map { slotTable[$0]!.offset },
+                 outputOffset: slotTable[item.0.node.output]!.offset,
+                 produces: produced[i + 1])
+        }
+        producedBeforeSteps = produced[0]
+    }
+
+    /// One arena region and the steps during which it must hold its value.
+    private struct Buffer {
+        let bytes: Int
+        let defined: Int
+        var lastUse: Int
+
+        init(elementsPerSample shape: [Int], defined: Int, maxBatch: Int, value: String) throws {
+            guard let count = checkedProduct(shape + [maxBatch, MemoryLayout<Float>.stride]), count < Int.max - 64 else {
+                throw RuntimeError.unsupported(node: value, reason: "value of per-sample shape \(shape) × batch \(maxBatch) is too large")
+            }
+            bytes = (count + 63) / 64 * 64
+            self.defined = defined
+            lastUse = defined
+        }
+
+        /// Lifetimes overlap: written at `defined`, read until `lastUse` (inclusive).
+        func overlaps(_ other: Buffer) -> Bool { defined <= other.lastUse && other.defined <= lastUse }
+    }
+}

@@ -1,1 +1,0 @@
-// ModelRuntime — see DESIGN §7.

@@ -1,0 +1,148 @@
+import Foundation
+import Kernels
+import ModelGraph
+import TensorCore
+
+/// A model compiled for inference (DESIGN §5): planned once, run many times.
+///
+/// ```swift
+/// let session = try Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1))
+/// let logits = try session.run(["x": batch])["logits"]!
+/// ```
+///
+/// Planning picks a kernel per node, folds batchnorm into the conv before it, fuses ReLU into
+/// linear/conv, prepares weights in the library's layout and sizes one arena by value liveness.
+/// A run with any batch from 1 to `maxBatch` allocates nothing but its output tensors. Runs may
+/// happen concurrently from several threads; each takes its own arena from a pool.
+public final class Session: @unchecked Sendable {
+    public let graph: Graph
+    public let options: SessionOptions
+    let plan: ExecutionPlan
+    private let lock = NSLock()
+    private var idleArenas: [Arena] = []
+
+    /// Plans `package` for batches up to `options.maxBatch`.
+    public init(package: ModelPackage, options: SessionOptions = SessionOptions()) throws {
+        guard options.threads >= 1 else { throw RuntimeError.badOption("threads must be at least 1, got \(options.threads)") }
+        try package.graph.validate(tensors: package.tensors)
+        graph = package.graph
+        self.options = options
+        plan = try ExecutionPlan(graph: package.graph, tensors: package.tensors, options: options)
+        try prepare(batches: [options.maxBatch])
+    }
+
+    /// Names of the graph inputs, in graph order.
+    public var inputNames: [String] { graph.inputs.map(\.name) }
+    /// Names of the graph outputs, in graph order.
+    public var outputNames: [String] { graph.outputs }
+    /// Bytes of one arena (one per concurrent run).
+    public var arenaBytes: Int { plan.arenaBytes }
+
+    /// The shape of one sample of `value` (batch dimension removed), or nil if the value does not
+    /// exist in the plan (unknown, or fused away).
+    public func sampleShape(of value: String) -> [Int]? { plan.slots[value]?.sampleShape }
+
+    /// Creates the library primitives for these batch sizes now rather than at their first run.
+    public func prepare(batches: [Int]) throws {
+        for batch in batches where batch >= 1 && batch <= options.maxBatch {
+            for step in plan.steps { try step.kernel.prepare(batch: batch) }
+        }
+    }
+
+    /// Runs the graph: graph inputs by name → graph outputs by name.
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        try run(inputs, taps: [], tap: { _, _ in })
+    }
+
+    /// Runs the graph and calls `tap` with a copy of every value named in `taps` as soon as it is
+    /// computed (graph inputs included), shaped `[batch] + sampleShape`.
+    public func run(_ inputs: [String: Tensor], taps: Set<String>,
+                    tap: (String, Tensor) throws -> Void) throws -> [String: Tensor] {
+        for name in taps where plan.slots[name] == nil {
+            if let node = plan.fusedAway[name] { throw RuntimeError.fusedAway(value: name, node: node) }
+            throw RuntimeError.unknownTap(name)
+        }
+        let batch = try checkInputs(inputs)
+        let arena = try takeArena()
+        defer { returnArena(arena) }
+        DNNL.setThreads(options.threads)
+
+        for info in plan.inputs {
+            let slot = plan.slots[info.name]!
+            inputs[info.name]!.withUnsafeBytes { bytes in
+                (arena.base + slot.offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            }
+        }
+        if !taps.isEmpty { try deliver(plan.producedBeforeSteps, taps: taps, tap: tap, arena: arena, batch: batch) }
+        for step in plan.steps {
+            let buffers = KernelBuffers(base: arena.base, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset)
+            try step.kernel.run(batch: batch, buffers: buffers, context: arena.context)
+            if !taps.isEmpty { try deliver(step.produces, taps: taps, tap: tap, arena: arena, batch: batch) }
+        }
+        var outputs: [String: Tensor] = [:]
+        for name in plan.outputs { outputs[name] = copyOut(name, arena: arena, batch: batch) }
+        return outputs
+    }
+
+    // MARK: internals
+
+    private func deliver(_ values: [String], taps: Set<String>, tap: (String, Tensor) throws -> Void, arena: Arena, batch: Int) throws {
+        for value in values where taps.contains(value) { try tap(value, copyOut(value, arena: arena, batch: batch)) }
+    }
+
+    private func copyOut(_ value: String, arena: Arena, batch: Int) -> Tensor {
+        let slot = plan.slots[value]!
+        var tensor = Tensor(zeros: .f32, Shape([batch] + slot.sampleShape))
+        tensor.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: arena.base + slot.offset, byteCount: $0.count) }
+        return tensor
+    }
+
+    /// Validates names, dtypes, shapes, batch size and values; returns the batch size.
+    private func checkInputs(_ inputs: [String: Tensor]) throws -> Int {
+        for name in inputs.keys.sorted() where !plan.inputs.contains(where: { $0.name == name }) {
+            throw RuntimeError.unexpectedInput(name)
+        }
+        var batch: Int?
+        for info in plan.inputs {
+            guard let tensor = inputs[info.name] else { throw RuntimeError.missingInput(info.name) }
+            guard tensor.dtype == .f32, tensor.quant == nil else { throw RuntimeError.wrongInputDType(input: info.name, dtype: tensor.dtype) }
+            let dims = tensor.shape.dims
+            guard dims.count == info.shape.count else { throw RuntimeError.wrongInputRank(input: info.name, expected: info.shape, actual: dims) }
+            for d in 1..<max(dims.count, 1) where dims[d] != info.shape[d] {
+                throw RuntimeError.wrongInputDim(input: info.name, dim: d, expected: info.shape[d], actual: dims)
+            }
+            if info.shape[0] > 0, dims[0] != info.shape[0] {
+                throw RuntimeError.wrongInputDim(input: info.name, dim: 0, expected: info.shape[0], actual: dims)
+            }
+            let n = dims[0]
+            guard n > 0 else { throw RuntimeError.emptyBatch(input: info.name) }
+            guard n <= options.maxBatch else { throw RuntimeError.batchTooLarge(input: info.name, batch: n, maxBatch: options.maxBatch) }
+            if let b = batch, b != n { throw RuntimeError.inconsistentBatch(input: info.name, batch: n, expected: b) }
+            batch = n
+            if options.rejectNonFinite { try checkFinite(tensor, name: info.name) }
+        }
+        guard let batch else { throw RuntimeError.badOption("the graph has no inputs") }
+        return batch
+    }
+
+    private func checkFinite(_ tensor: Tensor, name: String) throws {
+        try tensor.withUnsafeBufferPointer(of: Float.self) { values in
+            for i in values.indices where !values[i].isFinite {
+                throw RuntimeError.nonFiniteInput(input: name, index: i, value: values[i])
+            }
+        }
+    }
+
+    private func takeArena() throws -> Arena {
+        lock.lock()
+        let idle = idleArenas.popLast()
+        lock.unlock()
+        return try idle ?? Arena(byteCount: plan.arenaBytes)
+    }
+
+    private func returnArena(_ arena: Arena) {
+        lock.lock()
+        idleArenas.append(arena)
+        lock.unlock()
+    }
+}

@@ -1,0 +1,19 @@
+/// How a `Session` is planned.
+public struct SessionOptions: Sendable, Equatable {
+    /// The largest batch a run may have; buffers are sized for it.
+    public var maxBatch: Int
+    /// Threads the kernel library uses for each run (OpenMP); results are bit-identical for a fixed count.
+    public var threads: Int
+    /// Fold batchnorm into the preceding conv and fuse ReLU into linear/conv. Values removed this way
+    /// cannot be tapped; plan with `fuse: false` to observe every value.
+    public var fuse: Bool
+    /// Reject inputs holding NaN or ±Inf (the error names the input and the index).
+    public var rejectNonFinite: Bool
+
+    public init(maxBatch: Int = 64, threads: Int = 1, fuse: Bool = true, rejectNonFinite: Bool = true) {
+        self.maxBatch = maxBatch
+        self.threads = threads
+        self.fuse = fuse
+        self.rejectNonFinite = rejectNonFinite
+    }
+}

@@ -1,0 +1,49 @@
+import XCTest
+import TensorCore
+import TestSupport
+@testable import ModelRuntime
+
+/// Every op against values computed independently in numpy (float64, PyTorch semantics).
+final class OpTests: XCTestCase {
+    /// Relative tolerance on top of each fixture's absolute one (f32 accumulation vs float64).
+    static let opRelativeTolerance: Float = 1e-5
+
+    func testEveryOpMatchesNumpy() throws {
+        let fixtures = try OpFixture.all
+        XCTAssertGreaterThanOrEqual(fixtures.count, 28)
+        for fixture in fixtures {
+            for fuse in [true, false] {
+                let session = try Session(package: fixture.package, options: SessionOptions(maxBatch: 8, fuse: fuse))
+                let outputs = try session.run(fixture.inputs)
+                XCTAssertEqual(Set(outputs.keys), Set(fixture.outputs.keys), fixture.name)
+                for (name, expected) in fixture.outputs {
+                    let actual = try XCTUnwrap(outputs[name], "\(fixture.name): \(name)")
+                    XCTAssertEqual(actual.shape, expected.shape, "\(fixture.name): \(name)")
+                    XCTAssertNil(closenessFailure(actual.floats, expected.floats, rtol: Self.opRelativeTolerance, atol: fixture.atol),
+                                 "\(fixture.name) (fuse \(fuse)): \(name)")
+                }
+            }
+        }
+    }
+
+    /// Each sample's result does not depend on the batch it runs in.
+    func testSingleSampleRunsMatchTheBatch() throws {
+        for name in ["conv2d", "conv_bn_relu", "linear_3d", "maxpool2d", "softmax", "concat", "residual_dag"] {
+            let fixture = try OpFixture.named(name)
+            let session = try Session(package: fixture.package)
+            let batch = fixture.inputs.values.first!.shape[0]
+            for i in 0..<batch {
+                let single = fixture.inputs.mapValues { slice($0, i) }
+                for (key, value) in try session.run(single) {
+                    XCTAssertNil(closenessFailure(value.floats, slice(fixture.outputs[key]!, i).floats,
+                                                  rtol: Self.opRelativeTolerance, atol: fixture.atol), "\(name) sample \(i)")
+                }
+            }
+        }
+    }
+
+    private func slice(_ t: Tensor, _ i: Int) -> Tensor {
+        let per = t.elementCount / t.shape[0]
+        return Tensor(Array(t.floats[(i * per)..<((i + 1) * per)]), shape: Shape([1] + t.shape.dims.dropFirst()))
+    }
+}
