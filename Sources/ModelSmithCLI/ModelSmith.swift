@@ -10,6 +10,7 @@ public struct ModelSmith: ParsableCommand {
         subcommands: [
             InspectCommand.self,
             ConvertCommand.self,
+            PruneCommand.self,
         ]
     )
 

@@ -29,3 +29,16 @@ final class SensitivityAnalysisTests: XCTestCase {
         }
     }
 }
+
+final class StorageEntropyTests: XCTestCase {
+    /// Hand-computed: 8 entries, 2 non-zero (1.0 twice: bytes 00 00 80 3F each, one value) →
+    /// mask 8·H₂(1/4) = 8·0.811278… bits, values 0 bits (every byte plane constant).
+    func testMaskAndValueEntropy() {
+        let t = Tensor([0, 1, 0, 0, 1, 0, 0, 0], shape: [8])
+        XCTAssertEqual(StorageEntropy.bits(of: t), 8 * (-(0.25 * log2(0.25) + 0.75 * log2(0.75))), accuracy: 1e-9)
+        // Dense, two distinct values differing in one byte plane (1.0 = 3F800000, 2.0 = 40000000):
+        // the top two planes each split 2/2 → 4 bits each, the low planes are constant.
+        XCTAssertEqual(StorageEntropy.bits(of: Tensor([1, 2, 1, 2], shape: [4])), 8, accuracy: 1e-9)
+        XCTAssertEqual(StorageEntropy.bits(of: Tensor([0, 0], shape: [2])), 0)
+    }
+}
