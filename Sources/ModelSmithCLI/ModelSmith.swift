@@ -11,6 +11,8 @@ public struct ModelSmith: ParsableCommand {
             InspectCommand.self,
             ConvertCommand.self,
             PruneCommand.self,
+            TrainCommand.self,
+            DistillCommand.self,
         ]
     )
 
