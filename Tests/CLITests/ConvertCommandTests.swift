@@ -85,6 +85,42 @@ final class ConvertCommandTests: XCTestCase {
         let dir = try makeTemporaryDirectory()
         let run = runModelSmith(["convert", fixture("student.npz"), "-o", dir.appendingPathComponent("w.pkl").path])
         XCTAssertEqual(run.status, 2)
-        XCTAssertTrue(run.stderr.contains("its extension must be one of .msa, .npz, .safetensors, .tar.zst, .tar, .zip"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("its extension must be one of .tar.zst, .tar.gz, .safetensors, .msa, .npz, .tar, .zip"), run.stderr)
+    }
+
+    func testNpzToArtifactToNpzIsBitExact() throws {
+        let dir = try makeTemporaryDirectory()
+        let msa = dir.appendingPathComponent("student.msa").path, npz = dir.appendingPathComponent("back.npz").path
+        XCTAssertEqual(runModelSmith(["convert", fixture("student.npz"), "--graph", fixture("student.json"), "-o", msa]).status, 0)
+        let run = runModelSmith(["convert", msa, "-o", npz])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertSameTensors(fixture("student.npz"), npz)
+    }
+
+    func testExportsByExtension() throws {
+        let dir = try makeTemporaryDirectory()
+        let msa = dir.appendingPathComponent("student.msa").path
+        XCTAssertEqual(runModelSmith(["convert", fixture("student.npz"), "--graph", fixture("student.json"), "-o", msa]).status, 0)
+        for name in ["back.safetensors", "back.tar", "back.tar.zst", "back.zip"] {
+            let path = dir.appendingPathComponent(name).path
+            let run = runModelSmith(["convert", msa, "-o", path])
+            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+            try assertSameTensors(fixture("student.npz"), path)
+        }
+        // Package archives carry the graph: inspect needs no --graph.
+        let inspected = runModelSmith(["inspect", dir.appendingPathComponent("back.tar.zst").path, "--json"])
+        XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        XCTAssertTrue(inspected.stdout.contains("\"op\" : \"linear\""), inspected.stdout)
+    }
+
+    func testWeightsAloneExportWithoutAGraph() throws {
+        let dir = try makeTemporaryDirectory()
+        let path = dir.appendingPathComponent("w.safetensors").path
+        let run = runModelSmith(["convert", fixture("student.npz"), "-o", path, "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertSameTensors(fixture("student.npz"), path)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(json["format"] as? String, "safetensors")
+        XCTAssertEqual(json["tensors"] as? Int, 5)
     }
 }

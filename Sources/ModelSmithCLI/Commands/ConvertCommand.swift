@@ -9,7 +9,7 @@ import TensorCore
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a model to an .msa artifact or export it to .npz, .safetensors, .tar, .tar.zst or .zip.",
+        abstract: "Convert a model to an .msa artifact or export it to .npz, .safetensors, .tar, .tar.zst, .tar.gz or .zip.",
         discussion: """
         The output format follows the extension of -o. An .msa artifact needs a graph (inside the \
         input or given with --graph); exports of weights alone to .npz or .safetensors do not. \
@@ -26,7 +26,7 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var input: ModelInputOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .long, help: "zstd compression level (1–22) for .msa outputs.")
+    @Option(name: .long, help: "zstd compression level (1–22) for .msa and .tar.zst outputs.")
     var level: Int = Zstd.defaultLevel
 
     @Flag(name: .long, help: "Keep int8 tensors (with their scales) in exports instead of dequantizing them to f32.")
@@ -37,21 +37,16 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    /// The formats `-o` can name, by extension.
-    enum OutputFormat: String, CaseIterable {
-        case msa = ".msa", npz = ".npz", safetensors = ".safetensors", tarZst = ".tar.zst", tar = ".tar", zip = ".zip"
-
-        init?(path: String) {
-            let lower = path.lowercased()
-            guard let format = Self.allCases.first(where: { lower.hasSuffix($0.rawValue) }) else { return nil }
-            self = format
-        }
+    /// The extension of `-o` that names the output format, if it is one `PackageExporter` writes.
+    private var outputExtension: String? {
+        let lower = output.output.lowercased()
+        return PackageExporter.supportedExtensions.first { lower.hasSuffix($0) }
     }
 
     func validate() throws {
         guard (1...22).contains(level) else { throw ValidationError("--level must be between 1 and 22, got \(level)") }
-        guard OutputFormat(path: output.output) != nil else {
-            let known = OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")
+        guard outputExtension != nil else {
+            let known = PackageExporter.supportedExtensions.joined(separator: ", ")
             throw ValidationError("cannot tell the format of '\(output.output)': its extension must be one of \(known)")
         }
     }
@@ -61,32 +56,23 @@ struct ConvertCommand: ParsableCommand {
         var contents = try WeightReaders.read(input.model)
         if let prefix = stripPrefix { contents = try contents.strippingPrefix(prefix) }
         contents = try ModelPackage.validatedContents(contents, graphPath: input.graph)
-        let format = OutputFormat(path: output.output) ?? .msa
-        var step = ProvenanceStep(step: "convert", options: ["from": .string(URL(fileURLWithPath: input.model).lastPathComponent)])
-        if let prefix = stripPrefix { step.options["strip_prefix"] = .string(prefix) }
-
-        switch format {
-        case .msa:
+        let format = outputExtension ?? ".msa"
+        if format == ".msa" {
             guard contents.graphJSON != nil else { throw FormatError.missingGraph(path: input.model) }
-            step.options["level"] = .int(level)
+            var step = ProvenanceStep(step: "convert", options: ["from": .string(URL(fileURLWithPath: input.model).lastPathComponent),
+                                                                 "level": .int(level)])
+            if let prefix = stripPrefix { step.options["strip_prefix"] = .string(prefix) }
             contents.provenance.steps.append(step)
-            _ = try Artifact.write(contents, to: output.output, options: ArtifactWriteOptions(level: level, force: output.force))
-        case .npz, .safetensors, .tar, .tarZst, .zip:
-            try export(contents, format: format)
         }
+        try PackageExporter.export(contents, to: output.output, keepInt8: keepInt8, force: output.force, level: level)
         let bytes = ModelSummary.sizeOnDisk(output.output)
         if common.json {
             try JSONOutput.print(JSONValue.object([
-                "output": .string(output.output), "format": .string(String(format.rawValue.dropFirst())),
+                "output": .string(output.output), "format": .string(String(format.dropFirst())),
                 "tensors": .int(contents.tensors.count), "bytes": .int(bytes),
             ]))
         } else {
             console.note("wrote \(output.output): \(contents.tensors.count) tensors, \(Formatting.bytes(bytes))")
         }
-    }
-
-    /// Exports through the writers' `PackageExporter` (pending: that branch has not landed it yet).
-    private func export(_ contents: PackageContents, format: OutputFormat) throws {
-        throw ValidationError("export to \(format.rawValue) is not available in this build yet")
     }
 }
