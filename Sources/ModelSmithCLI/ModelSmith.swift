@@ -13,6 +13,9 @@ public struct ModelSmith: ParsableCommand {
             PruneCommand.self,
             TrainCommand.self,
             DistillCommand.self,
+            RunCommand.self,
+            VerifyCommand.self,
+            BenchCommand.self,
         ]
     )
 
