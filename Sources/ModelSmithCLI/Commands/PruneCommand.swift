@@ -21,14 +21,16 @@ struct PruneCommand: ParsableCommand {
         weight is pruned; --layers/--exclude take node names (fc1) or parameter names (fc1.bias). \
         Among equal magnitudes at the cut, the lowest flat index is pruned first (docs/pruning.md).
 
-        With --sensitivity, nothing is written: each chosen layer alone and all of them globally \
-        are pruned at every --steps fraction and evaluated on --eval (table, --json, --report SVG).
+        With --sensitivity, nothing is written: each chosen layer alone, all of them per layer, \
+        and all of them globally are pruned at every --steps fraction and evaluated on --eval \
+        (table, --json, --report SVG line chart).
 
         Examples:
-          modelsmith prune teacher.tar.zst --amount 0.8 --scope global -o teacher-p80.msa
+          modelsmith prune teacher.tar.zst --amount 0.8 --scope global -o p80.msa
           modelsmith prune teacher.tar.zst --amount 0.5 --layers fc1,fc2 -o p50.msa
           modelsmith prune teacher.tar.zst --amount 1200 --layers fc1 -o p.msa
-          modelsmith prune teacher.tar.zst --sensitivity --eval test.npz --steps 0.5,0.8,0.9 --report sens.svg
+          modelsmith prune teacher.tar.zst --sensitivity --eval test.npz \\
+            --steps 0.5,0.8,0.9 --report sens.svg
         """)
 
     @OptionGroup var input: ModelInputOptions
