@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "ModelFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "TestSupport", "ModelFormats"], resources: [.copy("Fixtures")]),
     ]
 )

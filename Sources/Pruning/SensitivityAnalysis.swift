@@ -1,7 +1,7 @@
 import ModelGraph
 import TensorCore
 
-/// Accuracy as a function of sparsity: each prunable layer pruned alone, and all of them globally,
+/// Accuracy as a function of sparsity: each prunable layer pruned alone, then all of them per layer and globally,
 /// at each step (Distiller's sensitivity analysis: every point prunes a fresh copy of the model).
 public struct SensitivityReport: Codable, Sendable {
     public struct Point: Codable, Sendable, Hashable {
@@ -20,7 +20,8 @@ public struct SensitivityReport: Codable, Sendable {
     /// Accuracy of the unpruned model.
     public var baseline: Double
     public var steps: [Double]
-    /// One curve per chosen parameter, then the global curve.
+    /// One curve per chosen parameter (pruned alone), then `per-layer` (all of them, each by the
+    /// amount) and `global` (all of them, one threshold).
     public var curves: [Curve]
 
     /// A plain-text table: one row per target, one column per step.
@@ -41,7 +42,7 @@ public struct SensitivityReport: Codable, Sendable {
 }
 
 public enum SensitivityAnalysis {
-    /// Prunes `parameters` one at a time and all together (global scope) at each step, and measures
+    /// Prunes `parameters` one at a time, then all together (layer scope, then global scope) at each step, and measures
     /// each pruned copy with `evaluate` (accuracy on held-out data; the runtime supplies it).
     /// - Parameters:
     ///   - steps: fractions in [0, 1], validated like any `PruningAmount`.
@@ -53,7 +54,8 @@ public enum SensitivityAnalysis {
         guard !parameters.isEmpty else { throw PruningError.noPrunableLayers(model: package.graph.name) }
         let baseline = try evaluate(package)
         var curves: [SensitivityReport.Curve] = []
-        let targets: [(String, [String], PruningScope)] = parameters.map { ($0, [$0], .layer) } + [("global", parameters, .global)]
+        let targets: [(String, [String], PruningScope)] = parameters.map { ($0, [$0], .layer) }
+            + [("per-layer", parameters, .layer), ("global", parameters, .global)]
         for (target, names, scope) in targets {
             let points = try zip(steps, amounts).map { step, amount in
                 let pruned = try package.pruned(names, by: pruner(amount), scope: scope)

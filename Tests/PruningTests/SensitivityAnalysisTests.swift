@@ -14,10 +14,12 @@ final class SensitivityAnalysisTests: XCTestCase {
             Double(SparsitySummary(package, parameters: names).zeros) / Double(total)
         }
         XCTAssertEqual(report.baseline, 0)
-        XCTAssertEqual(report.curves.map(\.target), names + ["global"])
+        XCTAssertEqual(report.curves.map(\.target), names + ["per-layer", "global"])
         XCTAssertEqual(report.curves[0].points.map(\.accuracy), [8192.0 / Double(total), 16384.0 / Double(total)])
         XCTAssertEqual(report.curves[1].points.map(\.accuracy), [65536.0 / Double(total), 131_072.0 / Double(total)])
+        XCTAssertEqual(report.curves[2].points.map(\.accuracy), [1280.0 / Double(total), 2560.0 / Double(total)])
         XCTAssertEqual(report.curves[3].points.map(\.accuracy), [75008.0 / Double(total), 150_016.0 / Double(total)])
+        XCTAssertEqual(report.curves[4].points.map(\.accuracy), [75008.0 / Double(total), 150_016.0 / Double(total)])
         let lines = report.table.split(separator: "\n")
         XCTAssertEqual(lines.first, "target        0.25    0.50")
         XCTAssertEqual(lines.last, "global      \(String(format: "%.4f", 75008.0 / Double(total)))  \(String(format: "%.4f", 150_016.0 / Double(total)))")

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import ModelFormats
+import Benchmarking
 import ModelGraph
+import ModelRuntime
 import Pruning
 import TensorCore
 
@@ -19,14 +21,16 @@ struct PruneCommand: ParsableCommand {
         weight is pruned; --layers/--exclude take node names (fc1) or parameter names (fc1.bias). \
         Among equal magnitudes at the cut, the lowest flat index is pruned first (docs/pruning.md).
 
-        With --sensitivity, nothing is written: each chosen layer alone and all of them globally \
-        are pruned at every --steps fraction and evaluated on --eval (table, --json, --report SVG).
+        With --sensitivity, nothing is written: each chosen layer alone, all of them per layer, \
+        and all of them globally are pruned at every --steps fraction and evaluated on --eval \
+        (table, --json, --report SVG line chart).
 
         Examples:
-          modelsmith prune teacher.tar.zst --amount 0.8 --scope global -o teacher-p80.msa
+          modelsmith prune teacher.tar.zst --amount 0.8 --scope global -o p80.msa
           modelsmith prune teacher.tar.zst --amount 0.5 --layers fc1,fc2 -o p50.msa
           modelsmith prune teacher.tar.zst --amount 1200 --layers fc1 -o p.msa
-          modelsmith prune teacher.tar.zst --sensitivity --eval test.npz --steps 0.5,0.8,0.9 --report sens.svg
+          modelsmith prune teacher.tar.zst --sensitivity --eval test.npz \\
+            --steps 0.5,0.8,0.9 --report sens.svg
         """)
 
     @OptionGroup var input: ModelInputOptions
@@ -183,7 +187,36 @@ struct PruneCommand: ParsableCommand {
     }
 
     private func runSensitivity(_ package: ModelPackage, parameters: [String], console: Console) throws {
-        throw ValidationError("--sensitivity needs the runtime, which this build does not have yet")
+        guard let eval else { return }
+        let fractions = try Self.list(steps).map { text -> Double in
+            guard let value = Double(text) else { throw ValidationError("--steps: '\(text)' is not a fraction") }
+            return value
+        }
+        guard !fractions.isEmpty else { throw ValidationError("--steps needs at least one fraction") }
+        let dataset = try Dataset.load(path: eval)
+        guard dataset.labels != nil else { throw ValidationError("--eval \(eval) has no labels (y); accuracy needs them") }
+        let options = SessionOptions(maxBatch: batch)
+        var evaluated = 0
+        let total = (parameters.count + 1) * fractions.count + 1
+        if let path = report, !force, FileManager.default.fileExists(atPath: path) { throw FormatError.outputExists(path: path) }
+        let sweep = try SensitivityAnalysis.run(package, parameters: parameters, steps: fractions) { candidate in
+            evaluated += 1
+            console.detail("evaluating \(evaluated)/\(total)")
+            return try Evaluation.accuracy(session: Session(package: candidate, options: options), dataset: dataset, batch: batch)
+        }
+        if let path = report {
+            let chart = SVGChart.lines(
+                title: "Pruning sensitivity: \(package.graph.name)", xLabel: "sparsity (fraction pruned)", yLabel: "accuracy",
+                series: sweep.curves.map { curve in SVGChart.Series(name: curve.target, points: curve.points.map { ($0.amount, $0.accuracy) }) },
+                yRange: 0...1)
+            try AtomicFile.write(Array(chart.utf8), to: path, force: force)
+            console.note("wrote \(path)")
+        }
+        if common.json {
+            try JSONOutput.print(sweep)
+        } else {
+            console.output("accuracy on \(eval) (\(dataset.count) samples), each layer pruned alone, all per layer, all globally:\n" + sweep.table)
+        }
     }
 
     /// `a,b , c` → ["a", "b", "c"]; nil → [].

@@ -1,1 +1,0 @@
-// Benchmarking — see DESIGN §7.
