@@ -1,21 +1,29 @@
 import Foundation
+import Kernels
 
-/// Element-wise activations (PyTorch semantics) and their derivatives.
+/// Element-wise activations: the forward values come from the runtime's kernels (`Elementwise.apply`,
+/// one definition of each function); the derivatives are here.
 enum ActivationMath {
+    static func forward(_ activation: Activation, _ x: [Float]) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                guard let input = xp.baseAddress, let output = yp.baseAddress else { return }
+                Elementwise.apply(activation, input, output, count: x.count)
+            }
+        }
+        return y
+    }
+
     static let sqrt2OverPi: Float = 0.7978845608028654
     static let geluCubic: Float = 0.044715
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
-    static func relu(_ x: [Float]) -> [Float] { x.map { $0 < 0 ? 0 : $0 } }  // NaN passes through, as in PyTorch
+    /// Kept here rather than `Elementwise.apply(.relu)`: the runtime kernel maps NaN to 0, PyTorch (and
+    /// the NaN-loss check) needs NaN to pass through.
+    static func relu(_ x: [Float]) -> [Float] { x.map { $0 < 0 ? 0 : $0 } }
     static func reluBackward(dy: [Float], x: [Float]) -> [Float] { zip(dy, x).map { $1 > 0 ? $0 : 0 } }
-
-    static func gelu(_ x: [Float], tanhApproximation: Bool) -> [Float] {
-        if tanhApproximation {
-            return x.map { v in 0.5 * v * (1 + tanhf(sqrt2OverPi * (v + geluCubic * v * v * v))) }
-        }
-        return x.map { v in 0.5 * v * (1 + erff(v * Float(0.7071067811865476))) }
-    }
 
     static func geluBackward(dy: [Float], x: [Float], tanhApproximation: Bool) -> [Float] {
         zip(dy, x).map { g, v in
@@ -29,13 +37,10 @@ enum ActivationMath {
         }
     }
 
-    static func sigmoid(_ x: [Float]) -> [Float] { x.map(sigmoid) }
     static func sigmoidBackward(dy: [Float], y: [Float]) -> [Float] { zip(dy, y).map { $0 * $1 * (1 - $1) } }
 
-    static func tanh(_ x: [Float]) -> [Float] { x.map(tanhf) }
     static func tanhBackward(dy: [Float], y: [Float]) -> [Float] { zip(dy, y).map { $0 * (1 - $1 * $1) } }
 
-    static func silu(_ x: [Float]) -> [Float] { x.map { $0 * sigmoid($0) } }
     static func siluBackward(dy: [Float], x: [Float]) -> [Float] {
         zip(dy, x).map { g, v in let s = sigmoid(v); return g * s * (1 + v * (1 - s)) }
     }

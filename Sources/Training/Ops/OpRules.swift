@@ -75,10 +75,12 @@ enum OpRules {
             saved.norm = norm
             return saved
         case .relu: return keep(ActivationMath.relu(x.values), x.shape)
-        case .gelu: return keep(ActivationMath.gelu(x.values, tanhApproximation: try GeluAttributes(node).approximate == .tanh), x.shape)
-        case .sigmoid: return keep(ActivationMath.sigmoid(x.values), x.shape)
-        case .tanh: return keep(ActivationMath.tanh(x.values), x.shape)
-        case .silu: return keep(ActivationMath.silu(x.values), x.shape)
+        case .gelu:
+            let tanhForm = try GeluAttributes(node).approximate == .tanh
+            return keep(ActivationMath.forward(tanhForm ? .geluTanh : .gelu, x.values), x.shape)
+        case .sigmoid: return keep(ActivationMath.forward(.sigmoid, x.values), x.shape)
+        case .tanh: return keep(ActivationMath.forward(.tanh, x.values), x.shape)
+        case .silu: return keep(ActivationMath.forward(.silu, x.values), x.shape)
         case .add, .mul:
             let b = inputs[1]
             guard b.shape == x.shape else {
