@@ -102,7 +102,8 @@ enum KernelRegistry {
         }
         let dense = try kernelCall(node) { try DenseLinear(weight: weight, bias: bias, postOp: planned.postOp) }
         let rowsPerSample = shape.dropLast().reduce(1, *)
-        let kernel: NodeKernel = rowsPerSample == 1 ? LinearKernel(dense: dense) : RowsLinearKernel(dense: dense, rowsPerSample: rowsPerSample)
+        let sparse = rowsPerSample == 1 ? try kernelCall(node) { try SparseLinearKernel.ifWorthwhile(dense: dense, weight: weight, bias: bias, postOp: planned.postOp) } : nil
+        let kernel: NodeKernel = sparse ?? (rowsPerSample == 1 ? LinearKernel(dense: dense) as NodeKernel : RowsLinearKernel(dense: dense, rowsPerSample: rowsPerSample))
         return .kernel(kernel, outputShape: shape.dropLast() + [weight.shape[0]])
     }
 

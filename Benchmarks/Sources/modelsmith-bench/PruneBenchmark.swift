@@ -1,0 +1,106 @@
+import Foundation
+import Kernels
+import TensorCore
+
+/// `modelsmith-bench prune`: sparse vs dense FP32 linear layers (DESIGN §5, issue 5).
+///
+/// 1. The headline: a 4096×4096 linear at 90% sparsity, batch 1, one thread — sparse CSR kernel
+///    (best ISA) vs oneDNN `sgemm` on the same dense pruned weight.
+/// 2. Break-even: for each batch size, the sparsity above which the sparse kernel wins (the
+///    numbers `SparseBreakEven` in Kernels records for the session's kernel choice).
+///
+/// Run single-threaded (`OMP_NUM_THREADS=1`, which `run` sets before oneDNN starts).
+public enum PruneBenchmark {
+    public struct Timing: Codable, Sendable {
+        public var rows: Int, cols: Int, batch: Int
+        public var sparsity: Double
+        public var denseMs: Double, sparseMs: Double
+        public var speedup: Double { denseMs / sparseMs }
+    }
+
+    public struct BreakEven: Codable, Sendable {
+        public var rows: Int, cols: Int, batch: Int
+        /// The lowest measured sparsity at which sparse beats dense (nil: never in the sweep).
+        public var sparsity: Double?
+        public var sweep: [Timing]
+    }
+
+    public struct Report: Codable, Sendable {
+        public var isa: String
+        public var headline: Timing
+        public var breakEven: [BreakEven]
+    }
+
+    public static let sweep: [Double] = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98]
+
+    public static func run(shapes: [(Int, Int)] = [(4096, 4096), (512, 512)], batches: [Int] = [1, 16, 64]) -> Report {
+        setenv("OMP_NUM_THREADS", "1", 1)
+        let headline = measure(rows: 4096, cols: 4096, batch: 1, sparsity: 0.9)
+        var breakEven: [BreakEven] = []
+        for (rows, cols) in shapes {
+            for batch in batches {
+                var timings: [Timing] = []
+                for s in sweep {
+                    let t = measure(rows: rows, cols: cols, batch: batch, sparsity: s)
+                    timings.append(t)
+                    if t.speedup > 1 && timings.count >= 2 && timings[timings.count - 2].speedup > 1 { break }
+                }
+                let first = timings.firstIndex { $0.speedup > 1 && timings.last!.speedup > 1 }
+                breakEven.append(BreakEven(rows: rows, cols: cols, batch: batch, sparsity: first.map { timings[$0].sparsity }, sweep: timings))
+            }
+        }
+        return Report(isa: "\(SparseISA.best)", headline: headline, breakEven: breakEven)
+    }
+
+    /// Median wall time of dense and sparse on one random weight pruned by magnitude to `sparsity`.
+    public static func measure(rows: Int, cols: Int, batch: Int, sparsity: Double) -> Timing {
+        var rng = SeededRNG(seed: UInt64(rows * 31 + cols))
+        var weight = (0..<rows * cols).map { _ in rng.uniform(-1, 1) }
+        let cut = weight.map(abs).sorted()[min(Int(sparsity * Double(weight.count)), weight.count - 1)]
+        for i in weight.indices where abs(weight[i]) < cut { weight[i] = 0 }
+        let x = (0..<batch * cols).map { _ in rng.uniform(-1, 1) }
+        let bias = (0..<rows).map { _ in rng.uniform(-1, 1) }
+        var y = [Float](repeating: 0, count: batch * rows)
+        let csr = SparseMatrix(dense: weight.withUnsafeBufferPointer { $0 }, rows: rows, cols: cols)
+        var scratch = [Float](repeating: 0, count: SparseLinear.scratchCount(inFeatures: cols))
+        let work = Double(rows * cols * batch)
+        let reps = max(5, min(200, Int(2e9 / work)))
+
+        let dense = medianMs(reps) {
+            for i in 0..<batch { for r in 0..<rows { y[i * rows + r] = bias[r] } }
+            Gemm.sgemm(transA: false, transB: true, m: batch, n: rows, k: cols, a: x, lda: cols, b: weight, ldb: cols,
+                       beta: 1, c: &y, ldc: rows)
+        }
+        let sparse = medianMs(reps) {
+            SparseLinear.forward(weight: csr, x: x, batch: batch, bias: bias, y: &y, scratch: &scratch)
+        }
+        return Timing(rows: rows, cols: cols, batch: batch, sparsity: 1 - Double(csr.nonZeroCount) / Double(rows * cols),
+                      denseMs: dense, sparseMs: sparse)
+    }
+
+    private static func medianMs(_ reps: Int, _ body: () -> Void) -> Double {
+        body()  // warm up caches and oneDNN's kernel selection
+        var times: [Double] = []
+        for _ in 0..<reps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// The human table for docs/benchmarks.md.
+    public static func table(_ report: Report) -> String {
+        func f(_ v: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", v) }
+        let h = report.headline
+        var out = "Sparse kernel: \(report.isa), 1 thread\n\n"
+        out += "| layer | batch | sparsity | dense FP32 (ms) | sparse (ms) | speedup |\n|---|---|---|---|---|---|\n"
+        out += "| \(h.rows)×\(h.cols) | \(h.batch) | \(f(h.sparsity, 2)) | \(f(h.denseMs)) | \(f(h.sparseMs)) | \(f(h.speedup, 2))× |\n\n"
+        out += "| layer | batch | break-even sparsity | speedup per sparsity |\n|---|---|---|---|\n"
+        for b in report.breakEven {
+            let sweep = b.sweep.map { "\(f($0.sparsity, 2)): \(f($0.speedup, 2))×" }.joined(separator: ", ")
+            out += "| \(b.rows)×\(b.cols) | \(b.batch) | \(b.sparsity.map { f($0, 2) } ?? "> \(sweep.isEmpty ? "-" : f(PruneBenchmark.sweep.last!, 2))") | \(sweep) |\n"
+        }
+        return out
+    }
+}
