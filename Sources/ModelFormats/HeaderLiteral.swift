@@ -90,6 +90,7 @@ private struct Parser {
 
     mutating func expect(_ c: UInt8) throws(HeaderSyntaxError) {
         skipWhitespace()
+        guard current != nil else { throw error("unexpected end of header") }
         guard current == c else { throw error("expected '\(Character(Unicode.Scalar(c)))'") }
         position += 1
     }

@@ -175,7 +175,8 @@ private struct HeaderFields {
         guard let pairs = header.objectPairs else { throw malformed("header is not a dict") }
         let keys = pairs.map(\.key)
         guard keys.sorted() == ["descr", "fortran_order", "shape"] else {
-            throw malformed("header keys are \(keys.sorted()), expected exactly ['descr', 'fortran_order', 'shape']")
+            let found = keys.map { "'\($0)'" }.joined(separator: ", ")
+            throw malformed("header keys are \(found); expected exactly 'descr', 'fortran_order', 'shape'")
         }
         guard let descr = header["descr"]?.stringValue else {
             throw malformed("header 'descr' is not a type string (structured dtypes are not supported)")

@@ -5,6 +5,11 @@ import TensorCore
 public enum WeightReaders {
     public static let all: [any WeightArchiveReader] = [
         ArtifactReader(),
+        NpyReader(),
+        NpzReader(),
+        SafetensorsReader(),
+        ArchivePackageReader(),
+        DirectoryPackageReader(),
     ]
 
     /// Reads any supported input (file or directory) into package contents.

@@ -7,6 +7,7 @@ Python standard library, independently of ModelSmith. Tests read only the commit
 expected.json records, for every well-formed fixture, what NumPy says each tensor is
 (dtype, shape and the C-order values), so the Swift tests compare against NumPy, not against us.
 """
+import gzip
 import io
 import json
 import os
@@ -102,13 +103,16 @@ def safetensors_bytes(tensors, metadata=None, header_override=None):
 
 
 def tar_with(path, members, mode="w"):
-    """members: list of (name, bytes)."""
-    with tarfile.open(path, mode, format=tarfile.PAX_FORMAT) as tar:
+    """members: list of (name, bytes). Gzip gets mtime 0 so the fixtures are reproducible."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w" if mode == "w:gz" else mode, format=tarfile.PAX_FORMAT) as tar:
         for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mtime = 0
             tar.addfile(info, io.BytesIO(data))
+    data = buf.getvalue()
+    write(path, gzip.compress(data, mtime=0) if mode == "w:gz" else data)
 
 
 def zip_with(path, members, compression=zipfile.ZIP_DEFLATED):
@@ -248,6 +252,8 @@ def make_malformed():
           raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3) ", payload6))
     write(os.path.join(MALFORMED, "missing_key.npy"),
           raw_npy("{'descr': '<f4', 'shape': (2, 3), }", payload6))
+    write(os.path.join(MALFORMED, "too_many_dims.npy"),
+          raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % ", ".join(["1"] * 17), payload6[:4]))
     write(os.path.join(MALFORMED, "header_past_eof.npy"), good[:8] + struct.pack("<H", 60000) + good[10:])
 
     t = {"a": np.arange(4, dtype=np.float32), "b": np.arange(2, dtype=np.int32)}
@@ -258,7 +264,7 @@ def make_malformed():
         "b": {"dtype": "I32", "shape": [2], "data_offsets": [8, 16]}})))
     write(os.path.join(MALFORMED, "st_out_of_range.safetensors"), safetensors_bytes(t, header_override=json.dumps({
         "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
-        "b": {"dtype": "I32", "shape": [2], "data_offsets": [16, 4096]}})))
+        "b": {"dtype": "I32", "shape": [2], "data_offsets": [24, 32]}})))
     write(os.path.join(MALFORMED, "st_hole.safetensors"), safetensors_bytes(t, header_override=json.dumps({
         "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
         "b": {"dtype": "I32", "shape": [2], "data_offsets": [16, 24]}})))
@@ -270,6 +276,12 @@ def make_malformed():
         '"a":{"dtype":"I32","shape":[2],"data_offsets":[16,24]}}')))
     write(os.path.join(MALFORMED, "st_unknown_dtype.safetensors"), safetensors_bytes(t, header_override=json.dumps({
         "a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]},
+        "b": {"dtype": "I32", "shape": [2], "data_offsets": [16, 24]}})))
+    write(os.path.join(MALFORMED, "st_negative_dim.safetensors"), safetensors_bytes(t, header_override=json.dumps({
+        "a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]},
+        "b": {"dtype": "I32", "shape": [2], "data_offsets": [16, 24]}})))
+    write(os.path.join(MALFORMED, "st_overflowing_dims.safetensors"), safetensors_bytes(t, header_override=json.dumps({
+        "a": {"dtype": "F32", "shape": [4294967296, 4294967296, 4], "data_offsets": [0, 16]},
         "b": {"dtype": "I32", "shape": [2], "data_offsets": [16, 24]}})))
     write(os.path.join(MALFORMED, "st_not_json.safetensors"), safetensors_bytes(t, header_override='{"a": [1, 2'))
 
@@ -289,6 +301,11 @@ def make_malformed():
 
     # Decompression bomb: 32 MiB of zeros deflated to ~32 KiB inside an npz.
     zip_with(os.path.join(MALFORMED, "bomb.npz"), [("zeros.npy", npy_bytes(np.zeros(8 << 20, np.float32)))])
+    tar_with(os.path.join(MALFORMED, "lying_entry.tar.gz"), [("tiny/model.json", b"{}"), ("tiny/fc1.weight.npy",
+             raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", payload6))], "w:gz")
+    tar_with(os.path.join(MALFORMED, "truncated.tar"), [("model.json", b"{}"), ("w.npy", npy_bytes(np.zeros(4096, np.float32)))])
+    full = open(os.path.join(MALFORMED, "truncated.tar"), "rb").read()
+    write(os.path.join(MALFORMED, "truncated.tar"), full[:6000])
     write(os.path.join(MALFORMED, "not_an_archive.tar.gz"), b"this is not gzip data at all\n" * 4)
 
 
