@@ -79,13 +79,15 @@ public enum Artifact {
         try ArtifactDecoding.read(path, limits: limits)
     }
 
-    /// One tensor to store: a parameter, or a mask (which is stored by reference when it equals
-    /// "parameter != 0").
+    /// One tensor to store: a parameter, or a mask (stored by reference when it equals
+    /// "parameter != 0", otherwise as itself or as its difference from that, whichever is smaller).
     struct Job {
         var name: String
         var role: ArtifactTensorEntry.Role
         var tensor: Tensor
         var byReference: Bool
+        /// mask XOR (parameter != 0), for masks that are not a pure reference.
+        var difference: Tensor? = nil
     }
 
     private static func plan(_ contents: PackageContents, path: String) throws -> [Job] {
@@ -109,7 +111,9 @@ public enum Artifact {
                 throw bad("mask '\(name)' must be bool and have the shape of a parameter of the same name")
             }
             let derived = ElementBits.nonzeroMask(of: param)
-            jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: derived.bitwiseEqual(mask)))
+            let same = derived.bitwiseEqual(mask)
+            jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: same,
+                            difference: same ? nil : ElementBits.difference(mask, derived)))
         }
         return jobs
     }
@@ -124,7 +128,11 @@ public enum Artifact {
             while let k = next.next(below: order.count) {
                 let job = jobs[order[k]]
                 let digest = job.tensor.withUnsafeBytes { SHA256.hex($0) }
-                let payload = job.byReference ? nil : PayloadEncoder.smallest(job.tensor, level: options.level)
+                var payload = job.byReference ? nil : PayloadEncoder.smallest(job.tensor, level: options.level)
+                if let difference = job.difference {
+                    let relative = PayloadEncoder.encode(difference, encoding: .paramNonzeroXor, transform: .none, level: options.level)
+                    if relative.member.count < payload!.member.count { payload = relative }
+                }
                 results.set(order[k], (payload, digest))
             }
         }

@@ -166,6 +166,10 @@ enum ArtifactManifest {
             guard role == .mask, dtype == .bool, member == nil, encodedBytes == 0, storedBytes == 0, transform == .none else {
                 throw bad("param_nonzero is only for bool masks without a member")
             }
+        case .paramNonzeroXor:
+            guard role == .mask, dtype == .bool, encodedBytes == decoded, transform == .none else {
+                throw bad("param_nonzero_xor is only for bool masks, one byte per element, no transform")
+            }
         }
         if encoding != .paramNonzero {
             guard let member, MemberPath.isSafe(member) else { throw bad("missing or unsafe \"member\" path") }

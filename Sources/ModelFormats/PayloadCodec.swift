@@ -46,7 +46,7 @@ enum PayloadEncoder {
         return tensor.withUnsafeBytes { raw -> EncodedPayload in
             let base = raw.baseAddress!
             switch encoding {
-            case .dense, .int8, .paramNonzero:
+            case .dense, .int8, .paramNonzero, .paramNonzeroXor:
                 let compressor = ZstdCompressor(level: level, contentSize: n * width)
                 appendElements(base, count: n, width: width, transform: transform, to: compressor)
                 return EncodedPayload(encoding: encoding, transform: transform, encodedBytes: n * width, member: compressor.finish())
