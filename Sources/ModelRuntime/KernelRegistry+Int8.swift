@@ -3,7 +3,7 @@ import ModelGraph
 import TensorCore
 
 /// The INT8 rows of the kernel registry: a linear/conv2d whose weight is `i8` with `QuantParams`
-/// and whose `attrs["input_quant"]` is present (APIS.md, "Quantized graph convention").
+/// and whose `attrs["input_quant"]` is present (docs/quantization.md, "Quantized graph").
 extension KernelRegistry {
     /// Run the portable C product instead of oneDNN (same integers; for tests and machines where
     /// 8-bit weights would saturate the non-VNNI u8×s8 instruction).

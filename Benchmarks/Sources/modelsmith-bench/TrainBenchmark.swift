@@ -8,7 +8,7 @@ import Training
 /// `modelsmith-bench train [--data digits.npz] [--epochs 5]`: training throughput (samples/s over whole
 /// epochs: batching, forward, loss, backward, Adam step) of the 64-512-512-10 MLP and the small CNN
 /// (conv16-relu-conv32-relu-maxpool-fc64-relu-fc10 on [N,1,8,8]), batch 64, at 1 and 2 threads;
-/// same conditions as `/work/shared/peers/step3b_kd.py` (which reports PyTorch's numbers).
+/// same conditions as the PyTorch reference measurement of the same recipe (docs/benchmarks.md).
 func trainBenchmark(_ args: [String]) throws {
     var dataPath = "Examples/digits/digits.npz"
     var epochs = 5

@@ -10,7 +10,7 @@ import json, pathlib, shutil
 import numpy as np
 
 here = pathlib.Path(__file__).parent
-golden = pathlib.Path("/work/shared/golden/models")
+golden = pathlib.Path("../shared/golden/models")
 w = dict(np.load(golden / "student.weights.npz"))
 fc1 = w["fc1.weight"].copy()
 order = np.argsort(np.abs(fc1).ravel(), kind="stable")

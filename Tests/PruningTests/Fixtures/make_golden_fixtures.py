@@ -7,12 +7,12 @@ Swift tests read without an npz reader:
 - masks/<case>.bits     each golden mask, np.packbits(mask.ravel(), bitorder="little")
 - golden.json           index: tensor shapes/offsets, mask cases (tensors, amount, scope), ties cases
 
-Run: python3 make_golden_fixtures.py /work/shared/golden
+Run: python3 make_golden_fixtures.py ../shared/golden
 """
 import json, os, shutil, sys
 import numpy as np
 
-src = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/golden"
+src = sys.argv[1] if len(sys.argv) > 1 else "../shared/golden"
 here = os.path.dirname(os.path.abspath(__file__))
 os.makedirs(os.path.join(here, "masks"), exist_ok=True)
 
