@@ -84,8 +84,13 @@ public enum ArchiveEntries {
 
     /// Reads the current entry to its end; the declared size only checks, it never sizes a buffer.
     private static func readData(_ archive: OpaquePointer, entry: String, declared: Int?, budget: inout DecodeBudget) throws -> [UInt8] {
-        if let declared { try budget.admit(declared: declared, entry: entry) }
         var data: [UInt8] = []
+        if let declared {
+            try budget.admit(declared: declared, entry: entry)
+            // Growing by doubling would briefly need twice the entry; a declared size that passed the
+            // limits is at most what we would accept anyway.
+            data.reserveCapacity(declared)
+        }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
@@ -126,7 +131,8 @@ struct DecodeBudget {
         self.compressedBytes = compressedBytes
     }
 
-    /// Refuses an entry whose declared size alone would break a limit, before reading it.
+    /// Refuses an entry whose declared size alone would break a limit, before reading it, so a
+    /// lying size can reserve no more memory than the limits allow.
     func admit(declared: Int, entry: String) throws {
         guard declared >= 0 else { throw FormatError.malformed(path: path, entry: entry, reason: "declares a negative size") }
         try check(decoded.addingReportingOverflow(declared), entry: entry)

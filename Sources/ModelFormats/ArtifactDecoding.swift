@@ -172,7 +172,6 @@ final class TarStream: @unchecked Sendable {
         archive_read_support_format_tar(a)
         guard archive_read_open_filename(a, path, 1 << 20) == ARCHIVE_OK else {
             let reason = archive_error_string(a).map { String(cString: $0) } ?? "cannot open"
-            archive_read_free(a)
             throw FormatError.unreadable(path: path, reason: reason)
         }
         if skippingManifest {

@@ -82,6 +82,7 @@ final class ZstdDecompressor {
     private var scratch: [UInt8]
     private var produced = 0
     private var frameEnded = false
+    private var headerChecked = false
 
     init() throws {
         guard let ctx = ZSTD_createDCtx() else { throw ZstdError(reason: "cannot allocate a zstd context") }
@@ -95,6 +96,12 @@ final class ZstdDecompressor {
     /// with consecutive pieces of the frame.
     func decode(_ compressed: UnsafeRawBufferPointer, declaredSize: Int,
                 _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if !headerChecked, compressed.count >= 5 {
+            // Frame header descriptor: the reserved (3) and unused (4) bits are 0 in frames we write;
+            // libzstd ignores the unused bit, so a flip there would otherwise go unnoticed.
+            headerChecked = true
+            if compressed[4] & 0x18 != 0 { throw ZstdError(reason: "zstd frame header has reserved bits set") }
+        }
         var input = ZSTD_inBuffer(src: compressed.baseAddress, size: compressed.count, pos: 0)
         while true {
             if frameEnded {

@@ -9,6 +9,7 @@ public struct ModelSmith: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self,
+            ConvertCommand.self,
             PruneCommand.self,
         ]
     )
@@ -33,8 +34,9 @@ public struct ModelSmith: ParsableCommand {
         } catch {
             if isArgumentParserError(error) {
                 let message = fullMessage(for: error)
-                FileHandle.standardError.write(Data((message.isEmpty ? "" : message + "\n").utf8))
-                Foundation.exit(exitCode(for: error) == .success ? 0 : 2)
+                let success = exitCode(for: error) == .success  // --help and --version go to stdout
+                (success ? FileHandle.standardOutput : FileHandle.standardError).write(Data((message.isEmpty ? "" : message + "\n").utf8))
+                Foundation.exit(success ? 0 : 2)
             }
             FileHandle.standardError.write(Data("modelsmith: error: \(oneLine(error))\n".utf8))
             Foundation.exit(2)

@@ -95,4 +95,25 @@ final class InspectCommandTests: XCTestCase {
             XCTAssertTrue(run.stdout.contains("Examples:") && run.stdout.contains("modelsmith \(command) "), run.stdout)
         }
     }
+
+    func testArtifactShowsEncodingsAndProvenance() throws {
+        let dir = try makeTemporaryDirectory()
+        let msa = dir.appendingPathComponent("student.msa").path
+        XCTAssertEqual(runModelSmith(["convert", fixture("student.npz"), "--graph", fixture("student.json"), "-o", msa]).status, 0)
+        let run = runModelSmith(["inspect", msa, "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try object(run.stdout)
+        let stored = try XCTUnwrap((json["artifact"] as? [String: Any])?["tensors"] as? [[String: Any]])
+        XCTAssertEqual(stored.compactMap { $0["name"] as? String }.sorted(),
+                       ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "num_batches_tracked"])
+        let storedBytes = stored.compactMap { $0["stored_bytes"] as? Int }
+        XCTAssertTrue(storedBytes.allSatisfy { $0 > 0 })
+        let totals = try XCTUnwrap(json["totals"] as? [String: Any])
+        let onDisk = try XCTUnwrap(totals["bytes_on_disk"] as? Int)
+        XCTAssertEqual(onDisk, try XCTUnwrap(FileManager.default.attributesOfItem(atPath: msa)[.size] as? Int))
+        XCTAssertLessThan(storedBytes.reduce(0, +), onDisk)
+        XCTAssertEqual(totals["bytes_in_memory"] as? Int, try expected().totals.bytes_in_memory)
+        let steps = try XCTUnwrap((json["provenance"] as? [String: Any])?["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.last?["step"] as? String, "convert")
+    }
 }

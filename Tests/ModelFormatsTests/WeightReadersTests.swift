@@ -52,17 +52,21 @@ final class WeightReadersTests: XCTestCase {
         }
     }
 
+    private let ourReaders: [any WeightArchiveReader] = [NpyReader(), NpzReader(), SafetensorsReader(), ArchivePackageReader(), DirectoryPackageReader()]
+
     func testReadersAreChosenByExtension() {
         let names: [String: String] = ["a.npy": "npy", "a.NPZ": "npz", "a.safetensors": "safetensors", "a.tar.zst": "archive",
-                                       "a.tgz": "archive", "a.zip": "archive", "a.tar.xz": "archive",
-                                       "a.msa": "artifact (.msa)"]
+                                       "a.tgz": "archive", "a.zip": "archive", "a.tar.xz": "archive", "a.tar": "archive"]
         for (file, format) in names {
             let reader = WeightReaders.all.first { $0.canRead(URL(fileURLWithPath: "/nonexistent/\(file)")) }
             XCTAssertEqual(reader?.formatName, format, file)
         }
-        for file in ["a.pt", "a.pth", "a.json"] {
-            XCTAssertNil(WeightReaders.all.first { $0.canRead(URL(fileURLWithPath: "/nonexistent/\(file)")) }, file)
+        XCTAssertEqual(WeightReaders.all.first { $0.canRead(fixtureURL("readers/pkg_dir")) }?.formatName, "directory")
+        // .msa (artifact) and .pt/.pth (PyTorch) belong to other readers.
+        for file in ["a.msa", "a.pt", "a.pth", "a.json"] {
+            XCTAssertNil(ourReaders.first { $0.canRead(URL(fileURLWithPath: "/nonexistent/\(file)")) }, file)
         }
+        for reader in ourReaders { XCTAssertTrue(WeightReaders.all.contains { $0.formatName == reader.formatName }, reader.formatName) }
     }
 
     func testRelativePathsAppearAsTyped() throws {

@@ -42,6 +42,11 @@ struct InspectCommand: ParsableCommand {
 
     /// How an artifact stores its tensors (empty for other inputs).
     private func storedTensors() throws -> [ModelSummary.StoredTensor] {
-        []
+        guard ArtifactReader().canRead(URL(fileURLWithPath: input.model)) else { return [] }
+        return try Artifact.index(at: input.model).tensors.map { entry in
+            let encoding = entry.transform == .none ? entry.encoding.rawValue : "\(entry.encoding.rawValue)+\(entry.transform.rawValue)"
+            return ModelSummary.StoredTensor(name: entry.name, role: entry.role.rawValue, encoding: encoding,
+                                             storedBytes: entry.storedBytes, decodedBytes: entry.decodedBytes)
+        }
     }
 }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import ModelFormats
+import ModelGraph
+import TensorCore
+
+/// `modelsmith convert`: any readable model → an `.msa` artifact or an export for NumPy/PyTorch
+/// users, chosen by the output's extension.
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a model to an .msa artifact or export it to .npz, .safetensors, .tar, .tar.zst, .tar.gz or .zip.",
+        discussion: """
+        The output format follows the extension of -o. An .msa artifact needs a graph (inside the \
+        input or given with --graph); exports of weights alone to .npz or .safetensors do not. \
+        Exports dequantize int8 tensors to f32 unless --keep-int8. A graph that is present is \
+        validated against the tensors first. Nothing is written on error, and an existing output \
+        is replaced only with --force.
+
+        Examples:
+          modelsmith convert weights.safetensors --graph model.json -o teacher.msa
+          modelsmith convert teacher.msa -o teacher.npz
+          modelsmith convert checkpoint.npz --strip-prefix module. --graph model.json -o model.tar.zst
+        """)
+
+    @OptionGroup var input: ModelInputOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .long, help: "zstd compression level (1–22) for .msa and .tar.zst outputs.")
+    var level: Int = Zstd.defaultLevel
+
+    @Flag(name: .long, help: "Keep int8 tensors (with their scales) in exports instead of dequantizing them to f32.")
+    var keepInt8 = false
+
+    @Option(name: .long, help: ArgumentHelp("Remove this prefix from tensor names that start with it (e.g. 'module.').", valueName: "prefix"))
+    var stripPrefix: String?
+
+    @OptionGroup var common: CommonOptions
+
+    /// The extension of `-o` that names the output format, if it is one `PackageExporter` writes.
+    private var outputExtension: String? {
+        let lower = output.output.lowercased()
+        return PackageExporter.supportedExtensions.first { lower.hasSuffix($0) }
+    }
+
+    func validate() throws {
+        guard (1...22).contains(level) else { throw ValidationError("--level must be between 1 and 22, got \(level)") }
+        guard outputExtension != nil else {
+            let known = PackageExporter.supportedExtensions.joined(separator: ", ")
+            throw ValidationError("cannot tell the format of '\(output.output)': its extension must be one of \(known)")
+        }
+    }
+
+    func run() throws {
+        let console = Console(common)
+        var contents = try WeightReaders.read(input.model)
+        if let prefix = stripPrefix { contents = try contents.strippingPrefix(prefix) }
+        contents = try ModelPackage.validatedContents(contents, graphPath: input.graph)
+        let format = outputExtension ?? ".msa"
+        if format == ".msa" {
+            guard contents.graphJSON != nil else { throw FormatError.missingGraph(path: input.model) }
+            var step = ProvenanceStep(step: "convert", options: ["from": .string(URL(fileURLWithPath: input.model).lastPathComponent),
+                                                                 "level": .int(level)])
+            if let prefix = stripPrefix { step.options["strip_prefix"] = .string(prefix) }
+            contents.provenance.steps.append(step)
+        }
+        try PackageExporter.export(contents, to: output.output, keepInt8: keepInt8, force: output.force, level: level)
+        let bytes = ModelSummary.sizeOnDisk(output.output)
+        if common.json {
+            try JSONOutput.print(JSONValue.object([
+                "output": .string(output.output), "format": .string(String(format.dropFirst())),
+                "tensors": .int(contents.tensors.count), "bytes": .int(bytes),
+            ]))
+        } else {
+            console.note("wrote \(output.output): \(contents.tensors.count) tensors, \(Formatting.bytes(bytes))")
+        }
+    }
+}
