@@ -8,6 +8,11 @@ let package = Package(
     name: "ModelSmith",
     products: [
         .executable(name: "modelsmith", targets: ["modelsmith"]),
+        // The libraries, for the Benchmarks package (a path dependency on "..").
+        .library(name: "ModelSmithKit", targets: [
+            "TensorCore", "ModelFormats", "ModelGraph", "Kernels", "ModelRuntime",
+            "Quantization", "Pruning", "Training", "Benchmarking",
+        ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

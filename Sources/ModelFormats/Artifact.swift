@@ -148,4 +148,14 @@ final class LockedCounter: @unchecked Sendable {
         value += 1
         return value - 1
     }
+
+    /// Positions claimed by the first worker to ask.
+    final class Claims: @unchecked Sendable {
+        private var taken = Set<Int>()
+        private let lock = NSLock()
+        func claim(_ position: Int) -> Bool {
+            lock.lock(); defer { lock.unlock() }
+            return taken.insert(position).inserted
+        }
+    }
 }

@@ -52,12 +52,13 @@ enum ArtifactDecoding {
 
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, byMember.count, 4))
         let failures = LockedArray<(Int, Error)?>(repeating: nil, count: workers)
+        let claims = LockedCounter.Claims()
         let handles = LockedArray<TarStream?>(repeating: nil, count: workers)
         handles.set(0, firstHandle)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             do {
                 let tar = try handles.values[worker] ?? TarStream(path: path, skippingManifest: true)
-                try decodeMembers(tar, worker: worker, of: workers, entries: entries, byMember: byMember,
+                try decodeMembers(tar, worker: worker, claims: claims, entries: entries, byMember: byMember,
                                   tensors: tensors, path: path)
             } catch let failure as MemberFailure {
                 failures.set(worker, (failure.position, failure.error))
@@ -94,9 +95,10 @@ enum ArtifactDecoding {
     /// An error met while handling the member at `position` (archive order), for deterministic reports.
     private struct MemberFailure: Error { let position: Int; let error: Error }
 
-    /// Walks every member header; decodes those whose position is this worker's share. Worker 0 also
+    /// Walks every member header and decodes each member no other worker has claimed yet (so a
+    /// worker busy with a large tensor leaves the following ones to the others). Worker 0 also
     /// checks the member list (no extra, duplicate or missing members).
-    private static func decodeMembers(_ tar: TarStream, worker: Int, of workers: Int, entries: [ArtifactTensorEntry],
+    private static func decodeMembers(_ tar: TarStream, worker: Int, claims: LockedCounter.Claims, entries: [ArtifactTensorEntry],
                                       byMember: [String: Int], tensors: [Tensor], path: String) throws {
         var seen = Set<String>()
         var position = 0
@@ -113,7 +115,7 @@ enum ArtifactDecoding {
                 throw MemberFailure(position: position, error: FormatError.malformed(
                     path: path, entry: header.path, reason: "tensor '\(entry.name)': member holds \(header.size) bytes, model.json declares \(entry.storedBytes)"))
             }
-            guard position % workers == worker else { continue }
+            guard claims.claim(position) else { continue }
             try wrap(position) { try decode(tar, entry: entry, into: tensors[i], path: path, member: header.path) }
         }
         if worker == 0, let missing = byMember.keys.sorted().first(where: { !seen.contains($0) }) {

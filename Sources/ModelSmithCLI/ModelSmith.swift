@@ -10,6 +10,9 @@ public struct ModelSmith: ParsableCommand {
         subcommands: [
             InspectCommand.self,
             ConvertCommand.self,
+            RunCommand.self,
+            VerifyCommand.self,
+            BenchCommand.self,
             PruneCommand.self,
         ]
     )

@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import CKernels
 import XCTest
 @testable import ModelFormats
 
@@ -79,5 +80,21 @@ final class ArtifactPrimitivesTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["out.bin"], "no temporary file is left")
         try AtomicFile.write([4], to: target, force: true)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)), Data([4]))
+    }
+}
+
+/// The dispatched SHA-256 (x86 SHA extensions where present) against the portable reference.
+final class ArtifactSHA256VariantTests: XCTestCase {
+    func testDispatchedImplementationMatchesPortableReference() {
+        var rng = SeededRNG(seed: 99)
+        let bytes = (0..<70_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        for length in Array(0...200) + [1000, 4095, 4096, 65_537, 70_000] {
+            var fast = [UInt8](repeating: 0, count: 32), reference = fast
+            bytes.withUnsafeBytes { raw in
+                ck_sha256(raw.baseAddress, length, &fast)
+                ck_sha256_portable(raw.baseAddress, length, &reference)
+            }
+            XCTAssertEqual(fast, reference, "length \(length) (\(String(cString: ck_sha256_implementation())))")
+        }
     }
 }

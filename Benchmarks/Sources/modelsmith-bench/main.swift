@@ -1,0 +1,20 @@
+// modelsmith-bench: one subcommand per benchmark, each in its own file as `<name>Benchmark(arguments)`.
+// Add a benchmark: write `Foo.swift` with `func fooBenchmark(_ args: [String]) throws`, add one row below.
+import Foundation
+
+let benchmarks: [(name: String, summary: String, run: ([String]) throws -> Void)] = [
+    ("artifact", "write/read a 40M-parameter .msa: MB/s, peak RSS, bits per weight vs entropy", artifactBenchmark),
+]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let name = arguments.first, let benchmark = benchmarks.first(where: { $0.name == name }) else {
+    print("usage: modelsmith-bench <benchmark> [options]\n\nbenchmarks:")
+    for b in benchmarks { print("  \(b.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(b.summary)") }
+    exit(arguments.isEmpty ? 0 : 2)
+}
+do {
+    try benchmark.run(Array(arguments.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("modelsmith-bench: error: \(error)\n".utf8))
+    exit(2)
+}
