@@ -8,6 +8,7 @@ public enum WeightReaders {
         NpyReader(),
         NpzReader(),
         SafetensorsReader(),
+        PyTorchCheckpointReader(),
         ArchivePackageReader(),
         DirectoryPackageReader(),
     ]

@@ -25,8 +25,10 @@ enum KernelRegistry {
         let count = shape.reduce(1, *)
         switch node.op {
         case .linear:
+            if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try linear(planned, shape: shape, tensors: tensors)
         case .conv2d:
+            if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try conv2d(planned, shape: shape, tensors: tensors)
         case .batchnorm2d:
             let channels = try channelCount(node, shape)
@@ -111,10 +113,7 @@ enum KernelRegistry {
         var weight = try denseF32(node, "weight", tensors: tensors)
         var bias = try optionalF32(node, "bias", tensors: tensors)
         guard weight.shape.rank == 4 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight must be [O, I/groups, kh, kw], got \(weight.shape)") }
-        let a = try Conv2dAttributes(node)
-        let g = Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight.shape[0],
-                               kernel: (weight.shape[2], weight.shape[3]), stride: (a.stride.h, a.stride.w),
-                               padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
+        let g = try convGeometry(node, input: shape, weight: weight.shape)
         if let bn = planned.foldedBatchNorm {
             (weight, bias) = try foldBatchNorm(bn, weight: weight, bias: bias, tensors: tensors)
         }
@@ -245,5 +244,13 @@ enum KernelRegistry {
         do { return try body() } catch let error as KernelError {
             throw RuntimeError.unsupported(node: node.name, reason: error.description)
         }
+    }
+
+    /// The conv2d geometry of a node for a per-sample input shape [C, H, W] and its weight shape.
+    static func convGeometry(_ node: Node, input shape: [Int], weight: Shape) throws -> Conv2dGeometry {
+        let a = try Conv2dAttributes(node)
+        return Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight[0],
+                              kernel: (weight[2], weight[3]), stride: (a.stride.h, a.stride.w),
+                              padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
     }
 }

@@ -10,10 +10,14 @@ public struct ModelSmith: ParsableCommand {
         subcommands: [
             InspectCommand.self,
             ConvertCommand.self,
+            QuantizeCommand.self,
+            OptimizeCommand.self,
+            PruneCommand.self,
+            TrainCommand.self,
+            DistillCommand.self,
             RunCommand.self,
             VerifyCommand.self,
             BenchCommand.self,
-            PruneCommand.self,
         ]
     )
 

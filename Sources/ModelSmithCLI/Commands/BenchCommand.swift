@@ -1,5 +1,7 @@
 import ArgumentParser
+import Benchmarking
 import Foundation
+import ModelFormats
 import ModelGraph
 import ModelRuntime
 import TensorCore
@@ -21,6 +23,7 @@ struct BenchCommand: ParsableCommand {
         Examples:
           modelsmith bench teacher.msa --data test.npz --batch 1,8,64 --threads 1,2
           modelsmith bench teacher-int8.msa --baseline teacher.msa --data test.npz --batch 1,64 --json
+          modelsmith bench teacher-opt.msa --baseline teacher.msa --data test.npz --batch 1,8,64 --threads 1,2 --report ab.html
         """)
 
     @OptionGroup var model: ModelInputOptions
@@ -35,6 +38,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed calls per configuration (overrides --duration).") var iterations: Int?
     @Option(name: .long, help: "Seconds of timed calls per configuration.") var duration = 1.0
     @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 0
+    @Option(name: .long, help: ArgumentHelp("Write a self-contained HTML page with charts (latency, size and error per layer).", valueName: "report.html"))
+    var report: String?
+    @Flag(name: .long, help: "Overwrite the --report file if it exists.") var force = false
     @OptionGroup var common: CommonOptions
 
     struct ModelReport {
@@ -75,15 +81,23 @@ struct BenchCommand: ParsableCommand {
         var results: [Result] = []
         var baselineReport: ModelReport?
         var baselineLogits: Tensor?
+        var baselinePackage: ModelPackage?
+        if let report, !force, FileManager.default.fileExists(atPath: report) { throw FormatError.outputExists(path: report) }
         if let baseline {
-            let (report, rows, logits) = try measure(label: "baseline", path: baseline, graph: baselineGraph, batches: batches, threadCounts: threadCounts, console: console)
+            let (report, rows, logits, package, _) = try measure(label: "baseline", path: baseline, graph: baselineGraph, batches: batches, threadCounts: threadCounts, console: console)
             baselineReport = report
+            baselinePackage = package
             results += rows
             baselineLogits = logits
         }
-        let (report, rows, logits) = try measure(label: "model", path: model.model, graph: model.graph, batches: batches, threadCounts: threadCounts, console: console)
+        let (report, rows, logits, package, dataset) = try measure(label: "model", path: model.model, graph: model.graph, batches: batches, threadCounts: threadCounts, console: console)
         results = rows + results
         let agreement: Double? = logits.flatMap { a in baselineLogits.map { Evaluation.compare(a, $0).top1Agreement } }
+        if let path = self.report {
+            try writeReport(to: path, model: (report, package), baseline: baselineReport.flatMap { r in baselinePackage.map { (r, $0) } },
+                            results: results, agreement: agreement, dataset: dataset)
+            console.note("wrote \(path)")
+        }
 
         if common.json {
             var object: [String: JSONValue] = ["model": report.json, "results": .array(results.map(\.json))]
@@ -111,6 +125,25 @@ struct BenchCommand: ParsableCommand {
         if let agreement { console.output("top-1 agreement with the baseline: \(String(format: "%.4f", agreement))") }
     }
 
+    /// The A/B page: both models, latency spreads, and per layer stored bytes, sparsity and output SQNR
+    /// (layer outputs compared on the first batch of --data, or on random inputs).
+    private func writeReport(to path: String, model: (ModelReport, ModelPackage), baseline: (ModelReport, ModelPackage)?,
+                             results: [Result], agreement: Double?, dataset: Dataset?) throws {
+        var rows = [model.0].map { ABReport.ModelRow(label: "model", path: $0.path, sizeBytes: $0.sizeBytes, loadMilliseconds: $0.loadMilliseconds, peakRSS: $0.peakRSS, accuracy: $0.accuracy) }
+        var layers: [LayerComparison] = []
+        if let (b, basePackage) = baseline {
+            rows.append(ABReport.ModelRow(label: "baseline", path: b.path, sizeBytes: b.sizeBytes, loadMilliseconds: b.loadMilliseconds, peakRSS: b.peakRSS, accuracy: b.accuracy))
+            let input = model.1.graph.inputs[0]
+            let sample = makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
+            layers = try LayerComparison.compare(model: model.1, modelPath: model.0.path, baseline: basePackage, baselinePath: b.path,
+                                                 inputs: [input.name: sample])
+        }
+        let latency = results.map { ABReport.LatencyRow(label: $0.model, batch: $0.batch, threads: $0.threads, p50: $0.latency.p50,
+                                                        p90: $0.latency.p90, p99: $0.latency.p99, mean: $0.latency.mean) }
+        let html = ABReport(models: rows, latency: latency, layers: layers, agreement: agreement).render()
+        try AtomicFile.write(to: path, force: true) { url in try Data(html.utf8).write(to: url) }
+    }
+
     /// Per (batch, threads): model mean latency / baseline mean latency and throughput ratio.
     private func ratios(_ results: [Result]) -> [JSONValue] {
         results.filter { $0.model == "model" }.compactMap { r in
@@ -122,7 +155,7 @@ struct BenchCommand: ParsableCommand {
 
     /// Loads, plans and times one model; returns its report, timing rows and (with data) its logits.
     private func measure(label: String, path: String, graph: String?, batches: [Int], threadCounts: [Int],
-                         console: Console) throws -> (ModelReport, [Result], Tensor?) {
+                         console: Console) throws -> (ModelReport, [Result], Tensor?, ModelPackage, Dataset?) {
         RuntimeSupport.resetPeakRSS()
         let maxBatch = batches.max()!
         let loadStart = RuntimeSupport.now()
@@ -155,7 +188,7 @@ struct BenchCommand: ParsableCommand {
         }
         let report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
                                  peakRSS: RuntimeSupport.peakRSS(), accuracy: accuracy)
-        return (report, rows, logits)
+        return (report, rows, logits, package, dataset)
     }
 
     /// Up to 8 distinct input batches (dataset slices, or seeded normal values).

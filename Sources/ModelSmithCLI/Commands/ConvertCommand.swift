@@ -21,6 +21,7 @@ struct ConvertCommand: ParsableCommand {
           modelsmith convert weights.safetensors --graph model.json -o teacher.msa
           modelsmith convert teacher.msa -o teacher.npz
           modelsmith convert checkpoint.npz --strip-prefix module. --graph model.json -o model.tar.zst
+          modelsmith convert checkpoint.pt --key state_dict --strip-prefix module. -o weights.npz
         """)
 
     @OptionGroup var input: ModelInputOptions
@@ -53,7 +54,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
-        var contents = try WeightReaders.read(input.model)
+        var contents = try input.readContents()
         if let prefix = stripPrefix { contents = try contents.strippingPrefix(prefix) }
         contents = try ModelPackage.validatedContents(contents, graphPath: input.graph)
         let format = outputExtension ?? ".msa"

@@ -25,7 +25,7 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let contents = try ModelPackage.loadContents(path: input.model, graphPath: input.graph)
+        let contents = try ModelPackage.validatedContents(input.readContents(), graphPath: input.graph)
         var summary: ModelSummary
         if contents.graphJSON != nil {
             summary = try ModelSummary(package: ModelPackage(contents: contents), path: input.model)

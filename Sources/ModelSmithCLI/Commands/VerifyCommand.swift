@@ -15,7 +15,7 @@ struct VerifyCommand: ParsableCommand {
         same inputs; the report gives, per output, the max and mean absolute error and the \
         cosine similarity, plus top-1 agreement and — when the data has labels — both \
         accuracies. Exit status 1 when a threshold is broken: --atol (max abs error, off unless \
-        given), --min-cosine (0.99), --min-agreement (0.98), --max-accuracy-drop (0.01).
+        given), --min-cosine (0.99), --min-agreement (0.98), --max-accuracy-drop (1.0 percentage point).
 
         Examples:
           modelsmith verify teacher.msa --reference teacher.tar.zst --data test.npz
@@ -31,7 +31,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .long, help: "Largest allowed max absolute error of the outputs (off unless given).") var atol: Double?
     @Option(name: .long, help: "Smallest allowed cosine similarity of each output.") var minCosine = 0.99
     @Option(name: .long, help: "Smallest allowed top-1 agreement.") var minAgreement = 0.98
-    @Option(name: .long, help: "Largest allowed accuracy drop versus the reference (labels needed).") var maxAccuracyDrop = 0.01
+    @Option(name: .long, help: "Largest allowed accuracy drop versus the reference, in percentage points (labels needed).") var maxAccuracyDrop = 1.0
     @Option(name: .long, help: "Samples per run.") var batch = 64
     @Option(name: .long, help: "Kernel threads.") var threads = 1
     @OptionGroup var common: CommonOptions
@@ -76,7 +76,8 @@ struct VerifyCommand: ParsableCommand {
             let a = Evaluation.accuracy(logits: outputs[session.outputNames[0]]!, labels: labels)
             let r = Evaluation.accuracy(logits: referenceOutputs[referenceSession.outputNames[0]]!, labels: labels)
             accuracy = (a, r)
-            checks.append(Check(name: "accuracy_drop", value: r - a, threshold: maxAccuracyDrop, passed: r - a <= maxAccuracyDrop))
+            let dropPoints = (r - a) * 100  // percentage points, as every --max-accuracy-drop
+            checks.append(Check(name: "accuracy_drop_points", value: dropPoints, threshold: maxAccuracyDrop, passed: dropPoints <= maxAccuracyDrop))
         }
         let passed = checks.allSatisfy(\.passed)
 

@@ -1,0 +1,35 @@
+#ifndef CK_INT8_H
+#define CK_INT8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when the CPU has a u8×s8 dot product that accumulates in 32 bits without 16-bit saturation
+/// (AVX-512 VNNI or AVX-VNNI); 0 otherwise (there, 8-bit weights can saturate `vpmaddubsw`).
+int ck_has_vnni(void);
+
+/// Reference u8×s8→s32 matrix product: c[i][j] = Σ_p a[i][p] · w[j][p] (w is [n, k], a linear
+/// layer's weight layout). Plain loops; the ground truth for the oneDNN path.
+void ck_gemm_u8s8s32_ref(const uint8_t *a, const int8_t *w, int32_t *c, size_t m, size_t n, size_t k);
+
+/// q = clamp(nearbyintf(x[i] / scale) + zero_point, 0, 255), ties to even.
+void ck_quantize_f32_u8(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out);
+
+/// Requantizes accumulators to u8 for the next INT8 layer: with a = acc[i][j] + offset[j],
+/// q = clamp(nearbyintf((float)a · multiplier[j]) + out_zero, lo, 255), lo = out_zero when
+/// `relu` (ReLU fused: real value ≥ 0), else 0.
+void ck_requantize_s32_u8(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
+                          const float *multiplier, int32_t out_zero, int relu, uint8_t *out);
+
+/// Dequantizes accumulators to f32: y = (float)(acc[i][j] + offset[j]) · scale[j], then max(y, 0) when `relu`.
+void ck_dequantize_s32_f32(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
+                           const float *scale, int relu, float *out);
+
+/// im2col for u8 NCHW input (one image, c×h×w) into rows [oh·ow, c·kh·kw] (a patch per row, in
+/// the weight's (c, kh, kw) order); padding reads as `pad_value` (the input's zero point, so a
+/// padded position means real 0).
+void ck_im2col_u8(const uint8_t *x, size_t c, size_t h, size_t w, size_t kh, size_t kw,
+                  size_t stride_h, size_t stride_w, size_t pad_h, size_t pad_w,
+                  size_t dil_h, size_t dil_w, size_t oh, size_t ow, uint8_t pad_value, uint8_t *rows);
+
+#endif

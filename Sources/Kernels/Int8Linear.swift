@@ -1,0 +1,88 @@
+import CKernels
+import Foundation
+import TensorCore
+
+/// How an INT8 layer's input or output activation is represented: `q = clamp(round(x / scale) +
+/// zeroPoint, 0, 255)` in u8. A symmetric s8 activation (zero point 0) is carried as u8 with zero
+/// point 128 (`q_u8 = q_s8 + 128`): the same integers shifted, so one u8×s8 kernel serves both.
+public struct ActivationQuantization: Hashable, Sendable {
+    public var scale: Float
+    public var zeroPoint: Int32
+
+    public init(scale: Float, zeroPoint: Int32) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// From the graph's `input_quant` fields (`dtype` "u8" or "i8").
+    public init(scale: Float, zeroPoint: Int32, dtype: DType) {
+        self.init(scale: scale, zeroPoint: dtype == .i8 ? zeroPoint + 128 : zeroPoint)
+    }
+
+    /// Quantizes `count` floats to u8 (`ck_quantize_f32_u8`).
+    public func quantize(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<UInt8>) {
+        ck_quantize_f32_u8(x, count, scale, zeroPoint, out)
+    }
+}
+
+/// What an INT8 layer writes: u8 for a following INT8 layer (requantized with that layer's input
+/// parameters, no float round trip), or f32. `relu` fuses a following ReLU.
+public enum Int8Output: Hashable, Sendable {
+    case u8(ActivationQuantization, relu: Bool)
+    case f32(relu: Bool)
+}
+
+/// One INT8 linear layer (or a conv2d after im2col): u8 input × s8 weight → s32 → requantized
+/// output, with bias in int32 at scale `s_x·s_w[j]` and the input zero point folded in:
+/// `acc[i][j] + offset[j]`, `offset[j] = round(b[j] / (s_x·s_w[j])) − z_x·Σ_p w[j][p]`.
+public final class Int8Linear: @unchecked Sendable {
+    public let matmul: Int8Matmul
+    public let input: ActivationQuantization
+    /// `s_x · s_w[j]`: the real value of one accumulator unit in channel j.
+    public let accumulatorScales: [Float]
+    public let offsets: [Int32]
+
+    /// `weight`: `i8` `[n, k…]` with symmetric `QuantParams` (per channel on axis 0 or per tensor);
+    /// `bias`: f32 `[n]` or nil.
+    public init(weight: Tensor, bias: Tensor?, input: ActivationQuantization) throws {
+        guard weight.dtype == .i8, let q = weight.quant, q.isSymmetric, q.axis == nil || q.axis == 0,
+              let n = weight.shape.dims.first, n > 0 else {
+            throw Int8KernelError.badWeight("weight must be i8 with symmetric per-tensor or axis-0 scales")
+        }
+        let k = weight.elementCount / n
+        let scales = q.axis == nil ? [Float](repeating: q.scales[0], count: n) : q.scales
+        guard scales.count == n else { throw Int8KernelError.badWeight("\(scales.count) scales for \(n) channels") }
+        matmul = try Int8Matmul(weights: weight.withUnsafeBufferPointer(of: Int8.self) { Array($0) }, n: n, k: k)
+        self.input = input
+        let accumulatorScales = scales.map { input.scale * $0 }
+        self.accumulatorScales = accumulatorScales
+        let b = bias?.floats ?? [Float](repeating: 0, count: n)
+        guard b.count == n else { throw Int8KernelError.badWeight("bias has \(b.count) values for \(n) channels") }
+        let sums = matmul.channelSums
+        let zeroPoint = input.zeroPoint
+        offsets = (0..<n).map { j in
+            let scaled = (Double(b[j]) / Double(accumulatorScales[j])).rounded(.toNearestOrEven)
+            let biasQ = Int32(max(min(scaled, Double(Int32.max / 2)), Double(Int32.min / 2)))
+            return biasQ &- zeroPoint &* sums[j]
+        }
+    }
+
+    public var n: Int { matmul.n }
+    public var k: Int { matmul.k }
+
+    /// Runs `m` rows of u8 input (m·k) into `output` (m·n u8 or f32 as `mode` says), using
+    /// `accumulators` (m·n) as scratch. `reference` selects the plain C product.
+    public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,
+                        output: UnsafeMutableRawPointer, mode: Int8Output, reference: Bool = false) throws {
+        if reference { matmul.reference(a: x, m: m, c: accumulators) } else { try matmul.run(a: x, m: m, c: accumulators) }
+        switch mode {
+        case .u8(let next, let relu):
+            let multipliers = accumulatorScales.map { $0 / next.scale }
+            ck_requantize_s32_u8(accumulators, m, n, offsets, multipliers, next.zeroPoint, relu ? 1 : 0,
+                                 output.assumingMemoryBound(to: UInt8.self))
+        case .f32(let relu):
+            ck_dequantize_s32_f32(accumulators, m, n, offsets, accumulatorScales, relu ? 1 : 0,
+                                  output.assumingMemoryBound(to: Float.self))
+        }
+    }
+}

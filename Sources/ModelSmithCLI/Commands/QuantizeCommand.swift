@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import ModelFormats
+import ModelGraph
+import ModelRuntime
+import Quantization
+import TensorCore
+
+/// `modelsmith quantize`: post-training static INT8 quantization (DESIGN §6, docs/quantization.md).
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize a model to INT8 with calibration (weights s8 per channel, activations u8).",
+        discussion: """
+        Runs the FP32 model over calibration samples, derives each activation's range with the \
+        chosen method (default: percentile 99.99), rewrites linear/conv2d layers to INT8 and \
+        writes an artifact. --calib-cache reuses (or, with --calib, writes) the histograms so \
+        another method needs no new run. With --eval and --max-accuracy-drop, layers return to \
+        FP32, most harmful first, until the drop is within budget (exit 1 if impossible).
+
+        Examples:
+          modelsmith quantize teacher.msa --calib train.npz --samples 256 --method entropy -o teacher-int8.msa
+          modelsmith quantize teacher.msa --calib-cache teacher.calib.json --method mse -o q.msa
+          modelsmith quantize teacher.msa --calib train.npz --eval test.npz --max-accuracy-drop 0.5 -o q.msa
+        """)
+
+    @OptionGroup var input: ModelInputOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("Calibration data (.npz with inputs under --x-key).", valueName: "data.npz")) var calib: String?
+    @Option(help: "Key of the inputs in the calibration .npz.") var xKey = "x"
+    @Option(help: "Key of the inputs in the eval .npz.") var evalXKey = "x"
+    @Option(help: "Key of the labels in the eval .npz.") var yKey = "y"
+    @Option(help: "Calibration samples to use (the first N).") var samples: Int?
+    @Option(help: "minmax | percentile | entropy | mse.") var method = "percentile"
+    @Option(help: "Percentile of |x| for --method percentile.") var percentile = PercentileObserver.defaultPercentile
+    @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
+    @Option(help: "Activation type: u8 (asymmetric) or i8 (symmetric).") var activations = "u8"
+    @Option(name: .customLong("calib-cache"), help: ArgumentHelp("Read histograms from this cache (no --calib), or write them to it (with --calib).", valueName: "cache.json"))
+    var calibCache: String?
+    @Option(parsing: .upToNextOption, help: "Linear/conv2d nodes that stay FP32.") var exclude: [String] = []
+    @Option(help: ArgumentHelp("Evaluation data for accuracy-aware mode.", valueName: "test.npz")) var eval: String?
+    @Option(help: "Largest accuracy drop allowed, in percentage points (with --eval).") var maxAccuracyDrop: Double?
+    @Option(help: ArgumentHelp("Write the per-layer report (JSON).", valueName: "layers.json")) var report: String?
+
+    func run() throws {
+        let console = Console(common)
+        let method = try CalibrationMethod(name: self.method, percentile: percentile)
+        guard let activationType = QuantScheme.ActivationType(rawValue: activations) else {
+            throw ValidationError("--activations must be u8 or i8, got '\(activations)'")
+        }
+        let weightBits = cpuHasVNNI ? 8 : 7
+        if weightBits == 7 { console.warning("this CPU has no VNNI: using 7-bit weights so u8×s8 products cannot saturate") }
+        let scheme = QuantScheme(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
+        let package = try input.loadPackage()
+        try Quantizer.checkNotQuantized(package)
+        try Quantizer.checkExcludes(Set(exclude), in: package.graph)
+        let modelDigest = Calibrator.modelDigest(package)
+
+        let statistics: [String: Histogram]
+        let sampleCount: Int, dataDigest: String
+        if let calib {
+            let data = try Dataset.load(path: calib, xKey: xKey, yKey: nil)
+            sampleCount = samples ?? data.count
+            let session = try Session(package: package)
+            statistics = try Calibrator.collect(session: session, values: Quantizer.calibratedValues(package.graph),
+                                                data: data, samples: sampleCount)
+            dataDigest = Calibrator.dataDigest(data, samples: sampleCount)
+            if let calibCache {
+                let cache = CalibrationCache(modelDigest: modelDigest, dataDigest: dataDigest, samples: sampleCount,
+                                             method: method, histograms: statistics)
+                try AtomicFile.write(Array(cache.jsonData()), to: calibCache, force: output.force)
+            }
+        } else if let calibCache {
+            let cache = try CalibrationCache.load(contentsOf: calibCache, modelDigest: modelDigest)
+            statistics = try cache.histograms(path: calibCache)
+            (sampleCount, dataDigest) = (cache.samples, cache.dataDigest)
+        } else {
+            throw ValidationError("give calibration data with --calib or a cache with --calib-cache")
+        }
+
+        var quantized: ModelPackage, layers: [LayerReport], accuracy: (Double, Double)?
+        var withinBudget = true
+        if let eval {
+            guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
+            let test = try Dataset.load(path: eval, xKey: evalXKey, yKey: yKey)
+            let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
+                                                     exclude: Set(exclude), eval: test, maxDrop: budget)
+            (quantized, layers, accuracy, withinBudget) = (outcome.package, outcome.layers,
+                                                           (outcome.accuracyBefore, outcome.accuracyAfter), outcome.withinBudget)
+        } else {
+            (quantized, layers) = try Quantizer.quantize(package, statistics: statistics, method: method, scheme: scheme,
+                                                         exclude: Set(exclude))
+        }
+        quantized.provenance.steps.append(Quantizer.provenanceStep(method: method, scheme: scheme, samples: sampleCount,
+                                                                   dataDigest: dataDigest, layers: layers, accuracy: accuracy))
+        if quantized.provenance.sourceDigest == nil { quantized.provenance.sourceDigest = modelDigest }
+        if !withinBudget, let (before, after) = accuracy {
+            throw CheckFailure(String(format: "accuracy %.4f → %.4f drops more than %.2f points even with one layer quantized",
+                                      before, after, maxAccuracyDrop ?? 0))
+        }
+        _ = try Artifact.write(quantized.contents, to: output.output, options: ArtifactWriteOptions(force: output.force))
+        if let report {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(Array(try encoder.encode(layers)), to: report, force: output.force)
+        }
+        if common.json {
+            try JSONOutput.print(layers)
+        } else {
+            var text = "quantized \(layers.filter { $0.status == .int8 }.count)/\(layers.count) layers (\(method)) → \(output.output)\n"
+            for l in layers {
+                text += String(format: "  %-10@ %-8@ range [%.4g, %.4g] scale %.4g zp %d clipped %.4f%% act SQNR %.1f dB w SQNR %.1f dB%@\n",
+                               l.node, l.status.rawValue, l.rangeMin, l.rangeMax, l.scale, l.zeroPoint, l.clippedFraction * 100,
+                               l.activationSQNR, l.weightSQNR, l.reason.map { " (\($0))" } ?? "")
+            }
+            if let (before, after) = accuracy { text += String(format: "accuracy %.4f → %.4f\n", before, after) }
+            console.output(text)
+        }
+    }
+}

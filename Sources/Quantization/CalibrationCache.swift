@@ -1,0 +1,128 @@
+import Foundation
+import TensorCore
+
+/// A reusable record of a calibration run (docs/quantization.md, "Calibration cache"): per
+/// activation tensor the full histogram and exact min/max (not only a scale), so any method can
+/// re-derive ranges without running the model again; plus what it is valid for (the model's and
+/// the calibration data's digests), how it was made (method, parameters, samples) and by which
+/// tool version. JSON, keys sorted, one document:
+///
+/// ```json
+/// {"format": "modelsmith-calibration", "version": 1, "tool": "modelsmith 0.1.0",
+///  "model_digest": "<sha256>", "data_digest": "<sha256>", "samples": 256,
+///  "method": "entropy", "parameters": {"start_bin": 128, "quantized_bins": 127},
+///  "tensors": {"a1": {"min": 0, "max": 9.1, "count": 131072, "non_finite": 0,
+///                     "capacity": 2048, "bin_exponent": -8, "first_bin": 0, "counts": [...],
+///                     "range": [0, 7.3]}}}
+/// ```
+/// `counts[i]` is the number of values in `[(first_bin + i)·2^bin_exponent, (first_bin + i + 1)·2^bin_exponent)`;
+/// trailing zero bins are omitted. `range` is what `method` derived (informative).
+public struct CalibrationCache: Codable, Sendable {
+    public static let formatName = "modelsmith-calibration"
+    public static let formatVersion = 1
+
+    public var format: String = CalibrationCache.formatName
+    public var version: Int = CalibrationCache.formatVersion
+    public var tool: String = "modelsmith \(ModelSmithVersion.current)"
+    public var modelDigest: String
+    public var dataDigest: String
+    public var samples: Int
+    public var method: String
+    public var parameters: [String: Double]
+    public var tensors: [String: TensorStatistics]
+
+    /// One activation tensor's statistics.
+    public struct TensorStatistics: Codable, Sendable {
+        public var min: Float
+        public var max: Float
+        public var count: UInt64
+        public var nonFinite: UInt64
+        public var capacity: Int
+        public var binExponent: Int
+        public var firstBin: Int
+        public var counts: [UInt64]
+        public var range: [Float]
+
+        enum CodingKeys: String, CodingKey {
+            case min, max, count, nonFinite = "non_finite", capacity, binExponent = "bin_exponent",
+                 firstBin = "first_bin", counts, range
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, tool, modelDigest = "model_digest", dataDigest = "data_digest", samples,
+             method, parameters, tensors
+    }
+
+    public init(modelDigest: String, dataDigest: String, samples: Int, method: CalibrationMethod,
+                histograms: [String: Histogram], levels: Int = 256) {
+        self.modelDigest = modelDigest
+        self.dataDigest = dataDigest
+        self.samples = samples
+        self.method = method.name
+        self.parameters = method.parameters
+        self.tensors = histograms.mapValues { h in
+            var counts = h.counts
+            while counts.last == 0 { counts.removeLast() }
+            let r = method.range(from: h, levels: levels)
+            return TensorStatistics(min: h.min, max: h.max, count: h.total, nonFinite: h.nonFiniteCount,
+                                    capacity: h.capacity, binExponent: h.exponent, firstBin: h.firstBin,
+                                    counts: counts, range: [r.min, r.max])
+        }
+    }
+
+    /// The recorded method with its parameters.
+    public func recordedMethod() throws -> CalibrationMethod {
+        try CalibrationMethod(name: method, percentile: parameters["percentile"] ?? PercentileObserver.defaultPercentile)
+    }
+
+    /// Every tensor's histogram, validated.
+    public func histograms(path: String = "calibration cache") throws -> [String: Histogram] {
+        var out: [String: Histogram] = [:]
+        for (name, s) in tensors {
+            do {
+                out[name] = try Histogram(capacity: s.capacity, exponent: s.binExponent, firstBin: s.firstBin,
+                                          counts: s.counts, min: s.min, max: s.max, nonFiniteCount: s.nonFinite)
+            } catch {
+                throw QuantizationError.malformedCache(path: path, reason: "tensor '\(name)': \(error)")
+            }
+            guard out[name]!.total == s.count else {
+                throw QuantizationError.malformedCache(path: path, reason: "tensor '\(name)': counts sum to \(out[name]!.total), 'count' says \(s.count)")
+            }
+        }
+        return out
+    }
+
+    public func jsonData() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try! encoder.encode(self)
+    }
+
+    /// Parses a cache and checks it was made for the model with `modelDigest`.
+    public static func load(contentsOf path: String, modelDigest: String) throws -> CalibrationCache {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw QuantizationError.malformedCache(path: path, reason: "cannot read it")
+        }
+        return try decode(data, path: path, modelDigest: modelDigest)
+    }
+
+    public static func decode(_ data: Data, path: String, modelDigest: String) throws -> CalibrationCache {
+        let cache: CalibrationCache
+        do { cache = try JSONDecoder().decode(CalibrationCache.self, from: data) } catch {
+            throw QuantizationError.malformedCache(path: path, reason: "not the JSON described in docs/quantization.md")
+        }
+        guard cache.format == formatName else {
+            throw QuantizationError.malformedCache(path: path, reason: "format is '\(cache.format)', expected '\(formatName)'")
+        }
+        guard cache.version == formatVersion else {
+            throw QuantizationError.malformedCache(path: path, reason: "version \(cache.version); this tool reads \(formatVersion)")
+        }
+        guard cache.modelDigest == modelDigest else {
+            throw QuantizationError.cacheModelMismatch(path: path, expected: modelDigest, found: cache.modelDigest)
+        }
+        _ = try cache.histograms(path: path)
+        return cache
+    }
+}

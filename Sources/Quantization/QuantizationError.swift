@@ -1,0 +1,41 @@
+/// Broken invariants of quantization inputs. Each message is one line naming what is wrong.
+public enum QuantizationError: Error, CustomStringConvertible, Equatable {
+    case unknownMethod(String)
+    case badPercentile(Double)
+    case inconsistentHistogram(String)
+    case malformedCache(path: String, reason: String)
+    case cacheModelMismatch(path: String, expected: String, found: String)
+    case cacheMissingTensor(path: String, tensor: String)
+    case alreadyQuantized(tensor: String)
+    case unknownExclude(String)
+    case nothingToQuantize
+    case missingRange(node: String, value: String)
+    case sharedWeight(tensor: String)
+    case badWeight(node: String, reason: String)
+    case nonFiniteCalibration(sample: Int, input: String)
+    case tooFewSamples(requested: Int, available: Int)
+    case calibrationShape(expected: [Int], actual: [Int])
+
+    public var description: String {
+        switch self {
+        case .unknownMethod(let name):
+            return "unknown calibration method '\(name)' (expected minmax, percentile, entropy or mse)"
+        case .badPercentile(let p): return "percentile \(p) is outside (0, 100]"
+        case .inconsistentHistogram(let reason): return "histogram is inconsistent: \(reason)"
+        case .malformedCache(let path, let reason): return "\(path): not a valid calibration cache: \(reason)"
+        case .cacheModelMismatch(let path, let expected, let found):
+            return "\(path): calibration cache belongs to another model (model digest \(found.prefix(16))…, this model is \(expected.prefix(16))…); recalibrate with --calib"
+        case .cacheMissingTensor(let path, let tensor): return "\(path): calibration cache has no statistics for '\(tensor)'"
+        case .alreadyQuantized(let tensor): return "model is already quantized (tensor '\(tensor)' is int8)"
+        case .unknownExclude(let name): return "--exclude '\(name)': no linear or conv2d node has that name"
+        case .nothingToQuantize: return "no linear or conv2d node is left to quantize"
+        case .missingRange(let node, let value): return "node '\(node)': no calibration range for its input '\(value)'"
+        case .sharedWeight(let tensor): return "tensor '\(tensor)' is the weight of several nodes with different quantization"
+        case .badWeight(let node, let reason): return "node '\(node)': \(reason)"
+        case .nonFiniteCalibration(let sample, let input): return "calibration data '\(input)': sample \(sample) contains NaN or Inf"
+        case .tooFewSamples(let requested, let available): return "--samples \(requested) asked, calibration data has only \(available)"
+        case .calibrationShape(let expected, let actual):
+            return "calibration data has shape \(actual), the model input expects \(expected) (-1 = any batch)"
+        }
+    }
+}

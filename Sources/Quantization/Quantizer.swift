@@ -1,0 +1,129 @@
+import Foundation
+import ModelFormats
+import ModelGraph
+import TensorCore
+
+/// The INT8 rewrite (APIS.md, "Quantized graph convention"): every linear/conv2d node not excluded
+/// keeps its op; its `weight` becomes `i8` with symmetric `QuantParams` (per output channel, axis 0,
+/// or per tensor); its `bias` stays f32; `attrs["input_quant"] = {"scale", "zero_point", "dtype"}`
+/// says how its input activation is quantized.
+public enum Quantizer {
+    /// Nodes the rewrite applies to, in graph order.
+    public static func quantizableNodes(_ graph: Graph) -> [Node] { graph.nodes.filter { $0.op.hasWeightMatrix } }
+
+    /// The activation values that need statistics: the inputs of quantizable nodes.
+    public static func calibratedValues(_ graph: Graph) -> [String] {
+        var seen = Set<String>()
+        return quantizableNodes(graph).compactMap { seen.insert($0.inputs[0]).inserted ? $0.inputs[0] : nil }
+    }
+
+    /// Throws if a weight of a linear/conv2d is already int8.
+    public static func checkNotQuantized(_ package: ModelPackage) throws {
+        for node in quantizableNodes(package.graph) {
+            if let name = node.params["weight"], let t = package.tensors[name], t.dtype == .i8 || t.quant != nil {
+                throw QuantizationError.alreadyQuantized(tensor: name)
+            }
+        }
+    }
+
+    /// Checks `--exclude` names against the graph's quantizable nodes.
+    public static func checkExcludes(_ exclude: Set<String>, in graph: Graph) throws {
+        let names = Set(quantizableNodes(graph).map(\.name))
+        for name in exclude.sorted() where !names.contains(name) { throw QuantizationError.unknownExclude(name) }
+    }
+
+    /// Returns the quantized package and one report per quantizable node (excluded ones included).
+    ///
+    /// - Parameters:
+    ///   - statistics: histogram per activation value (`calibratedValues`).
+    ///   - exclude: nodes that stay FP32 (`--exclude`); `fallback` likewise, reported as accuracy fallbacks.
+    public static func quantize(_ package: ModelPackage, statistics: [String: Histogram], method: CalibrationMethod,
+                                scheme: QuantScheme, exclude: Set<String> = [], fallback: [String: String] = [:])
+        throws -> (package: ModelPackage, layers: [LayerReport]) {
+        try checkNotQuantized(package)
+        try checkExcludes(exclude, in: package.graph)
+        var out = package
+        var layers: [LayerReport] = []
+        var quantizedWeights: [String: Bool] = [:]
+        for (index, node) in package.graph.nodes.enumerated() where node.op.hasWeightMatrix {
+            let input = node.inputs[0]
+            guard let histogram = statistics[input] else { throw QuantizationError.missingRange(node: node.name, value: input) }
+            guard let weightName = node.params["weight"], let weight = package.tensors[weightName] else {
+                throw QuantizationError.badWeight(node: node.name, reason: "has no weight tensor")
+            }
+            let stays: LayerReport.Status? = exclude.contains(node.name) ? .excluded : fallback[node.name] != nil ? .fallback : nil
+            if let previous = quantizedWeights[weightName], previous != (stays == nil) {
+                throw QuantizationError.sharedWeight(tensor: weightName)
+            }
+            quantizedWeights[weightName] = stays == nil
+
+            let range = method.range(from: histogram, levels: scheme.activationLevels)
+            let (scale, zeroPoint) = scheme.activationParameters(min: range.min, max: range.max)
+            let qWeight = scheme.quantizeWeight(weight)
+            var report = LayerReport(
+                node: node.name, input: input, status: stays ?? .int8,
+                reason: stays == .excluded ? "--exclude" : fallback[node.name],
+                rangeMin: range.min, rangeMax: range.max, scale: scale, zeroPoint: zeroPoint,
+                activationType: scheme.activationType.rawValue,
+                clippedFraction: histogram.fractionOutside(min: range.min, max: range.max),
+                activationSQNR: decibels(signal: histogram.meanSquare(),
+                                         noise: histogram.expectedSquaredError(min: range.min, max: range.max, levels: scheme.activationLevels)),
+                weightSQNR: weightSQNR(weight, qWeight),
+                weightScaleMin: qWeight.quant!.scales.min()!, weightScaleMax: qWeight.quant!.scales.max()!)
+            report.accuracyCost = nil
+            layers.append(report)
+            guard stays == nil else { continue }
+            out.tensors[weightName] = qWeight
+            out.graph.nodes[index].attrs["input_quant"] = [
+                "scale": .number(Double(scale)), "zero_point": .number(Double(zeroPoint)),
+                "dtype": .string(scheme.activationType.rawValue),
+            ]
+        }
+        guard layers.contains(where: { $0.status == .int8 }) else { throw QuantizationError.nothingToQuantize }
+        return (out, layers)
+    }
+
+    /// The provenance step recorded in the artifact (`inspect` shows it).
+    public static func provenanceStep(method: CalibrationMethod, scheme: QuantScheme, samples: Int, dataDigest: String,
+                                      layers: [LayerReport], accuracy: (before: Double, after: Double)? = nil) -> ProvenanceStep {
+        var options: [String: JSONValue] = [
+            "method": .string(method.name),
+            "variant": method == .entropy ? .string(EntropyObserver.variant) : .null,
+            "weights": .string(scheme.perChannelWeights ? "per_channel_symmetric" : "per_tensor_symmetric"),
+            "weight_bits": .number(Double(scheme.weightBits)),
+            "activations": .string(scheme.activationType == .u8 ? "per_tensor_asymmetric_u8" : "per_tensor_symmetric_i8"),
+            "calibration_samples": .number(Double(samples)),
+            "calibration_digest": .string(dataDigest),
+            "exclude": .array(layers.filter { $0.status == .excluded }.map { .string($0.node) }),
+        ]
+        for (key, value) in method.parameters { options[key] = .number(value) }
+        var results: [String: JSONValue] = [
+            "layers": .object(Dictionary(uniqueKeysWithValues: layers.map { layer in
+                (layer.node, .object([
+                    "status": .string(layer.status.rawValue),
+                    "range": .array([.number(Double(layer.rangeMin)), .number(Double(layer.rangeMax))]),
+                    "scale": .number(Double(layer.scale)), "zero_point": .number(Double(layer.zeroPoint)),
+                    "clipped_fraction": .number(layer.clippedFraction),
+                    "reason": layer.reason.map { .string($0) } ?? .null,
+                ]))
+            })),
+            "fp32_layers": .array(layers.filter { $0.status != .int8 }.map { .string($0.node) }),
+        ]
+        if let accuracy {
+            results["accuracy_before"] = .number(accuracy.before)
+            results["accuracy_after"] = .number(accuracy.after)
+        }
+        return ProvenanceStep(step: "quantize", options: options, results: results)
+    }
+
+    private static func weightSQNR(_ weight: Tensor, _ quantized: Tensor) -> Double {
+        let w = weight.floats, q = quantized.floats
+        var signal = 0.0, noise = 0.0
+        for i in w.indices {
+            signal += Double(w[i]) * Double(w[i])
+            let d = Double(w[i]) - Double(q[i])
+            noise += d * d
+        }
+        return decibels(signal: signal, noise: noise)
+    }
+}

@@ -1,0 +1,97 @@
+import XCTest
+import CKernels
+import TensorCore
+import TestSupport
+@testable import Kernels
+
+final class Int8KernelTests: XCTestCase {
+    private func randomBytes<T: FixedWidthInteger>(_ count: Int, seed: UInt64, in range: ClosedRange<Int>) -> [T] {
+        var rng = SeededRNG(seed: seed)
+        return (0..<count).map { _ in T(range.lowerBound + Int(rng.next() % UInt64(range.count))) }
+    }
+
+    /// oneDNN's u8×s8→s32 product equals the plain C loop exactly, on odd shapes and several batch
+    /// sizes through one object (the packed weight layout is reused across batch sizes).
+    func testMatmulEqualsReferenceExactly() throws {
+        for (n, k) in [(1, 1), (5, 63), (33, 300), (64, 128)] {
+            let w: [Int8] = randomBytes(n * k, seed: UInt64(n * 1000 + k), in: -127...127)
+            let mm = try Int8Matmul(weights: w, n: n, k: k)
+            for m in [1, 7, 64] {
+                let a: [UInt8] = randomBytes(m * k, seed: UInt64(m), in: 0...255)
+                var fast = [Int32](repeating: 0, count: m * n), slow = fast
+                try mm.run(a: a, m: m, c: &fast)
+                mm.reference(a: a, m: m, c: &slow)
+                XCTAssertEqual(fast, slow, "m \(m) n \(n) k \(k)")
+            }
+        }
+    }
+
+    /// A whole INT8 layer (u8 output, ReLU fused, and f32 output) gives identical bytes on the
+    /// oneDNN and the reference paths.
+    func testLayerOutputsEqualReferenceExactly() throws {
+        let (m, n, k) = (9, 17, 40)
+        let layer = try makeLayer(n: n, k: k, seed: 3)
+        let x: [UInt8] = randomBytes(m * k, seed: 4, in: 0...255)
+        var acc = [Int32](repeating: 0, count: m * n)
+        for mode in [Int8Output.u8(ActivationQuantization(scale: 0.05, zeroPoint: 10), relu: true),
+                     .u8(ActivationQuantization(scale: 0.02, zeroPoint: 128), relu: false)] {
+            var fast = [UInt8](repeating: 0, count: m * n), slow = fast
+            try layer.forward(x, m: m, accumulators: &acc, output: &fast, mode: mode)
+            try layer.forward(x, m: m, accumulators: &acc, output: &slow, mode: mode, reference: true)
+            XCTAssertEqual(fast, slow, "\(mode)")
+            if case .u8(let q, true) = mode { XCTAssertTrue(fast.allSatisfy { Int32($0) >= q.zeroPoint }, "ReLU fused") }
+        }
+        var fast = [Float](repeating: 0, count: m * n), slow = fast
+        try layer.forward(x, m: m, accumulators: &acc, output: &fast, mode: .f32(relu: false))
+        try layer.forward(x, m: m, accumulators: &acc, output: &slow, mode: .f32(relu: false), reference: true)
+        XCTAssertEqual(fast, slow)
+    }
+
+    /// Dequantized output vs the FP32 layer on the same real inputs, within the worst-case
+    /// quantization error: Σ_p (|w_p|·s_x/2 + |x_p|·s_w/2 + s_x·s_w/4) + s_x·s_w/2 (bias rounding).
+    func testDequantizedOutputWithinQuantizationErrorOfFP32() throws {
+        let (m, n, k) = (4, 8, 50)
+        let wf = randomTensor([n, k], seed: 8).floats
+        let bf = randomTensor([n], seed: 9).floats
+        let xf = randomTensor([m, k], seed: 10, lower: 0, upper: 2).floats
+        let sw = (0..<n).map { j in wf[(j * k)..<((j + 1) * k)].map(abs).max()! / 127 }
+        let wq = (0..<(n * k)).map { Int8((wf[$0] / sw[$0 / k]).rounded(.toNearestOrEven)) }
+        let input = ActivationQuantization(scale: 2 / 255, zeroPoint: 0)
+        var weight = try Tensor(dtype: .i8, shape: [n, k], bytes: wq.withUnsafeBytes { Array($0) })
+        weight.quant = QuantParams(scales: sw, zeroPoints: [Int32](repeating: 0, count: n), axis: 0)
+        let layer = try Int8Linear(weight: weight, bias: Tensor(bf, shape: [n]), input: input)
+        var xq = [UInt8](repeating: 0, count: m * k)
+        input.quantize(xf, count: m * k, into: &xq)
+        var acc = [Int32](repeating: 0, count: m * n), y = [Float](repeating: 0, count: m * n)
+        try layer.forward(xq, m: m, accumulators: &acc, output: &y, mode: .f32(relu: false))
+        for i in 0..<m {
+            for j in 0..<n {
+                var exact = Double(bf[j]), quantizationErrorBound = Double(input.scale * sw[j]) / 2
+                for p in 0..<k {
+                    exact += Double(xf[i * k + p]) * Double(wf[j * k + p])
+                    quantizationErrorBound += Double(abs(wf[j * k + p]) * input.scale / 2 + abs(xf[i * k + p]) * sw[j] / 2
+                                                     + input.scale * sw[j] / 4)
+                }
+                XCTAssertLessThanOrEqual(abs(Double(y[i * n + j]) - exact), quantizationErrorBound * 1.001 + 1e-5, "[\(i), \(j)]")
+            }
+        }
+    }
+
+    /// im2col with padding writes the pad value and copies patches in (c, kh, kw) order.
+    func testIm2colPadsWithZeroPoint() {
+        let x: [UInt8] = [1, 2, 3, 4]  // 1×2×2
+        var rows = [UInt8](repeating: 0, count: 4 * 9)
+        ck_im2col_u8(x, 1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 7, &rows)
+        XCTAssertEqual(Array(rows[0..<9]), [7, 7, 7, 7, 1, 2, 7, 3, 4])
+        XCTAssertEqual(Array(rows[27..<36]), [1, 2, 7, 3, 4, 7, 7, 7, 7])
+    }
+
+    private func makeLayer(n: Int, k: Int, seed: UInt64) throws -> Int8Linear {
+        let w: [Int8] = randomBytes(n * k, seed: seed, in: -127...127)
+        var weight = try Tensor(dtype: .i8, shape: [n, k], bytes: w.withUnsafeBytes { Array($0) })
+        var rng = SeededRNG(seed: seed + 1)
+        weight.quant = QuantParams(scales: (0..<n).map { _ in rng.uniform(0.001, 0.01) }, zeroPoints: [Int32](repeating: 0, count: n), axis: 0)
+        return try Int8Linear(weight: weight, bias: randomTensor([n], seed: seed + 2),
+                              input: ActivationQuantization(scale: 0.03, zeroPoint: 7))
+    }
+}
