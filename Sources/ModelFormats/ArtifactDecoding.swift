@@ -46,7 +46,8 @@ enum ArtifactDecoding {
                 throw FormatError.limitExceeded(path: path, entry: nil, limit: "\(limits.maxDecodedBytes) decoded bytes")
             }
         }
-        let tensors = entries.map { Tensor(zeros: $0.dtype, $0.shape) }
+        // Each worker allocates the tensors it decodes, so first-touch page faults run in parallel too.
+        let decoded = LockedArray<Tensor?>(repeating: nil, count: entries.count)
         let byMember = Dictionary(entries.enumerated().compactMap { i, e in e.member.map { ($0, i) } },
                                   uniquingKeysWith: { first, _ in first })
 
@@ -59,7 +60,7 @@ enum ArtifactDecoding {
             do {
                 let tar = try handles.values[worker] ?? TarStream(path: path, skippingManifest: true)
                 try decodeMembers(tar, worker: worker, claims: claims, entries: entries, byMember: byMember,
-                                  tensors: tensors, path: path)
+                                  decoded: decoded, path: path)
             } catch let failure as MemberFailure {
                 failures.set(worker, (failure.position, failure.error))
             } catch {
@@ -69,6 +70,7 @@ enum ArtifactDecoding {
         // Report the failure of the earliest member, whichever worker met it.
         if let first = failures.values.compactMap({ $0 }).min(by: { $0.0 < $1.0 }) { throw first.1 }
 
+        let tensors = decoded.values.enumerated().map { i, t in t ?? Tensor(zeros: entries[i].dtype, entries[i].shape) }
         var contents = PackageContents(graphJSON: graph, provenance: provenance, source: path)
         for (i, e) in entries.enumerated() where e.role == .param {
             contents.tensors[e.name] = tensorWithQuant(tensors[i], e.quant)
@@ -99,7 +101,7 @@ enum ArtifactDecoding {
     /// worker busy with a large tensor leaves the following ones to the others). Worker 0 also
     /// checks the member list (no extra, duplicate or missing members).
     private static func decodeMembers(_ tar: TarStream, worker: Int, claims: LockedCounter.Claims, entries: [ArtifactTensorEntry],
-                                      byMember: [String: Int], tensors: [Tensor], path: String) throws {
+                                      byMember: [String: Int], decoded: LockedArray<Tensor?>, path: String) throws {
         var seen = Set<String>()
         var position = 0
         while let header = try wrap(position, { try tar.nextMember() }) {
@@ -116,7 +118,9 @@ enum ArtifactDecoding {
                     path: path, entry: header.path, reason: "tensor '\(entry.name)': member holds \(header.size) bytes, model.json declares \(entry.storedBytes)"))
             }
             guard claims.claim(position) else { continue }
-            try wrap(position) { try decode(tar, entry: entry, into: tensors[i], path: path, member: header.path) }
+            let tensor = Tensor(zeros: entry.dtype, entry.shape)
+            try wrap(position) { try decode(tar, entry: entry, into: tensor, path: path, member: header.path) }
+            decoded.set(i, tensor)
         }
         if worker == 0, let missing = byMember.keys.sorted().first(where: { !seen.contains($0) }) {
             let name = entries[byMember[missing]!].name
@@ -135,12 +139,12 @@ enum ArtifactDecoding {
             .malformed(path: path, entry: member, reason: "tensor '\(entry.name)' is corrupted: \(reason)")
         }
         let destination = tensor.storage.pointer
-        var payload = PayloadDecoder(destination: destination, count: tensor.elementCount, width: entry.dtype.byteSize,
+        let payload = PayloadDecoder(destination: destination, count: tensor.elementCount, width: entry.dtype.byteSize,
                                      encoding: entry.encoding, transform: entry.transform, encodedBytes: entry.encodedBytes)
         do {
             let zstd = try ZstdDecompressor()
             try tar.readChunks { chunk in
-                try zstd.decode(chunk, declaredSize: entry.encodedBytes) { try payload.consume($0) }
+                try zstd.decode(chunk, declaredSize: entry.encodedBytes, window: payload.window, commit: payload.commit)
             }
             try zstd.finish(declaredSize: entry.encodedBytes)
             try payload.finish()

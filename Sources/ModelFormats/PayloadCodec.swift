@@ -92,26 +92,28 @@ enum PayloadEncoder {
 /// Why a payload's decoded bytes do not fit its declared encoding.
 struct PayloadError: Error { let reason: String }
 
-/// Consumes a member's decoded bytes in order and writes the tensor elements into `destination`
-/// (which must be zero-filled: `sparse` only writes the non-zero elements). Memory besides the
-/// destination: one shuffle block, plus the bitmap for `sparse`.
-struct PayloadDecoder {
+/// Receives a member's decoded bytes in order and writes the tensor elements into `destination`
+/// (which must be zero-filled: `sparse` only writes the non-zero elements). zstd decodes straight
+/// into `window()`: the destination itself for dense data without a transform, otherwise a staging
+/// area of one shuffle block (plus the bitmap for `sparse`), so memory stays small.
+final class PayloadDecoder {
     private let destination: UnsafeMutableRawPointer
     private let count: Int
     private let width: Int
     private let encoding: TensorEncoding
     private let shuffled: Bool
     private let encodedBytes: Int
+    private let bitmapBytes: Int
 
-    /// Dense: elements completed so far. Sparse: packed values completed so far.
-    private var done = 0
-    /// Dense without a transform: bytes copied so far.
+    /// Dense without a transform: bytes written so far.
     private var written = 0
-    private var staging: [UInt8] = []
+    /// Staged data: elements (dense) or packed values (sparse) completed so far.
+    private var done = 0
+    private let staging: UnsafeMutableRawBufferPointer
     private var stagingUsed = 0
-    private var unshuffled: [UInt8] = []
+    private let unshuffled: UnsafeMutableRawBufferPointer
     // Sparse state.
-    private var bitmap: [UInt8] = []
+    private let bitmap: UnsafeMutableRawBufferPointer
     private var bitmapUsed = 0
     private var valueCount = 0
     private var wordIndex = 0
@@ -125,100 +127,95 @@ struct PayloadDecoder {
         self.encoding = encoding
         self.shuffled = transform == .shuffle && width > 1
         self.encodedBytes = encodedBytes
-        if encoding == .sparse {
-            bitmap = [UInt8](repeating: 0, count: ((count + 63) / 64) * 8)
-        }
-        if shuffled || encoding == .sparse {
-            staging = [UInt8](repeating: 0, count: min(max(count, 1), ByteShuffle.blockElements) * width)
-        }
-        if shuffled && encoding == .sparse { unshuffled = staging }
+        bitmapBytes = encoding == .sparse ? (count + 7) / 8 : 0
+        // The bitmap is padded to whole 64-bit words (zero) for the bit scan.
+        bitmap = .allocate(byteCount: encoding == .sparse ? ((count + 63) / 64) * 8 : 0, alignment: 8)
+        bitmap.initializeMemory(as: UInt8.self, repeating: 0)
+        let staged = shuffled || encoding == .sparse
+        staging = .allocate(byteCount: staged ? min(max(count, 1), ByteShuffle.blockElements) * width : 0, alignment: 64)
+        unshuffled = .allocate(byteCount: shuffled && encoding == .sparse ? staging.count : 0, alignment: 64)
     }
 
-    /// Takes the next decoded bytes.
-    mutating func consume(_ chunk: UnsafeRawBufferPointer) throws {
-        guard var p = chunk.baseAddress else { return }
-        var remaining = chunk.count
-        if encoding == .sparse && bitmapUsed < (count + 7) / 8 {
-            let take = min(remaining, (count + 7) / 8 - bitmapUsed)
-            bitmap.withUnsafeMutableBytes { ($0.baseAddress! + bitmapUsed).copyMemory(from: p, byteCount: take) }
-            bitmapUsed += take
-            p += take
-            remaining -= take
-            if bitmapUsed == (count + 7) / 8 { try bitmapComplete() }
+    deinit {
+        bitmap.deallocate()
+        staging.deallocate()
+        unshuffled.deallocate()
+    }
+
+    private var staged: Bool { shuffled || encoding == .sparse }
+    private var stagedTotal: Int { encoding == .sparse ? valueCount : count }
+    private var blockLength: Int { min(ByteShuffle.blockElements, stagedTotal - done) * width }
+
+    /// Where the next decoded bytes go; empty once everything declared has arrived.
+    func window() -> UnsafeMutableRawBufferPointer {
+        if bitmapUsed < bitmapBytes { return UnsafeMutableRawBufferPointer(rebasing: bitmap[bitmapUsed..<bitmapBytes]) }
+        if !staged { return UnsafeMutableRawBufferPointer(start: destination + written, count: count * width - written) }
+        return UnsafeMutableRawBufferPointer(rebasing: staging[stagingUsed..<max(stagingUsed, blockLength)])
+    }
+
+    /// `n` bytes were written into the last window.
+    func commit(_ n: Int) throws {
+        if bitmapUsed < bitmapBytes {
+            bitmapUsed += n
+            if bitmapUsed == bitmapBytes { try bitmapComplete() }
+        } else if !staged {
+            written += n
+        } else {
+            stagingUsed += n
+            let length = blockLength
+            if stagingUsed == length { blockComplete(elements: length / width) }
         }
-        if remaining == 0 { return }
-        if encoding != .sparse && !shuffled {
-            guard written + remaining <= count * width else { throw PayloadError(reason: "more element bytes than the shape holds") }
-            (destination + written).copyMemory(from: p, byteCount: remaining)
-            written += remaining
-            return
-        }
-        let total = encoding == .sparse ? valueCount : count
-        while remaining > 0 {
-            let blockLength = min(ByteShuffle.blockElements, total - done) * width
-            guard blockLength > 0 else { throw PayloadError(reason: "more element bytes than declared") }
-            let take = min(remaining, blockLength - stagingUsed)
-            staging.withUnsafeMutableBytes { ($0.baseAddress! + stagingUsed).copyMemory(from: p, byteCount: take) }
-            stagingUsed += take
-            p += take
-            remaining -= take
-            if stagingUsed == blockLength { try blockComplete(elements: blockLength / width) }
+    }
+
+    /// Copies bytes through the window (for callers that already hold decoded bytes).
+    func consume(_ chunk: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < chunk.count {
+            let w = window()
+            guard w.count > 0 else { throw PayloadError(reason: "more element bytes than declared") }
+            let take = min(w.count, chunk.count - offset)
+            w.baseAddress!.copyMemory(from: chunk.baseAddress! + offset, byteCount: take)
+            offset += take
+            try commit(take)
         }
     }
 
     /// Checks that every declared byte arrived.
     func finish() throws {
-        if encoding != .sparse && !shuffled {
-            guard written == count * width else { throw PayloadError(reason: "payload ends early") }
-            return
-        }
-        let expectedValues = encoding == .sparse ? valueCount : count
-        let bitmapDone = encoding != .sparse || bitmapUsed == (count + 7) / 8
-        guard bitmapDone && done == expectedValues && stagingUsed == 0 else {
-            throw PayloadError(reason: "payload ends early")
-        }
+        let complete = bitmapUsed == bitmapBytes && (staged ? done == stagedTotal && stagingUsed == 0 : written == count * width)
+        guard complete else { throw PayloadError(reason: "payload ends early") }
     }
 
-    private mutating func bitmapComplete() throws {
-        let bits = bitmap.withUnsafeBytes { raw in
-            (0..<raw.count / 8).reduce(0) { $0 + raw.loadUnaligned(fromByteOffset: 8 * $1, as: UInt64.self).nonzeroBitCount }
-        }
+    private func bitmapComplete() throws {
         // Bits past the last element must be clear, or the bitmap is not canonical (corrupted).
         if count % 8 != 0, bitmap[(count - 1) / 8] >> UInt8(count % 8) != 0 {
             throw PayloadError(reason: "sparse bitmap has bits set past the last element")
         }
-        valueCount = bits
-        guard (count + 7) / 8 + bits * width == encodedBytes else {
-            throw PayloadError(reason: "sparse bitmap marks \(bits) values but the payload holds \((encodedBytes - (count + 7) / 8) / max(width, 1))")
+        let words = bitmap.count / 8
+        valueCount = (0..<words).reduce(0) { $0 + bitmap.load(fromByteOffset: 8 * $1, as: UInt64.self).nonzeroBitCount }
+        guard bitmapBytes + valueCount * width == encodedBytes else {
+            throw PayloadError(reason: "sparse bitmap marks \(valueCount) values but the payload holds \((encodedBytes - bitmapBytes) / max(width, 1))")
         }
-        word = bitmap.withUnsafeBytes { $0.isEmpty ? 0 : $0.loadUnaligned(as: UInt64.self) }
+        word = words > 0 ? bitmap.load(as: UInt64.self) : 0
     }
 
-    private mutating func blockComplete(elements m: Int) throws {
+    private func blockComplete(elements m: Int) {
         stagingUsed = 0
         if encoding != .sparse {
-            staging.withUnsafeBytes { ByteShuffle.unshuffleBlock($0.baseAddress!, destination + done * width, count: m, width: width) }
+            ByteShuffle.unshuffleBlock(staging.baseAddress!, destination + done * width, count: m, width: width)
             done += m
             return
         }
-        if shuffled {
-            staging.withUnsafeBytes { src in
-                unshuffled.withUnsafeMutableBytes { ByteShuffle.unshuffleBlock(src.baseAddress!, $0.baseAddress!, count: m, width: width) }
+        if shuffled { ByteShuffle.unshuffleBlock(staging.baseAddress!, unshuffled.baseAddress!, count: m, width: width) }
+        let values = shuffled ? unshuffled.baseAddress! : staging.baseAddress!
+        for v in 0..<m {
+            while word == 0 {
+                wordIndex += 1
+                word = bitmap.load(fromByteOffset: 8 * wordIndex, as: UInt64.self)
             }
-        }
-        let values = shuffled ? unshuffled : staging
-        values.withUnsafeBytes { raw in
-            bitmap.withUnsafeBytes { bits in
-                for v in 0..<m {
-                    while word == 0 {
-                        wordIndex += 1
-                        word = bits.loadUnaligned(fromByteOffset: 8 * wordIndex, as: UInt64.self)
-                    }
-                    let position = wordIndex * 64 + word.trailingZeroBitCount
-                    word &= word - 1
-                    (destination + position * width).copyMemory(from: raw.baseAddress! + v * width, byteCount: width)
-                }
-            }
+            let position = wordIndex * 64 + word.trailingZeroBitCount
+            word &= word - 1
+            (destination + position * width).copyMemory(from: values + v * width, byteCount: width)
         }
         done += m
     }

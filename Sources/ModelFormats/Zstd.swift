@@ -79,7 +79,7 @@ final class ZstdCompressor {
 /// produce more than the declared size.
 final class ZstdDecompressor {
     private let context: OpaquePointer
-    private var scratch: [UInt8]
+    private let scratch: UnsafeMutableRawBufferPointer
     private var produced = 0
     private var frameEnded = false
     private var headerChecked = false
@@ -87,15 +87,29 @@ final class ZstdDecompressor {
     init() throws {
         guard let ctx = ZSTD_createDCtx() else { throw ZstdError(reason: "cannot allocate a zstd context") }
         context = ctx
-        scratch = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
+        scratch = .allocate(byteCount: ZSTD_DStreamOutSize(), alignment: 64)
     }
 
-    deinit { ZSTD_freeDCtx(context) }
+    deinit {
+        ZSTD_freeDCtx(context)
+        scratch.deallocate()
+    }
 
     /// Feeds compressed bytes; `consume` receives decoded bytes in order. May be called repeatedly
     /// with consecutive pieces of the frame.
     func decode(_ compressed: UnsafeRawBufferPointer, declaredSize: Int,
                 _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let scratch = self.scratch
+        try decode(compressed, declaredSize: declaredSize, window: { scratch }) { count in
+            try consume(UnsafeRawBufferPointer(start: scratch.baseAddress, count: count))
+        }
+    }
+
+    /// Feeds compressed bytes, decoding straight into the buffer `window` names each time (the
+    /// consumer's own memory, so no copy); `commit` is told how many bytes landed there. An empty
+    /// window means the consumer expects no more bytes: any further output is an error.
+    func decode(_ compressed: UnsafeRawBufferPointer, declaredSize: Int,
+                window: () -> UnsafeMutableRawBufferPointer, commit: (Int) throws -> Void) throws {
         if !headerChecked, compressed.count >= 5 {
             // Frame header descriptor: the reserved (3) and unused (4) bits are 0 in frames we write;
             // libzstd ignores the unused bit, so a flip there would otherwise go unnoticed.
@@ -108,20 +122,20 @@ final class ZstdDecompressor {
                 if input.pos < input.size { throw ZstdError(reason: "data after the end of the zstd frame") }
                 return
             }
-            let (result, outputFull) = try scratch.withUnsafeMutableBytes { buf -> (Int, Bool) in
-                var out = ZSTD_outBuffer(dst: buf.baseAddress, size: buf.count, pos: 0)
-                let r = ZSTD_decompressStream(context, &out, &input)
-                if ZSTD_isError(r) != 0 { throw ZstdError(reason: "zstd: " + String(cString: ZSTD_getErrorName(r))) }
-                if out.pos > declaredSize - produced {
-                    throw ZstdError(reason: "decodes to more than the declared \(declaredSize) bytes")
-                }
-                produced += out.pos
-                if out.pos > 0 { try consume(UnsafeRawBufferPointer(start: buf.baseAddress, count: out.pos)) }
-                return (r, out.pos == out.size)
+            let target = window()
+            var out = target.count > 0
+                ? ZSTD_outBuffer(dst: target.baseAddress, size: target.count, pos: 0)
+                : ZSTD_outBuffer(dst: scratch.baseAddress, size: 1, pos: 0)  // any byte here is an overflow
+            let r = ZSTD_decompressStream(context, &out, &input)
+            if ZSTD_isError(r) != 0 { throw ZstdError(reason: "zstd: " + String(cString: ZSTD_getErrorName(r))) }
+            if out.pos > declaredSize - produced || (target.count == 0 && out.pos > 0) {
+                throw ZstdError(reason: "decodes to more than the declared \(declaredSize) bytes")
             }
-            if result == 0 { frameEnded = true; continue }
+            produced += out.pos
+            if out.pos > 0 { try commit(out.pos) }
+            if r == 0 { frameEnded = true; continue }
             // Input used up and everything flushed: wait for the next piece.
-            if input.pos == input.size && !outputFull { return }
+            if input.pos == input.size && out.pos < out.size { return }
         }
     }
 

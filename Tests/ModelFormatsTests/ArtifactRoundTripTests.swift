@@ -83,7 +83,7 @@ final class ArtifactRoundTripTests: XCTestCase {
                         let payload = PayloadEncoder.encode(t, encoding: encoding, transform: transform, level: 1)
                         var out = Tensor(zeros: dtype, t.shape)
                         try out.withUnsafeMutableBytes { dst in
-                            var decoder = PayloadDecoder(destination: dst.baseAddress!, count: count, width: dtype.byteSize,
+                            let decoder = PayloadDecoder(destination: dst.baseAddress!, count: count, width: dtype.byteSize,
                                                          encoding: encoding, transform: transform, encodedBytes: payload.encodedBytes)
                             let decoded = try Zstd.decompress(payload.member, expectedSize: payload.encodedBytes)
                             // Feed in uneven pieces, as the tar stream does.
