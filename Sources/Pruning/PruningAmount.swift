@@ -56,6 +56,12 @@ public struct PruningAmount: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True for an absolute count, false for a fraction.
+    public var isCount: Bool {
+        if case .count = kind { return true }
+        return false
+    }
+
     public var description: String {
         switch kind {
         case .fraction(let f): return "\(f)"

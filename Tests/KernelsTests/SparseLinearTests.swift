@@ -57,13 +57,17 @@ final class SparseLinearTests: XCTestCase {
         for (rows, cols, sparsity) in [(37, 53, 0.9), (16, 700, 0.5), (5, 64, 0.0), (9, 33, 1.0)] {
             let w = prunedWeight(rows: rows, cols: cols, sparsity: sparsity, seed: UInt64(rows * cols))
             let bias = randomTensor([rows], seed: 7)
-            let csr = SparseMatrix(weight: w)
+            let matrices = [SparseMatrix(weight: w), SparseMatrix(weight: w, narrowIndices: true)]
+            XCTAssertEqual(matrices.map(\.isNarrow), [false, true])
+            XCTAssertEqual(matrices[0].columns, matrices[1].columns)
             for batch in [1, 2, 15, 16, 17, 33] {
                 let x = randomTensor([batch, cols], seed: UInt64(batch))
                 let expected = exact(w, x, bias)
                 for isa in SparseISA.allCases where isa.isSupported {
-                    let y = SparseLinear.forward(weight: csr, x: x, bias: bias, isa: isa)
-                    assertWithinBound(y.floats, expected, "\(isa) [\(rows)x\(cols)] sparsity \(sparsity) batch \(batch)")
+                    for csr in matrices {
+                        let y = SparseLinear.forward(weight: csr, x: x, bias: bias, isa: isa)
+                        assertWithinBound(y.floats, expected, "\(isa) [\(rows)x\(cols)] narrow \(csr.isNarrow) sparsity \(sparsity) batch \(batch)")
+                    }
                 }
             }
         }

@@ -38,8 +38,9 @@ final class SparseSessionTests: XCTestCase {
         let pruned = try teacher.pruned(["fc1.weight", "fc2.weight", "fc3.weight"], by: L1Unstructured(amount: .fraction(0.9)), scope: .global)
         let session = try Session(package: pruned, options: SessionOptions(maxBatch: 64))
         let sparseKernels = session.plan.steps.compactMap { $0.kernel as? SparseLinearKernel }
-        XCTAssertEqual(sparseKernels.map { $0.sparse.matrix.rows }, [512, 10], "fc2 (94% sparse) and fc3 (85%) get sparse kernels")
-        XCTAssertTrue(sparseKernels.allSatisfy { $0.usesSparse(batch: 64) && !$0.usesSparse(batch: 1) })
+        // fc2 is 94.1% sparse, above every break-even of a 512×512 weight; fc1 (58%) and fc3 (84.5%) stay dense.
+        XCTAssertEqual(sparseKernels.map { $0.sparse.matrix.rows }, [512])
+        XCTAssertTrue(sparseKernels.allSatisfy { $0.usesSparse(batch: 1) && $0.usesSparse(batch: 64) })
 
         for batch in [1, 64] {
             let x = randomTensor([batch, 64], seed: UInt64(batch), lower: 0, upper: 16)  // digits pixels are 0…16

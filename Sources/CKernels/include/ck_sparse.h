@@ -6,12 +6,15 @@
 
 /// A float matrix [rows, cols] in compressed sparse row form: row r's non-zeros are
 /// values[row_start[r] ..< row_start[r + 1]] at columns col_index[same range], columns ascending.
-/// For a linear layer it is the weight [out_features, in_features].
+/// For a linear layer it is the weight [out_features, in_features]. Column indices are int32_t
+/// when index_bits == 32 (the default: fastest) or uint16_t when index_bits == 16 (cols <= 65536;
+/// 6 bytes per non-zero instead of 8, about 10% slower at batch 1 on Zen 5).
 typedef struct {
     int64_t rows;
     int64_t cols;
     const int64_t *row_start; // rows + 1 entries, row_start[0] == 0
-    const int32_t *col_index; // row_start[rows] entries, each in [0, cols)
+    const void *col_index;    // row_start[rows] entries, each in [0, cols)
+    int32_t index_bits;       // 16 or 32
     const float *values;      // row_start[rows] entries
 } ck_csr_f32;
 

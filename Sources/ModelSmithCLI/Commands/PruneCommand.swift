@@ -92,15 +92,13 @@ struct PruneCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
+        let pruningAmount = sensitivity ? nil : try PruningAmount(parsing: amount ?? "")  // refuse bad amounts before loading
         let package = try input.loadPackage()
         let selection = ParameterSelection(layers: Self.list(layers), exclude: Self.list(exclude))
         let parameters = try selection.resolve(in: package.graph)
-        if sensitivity {
-            try runSensitivity(package, parameters: parameters, console: console)
-            return
+        guard let pruningAmount, let output else {
+            return try runSensitivity(package, parameters: parameters, console: console)
         }
-        let pruningAmount = try PruningAmount(parsing: amount ?? "")
-        guard let output else { return }
         if !force && FileManager.default.fileExists(atPath: output) { throw FormatError.outputExists(path: output) }
 
         var pruned = try package.pruned(parameters, by: L1Unstructured(amount: pruningAmount), scope: scope.pruningScope)
@@ -108,6 +106,7 @@ struct PruneCommand: ParsableCommand {
         pruned.provenance.steps.append(ProvenanceStep(step: "prune", options: [
             "method": .string("l1_unstructured"),
             "amount": amountJSON(pruningAmount),
+            "amount_kind": .string(pruningAmount.isCount ? "count" : "fraction"),
             "scope": .string(scope.rawValue),
             "parameters": .array(parameters.map { .string($0) }),
         ], results: [
