@@ -99,6 +99,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Seed for initialisation, shuffling and dropout.")
     var seed: UInt64 = 0
 
+    @Option(name: .long, help: ArgumentHelp("Which weights to write: 'last' (the final epoch's) or 'best' (the best eval accuracy; choose it on a validation set, not the test set you report).", valueName: "last|best"))
+    var keep: KeptWeights = .last
+
     @Option(name: .customLong("early-stop"), help: ArgumentHelp("Stop after this many epochs without eval improvement.", valueName: "epochs"))
     var earlyStop: Int?
 
@@ -185,16 +188,18 @@ struct TrainingOptions: ParsableArguments {
         return result
     }
 
-    /// Writes the best (with --eval) or final weights as an artifact with provenance, then removes the checkpoint.
+    /// Writes the final (or, with `--keep best`, the best-on-eval) weights as an artifact with provenance,
+    /// then removes the checkpoint.
     func write(_ result: TrainingResult, student: TrainableModel, step: String, extraOptions: [String: JSONValue],
                source: String, console: Console, common: CommonOptions) throws {
-        let model = result.bestModel
+        let model = keep == .best ? result.bestModel : result.finalModel
         var provenance = Provenance()
         var options = try TrainerConfiguration(epochs: epochs, batchSize: batch, seed: seed, objective: .crossEntropy,
                                                optimizer: try makeOptimizer(), learningRate: try makePlan()).summary
         options.removeValue(forKey: "loss")
         for (k, v) in extraOptions { options[k] = v }
         options["data"] = .string(data)
+        options["keep"] = .string(keep.rawValue)
         if let eval { options["eval"] = .string(eval) }
         var results: [String: JSONValue] = ["epochs_run": .number(Double(result.history.count)), "stopped_early": .bool(result.stoppedEarly)]
         if let a = result.finalAccuracy { results["final_accuracy"] = .number(a) }
@@ -216,7 +221,8 @@ struct TrainingOptions: ParsableArguments {
         } else if !common.quiet {
             var text = "wrote \(output) (\(Formatting.bytes(written.fileBytes))) after \(result.history.count) epochs"
             if let best = result.bestAccuracy, let epoch = result.bestEpoch, let final = result.finalAccuracy {
-                text += String(format: "; eval accuracy %.4f final, %.4f best (epoch %d, written)", final, best, epoch)
+                text += String(format: "; eval accuracy %.4f final%@, %.4f best (epoch %d%@)", final, keep == .last ? " (written)" : "",
+                               best, epoch, keep == .best ? ", written" : "")
             }
             console.output(text)
         }
@@ -262,4 +268,9 @@ func printJSONLine(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
+/// Which weights `train`/`distill` write.
+enum KeptWeights: String, ExpressibleByArgument, CaseIterable {
+    case last, best
 }
