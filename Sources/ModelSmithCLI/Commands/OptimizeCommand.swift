@@ -9,7 +9,8 @@ struct OptimizeCommand: ParsableCommand {
         commandName: "optimize",
         abstract: "Run a recipe: ordered prune, distill, quantize, verify and bench steps with an accuracy budget.",
         discussion: """
-        Each step takes the same options as its command; the recipe chains them (each step reads the \
+        Each step takes the same options as its command (its output goes to stderr; stdout carries \
+        only the summary table, or with --json the summary object); the recipe chains them (each step reads the \
         previous step's model) and keeps every intermediate artifact in the output folder. Every step \
         is checked before the first one runs. After each step that writes a model, accuracy on \
         data.eval is measured against the input model's; a step that breaks the budget stops the \
@@ -46,6 +47,10 @@ struct OptimizeCommand: ParsableCommand {
         var sizeBytes: Int?
         var accuracy: Double?
         var accuracyDropPoints: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case step, command, artifact, sizeBytes = "size_bytes", accuracy, accuracyDropPoints = "accuracy_drop_points"
+        }
     }
 
     struct Summary: Encodable {
@@ -54,6 +59,8 @@ struct OptimizeCommand: ParsableCommand {
         var sizeBytes: Int
         var accuracy: Double?
         var steps: [StepResult]
+
+        enum CodingKeys: String, CodingKey { case recipe, model, sizeBytes = "size_bytes", accuracy, steps }
     }
 
     func run() throws {
@@ -86,7 +93,7 @@ struct OptimizeCommand: ParsableCommand {
             console.note("[\(number)/\(plan.commands.count)] modelsmith \(command.arguments.joined(separator: " "))")
             do {
                 var subcommand = try ModelSmith.parseAsRoot(command.arguments + (common.quiet ? ["--quiet"] : []))
-                try subcommand.run()
+                try Self.withStandardOutputOnStandardError { try subcommand.run() }
             } catch let failure as CheckFailure {
                 throw CheckFailure("step \(number) (\(command.kind.rawValue)): \(failure.message)")
             } catch {
@@ -148,6 +155,20 @@ struct OptimizeCommand: ParsableCommand {
                        accuracy(r.accuracy), r.accuracyDropPoints.map { String(format: "%.2f", $0) } ?? "-"])
         }
         console.output(table.render())
+    }
+
+    /// Runs `body` with file descriptor 1 pointed at stderr: a step's own tables are progress here,
+    /// and stdout keeps only the recipe's summary (so `--json` output stays parseable).
+    static func withStandardOutputOnStandardError<T>(_ body: () throws -> T) rethrows -> T {
+        fflush(nil)  // every C stream, before the descriptor moves
+        let saved = dup(STDOUT_FILENO)
+        dup2(STDERR_FILENO, STDOUT_FILENO)
+        defer {
+            fflush(nil)  // every C stream, before the descriptor moves
+            dup2(saved, STDOUT_FILENO)
+            close(saved)
+        }
+        return try body()
     }
 
     /// A path shown relative to the working directory when it lies below it.
