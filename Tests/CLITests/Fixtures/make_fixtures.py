@@ -39,4 +39,6 @@ expected = {
     "unused_tensors": ["num_batches_tracked"],
 }
 expected["totals"]["compression_ratio"] = expected["totals"]["bytes_in_memory"] / expected["totals"]["bytes_on_disk"]
+weights = np.concatenate([w["fc1.weight"].ravel(), w["fc2.weight"].ravel()])
+expected["totals"]["weight_sparsity"] = float(np.mean(weights == 0))
 (here / "expected_inspect.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
