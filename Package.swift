@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
-        .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime"]),
+        .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime"]),
         .target(name: "ModelSmithCLI", dependencies: [
             "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
             "Quantization", "Pruning", "Training", "Benchmarking",

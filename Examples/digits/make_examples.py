@@ -7,7 +7,7 @@ import pathlib, shutil
 import numpy as np
 
 here = pathlib.Path(__file__).parent
-golden = pathlib.Path("/work/shared/golden/models")
+golden = pathlib.Path("../shared/golden/models")
 for model in ["teacher", "student", "cnn"]:
     shutil.copy(golden / f"{model}.model.json", here / f"{model}.json")
 

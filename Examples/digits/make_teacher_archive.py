@@ -5,7 +5,7 @@ import io, pathlib, subprocess, tarfile
 import numpy as np
 
 here = pathlib.Path(__file__).parent
-golden = pathlib.Path("/work/shared/golden/models")
+golden = pathlib.Path("../shared/golden/models")
 weights = np.load(golden / "teacher.weights.npz")
 
 def add(tar, name, data):

@@ -62,7 +62,7 @@ public enum SVGChart {
             svg += "<text x=\"\(left - 6)\" y=\"\(y0 + rowHeight / 2 + 4)\" text-anchor=\"end\">\(escape(category))</text>"
             for (g, group) in groups.enumerated() where row < group.values.count {
                 let value = group.values[row]
-                let w = barWidth * value / maxValue
+                let w = barWidth * max(value, 0) / maxValue  // negative values: no bar, the label says it
                 let y = y0 + 4 + g * 14
                 svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\"\(fmt(w))\" height=\"12\" fill=\"\(color(g))\"><title>\(escape(group.name)) \(escape(category)): \(fmt(value)) \(escape(unit))</title></rect>"
                 svg += "<text x=\"\(fmt(Double(left) + w + 4))\" y=\"\(y + 10)\" font-size=\"10\">\(fmt(value)) \(escape(unit))</text>"
@@ -76,9 +76,11 @@ public enum SVGChart {
     public static func spreads(title: String, unit: String, rows: [Spread], width: Int = 640) -> String {
         guard !rows.isEmpty else { return empty(title: title, width: width) }
         let height = 60 + 22 * rows.count
-        let maxValue = max(rows.map(\.p99).max() ?? 1, 1e-12)
+        // One stray p99 (a noisy machine) must not flatten every bar: the axis ends at 1.5× the
+        // largest p90, and longer whiskers are cut with an arrow (their label keeps the value).
+        let maxValue = max(min(rows.map(\.p99).max() ?? 1, 1.5 * (rows.map(\.p90).max() ?? 1)), 1e-12)
         let left = 200, right = 90, span = Double(width - left - right)
-        func x(_ v: Double) -> Double { Double(left) + span * v / maxValue }
+        func x(_ v: Double) -> Double { Double(left) + span * min(v, maxValue) / maxValue }
         var svg = header(title: title, width: width, height: height)
         for (i, row) in rows.enumerated() {
             let y = 36 + i * 22
@@ -87,6 +89,10 @@ public enum SVGChart {
             svg += "<line x1=\"\(fmt(x(row.p50)))\" y1=\"\(y + 9)\" x2=\"\(fmt(x(row.p99)))\" y2=\"\(y + 9)\" stroke=\"#333\"/>"
             svg += "<line x1=\"\(fmt(x(row.p90)))\" y1=\"\(y + 4)\" x2=\"\(fmt(x(row.p90)))\" y2=\"\(y + 14)\" stroke=\"#333\"><title>p90 \(fmt(row.p90)) \(escape(unit))</title></line>"
             svg += "<line x1=\"\(fmt(x(row.p99)))\" y1=\"\(y + 2)\" x2=\"\(fmt(x(row.p99)))\" y2=\"\(y + 16)\" stroke=\"#333\"><title>p99 \(fmt(row.p99)) \(escape(unit))</title></line>"
+            if row.p99 > maxValue {
+                let tip = x(row.p99)
+                svg += "<polygon points=\"\(fmt(tip)),\(y + 9) \(fmt(tip - 6)),\(y + 5) \(fmt(tip - 6)),\(y + 13)\" fill=\"#333\"/>"
+            }
             svg += "<text x=\"\(fmt(x(row.p99) + 4))\" y=\"\(y + 13)\" font-size=\"10\">\(fmt(row.p50)) / \(fmt(row.p99)) \(escape(unit))</text>"
         }
         svg += "<text x=\"\(left)\" y=\"\(height - 8)\" font-size=\"10\">bar: p50 · tick: p90 · end: p99</text>"

@@ -266,10 +266,12 @@ void ck_avgpool2d_f32(const float *x, float *y, size_t planes, const ck_pool2d_g
                 /* the divisor counts padding but not the part of the window beyond it */
                 int64_t ph1 = h1 < g->in_h + g->pad_h ? h1 : g->in_h + g->pad_h;
                 int64_t pw1 = w1 < g->in_w + g->pad_w ? w1 : g->in_w + g->pad_w;
-                int64_t divisor = (ph1 - h0) * (pw1 - w0);
+                int64_t hs = h0 < 0 ? 0 : h0, he = h1 < g->in_h ? h1 : g->in_h;
+                int64_t ws = w0 < 0 ? 0 : w0, we = w1 < g->in_w ? w1 : g->in_w;
+                int64_t divisor = g->count_include_pad ? (ph1 - h0) * (pw1 - w0) : (he - hs) * (we - ws);
                 float sum = 0;
-                for (int64_t ih = h0 < 0 ? 0 : h0; ih < (h1 < g->in_h ? h1 : g->in_h); ih++)
-                    for (int64_t iw = w0 < 0 ? 0 : w0; iw < (w1 < g->in_w ? w1 : g->in_w); iw++)
+                for (int64_t ih = hs; ih < he; ih++)
+                    for (int64_t iw = ws; iw < we; iw++)
                         sum += xp[ih * g->in_w + iw];
                 yp[oh * g->out_w + ow] = sum / (float)divisor;
             }

@@ -67,6 +67,7 @@ public final class Conv2d: @unchecked Sendable {
         let weights: DNNLMemory
         let source: dnnl_memory_desc_t
         let destination: dnnl_memory_desc_t
+        let scratchpad: dnnl_memory_desc_t
     }
 
     public init(geometry g: Conv2dGeometry, weight: Tensor, bias: Tensor?, postOp: PostOp = .none) throws {
@@ -116,13 +117,14 @@ public final class Conv2d: @unchecked Sendable {
                     bias == nil ? nil : biasPointer, &destination, strides, dilates, padding, padding),
                     "convolution_forward_desc_init")
             }
-            let attributes = try PostOpAttributes(postOp)
+            let attributes = try PrimitiveAttributes(postOp)
             let primitive = try withUnsafePointer(to: &desc) {
                 try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle, what: "f32 conv2d \(g)")
             }
             let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
             let packed = try packedWeight(layout: chosen)
-            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination)
+            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination,
+                                 scratchpad: primitive.memoryDescriptor(dnnl_query_scratchpad_md) ?? dnnl_memory_desc_t())
             plans[batch] = plan
             return plan
         }
@@ -145,13 +147,8 @@ public final class Conv2d: @unchecked Sendable {
         let plan = try plan(batch: batch)
         let src = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_SRC, descriptor: plan.source, data: input)
         let dst = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_DST, descriptor: plan.destination, data: output)
-        if let bias {
-            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights),
-                                                        (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
-        } else {
-            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights), (DNNL_ARG_DST, dst)])
-        }
-        try context.wait()
+        let scratch = try context.scratchpad(kernel: id, batch: batch, descriptor: plan.scratchpad)
+        try plan.primitive.execute(context, src: src, weights: plan.weights, bias: bias, dst: dst, scratchpad: scratch)
     }
 
     /// The direct 7-loop convolution (double accumulation) that `run` is tested against.

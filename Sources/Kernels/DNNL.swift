@@ -120,6 +120,26 @@ final class DNNLPrimitive: @unchecked Sendable {
         try DNNL.check(dnnl_primitive_execute(primitive, stream, Int32(execArgs.count), execArgs), "primitive_execute")
     }
 
+    /// Executes a forward op (matmul, convolution) and waits; no heap allocation.
+    func execute(_ context: ExecutionContext, src: DNNLMemory, weights: DNNLMemory, bias: DNNLMemory?, dst: DNNLMemory,
+                 scratchpad: DNNLMemory?) throws {
+        let none = dnnl_exec_arg_t(arg: 0, memory: nil)
+        var args = (dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.handle), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights.handle),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst.handle), none, none)
+        var count: Int32 = 3
+        if let bias { args.3 = dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: bias.handle); count += 1 }
+        if let scratchpad {
+            let slot = dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)
+            if count == 3 { args.3 = slot } else { args.4 = slot }
+            count += 1
+        }
+        let status = withUnsafePointer(to: &args) {
+            $0.withMemoryRebound(to: dnnl_exec_arg_t.self, capacity: 5) { dnnl_primitive_execute(primitive, context.stream, count, $0) }
+        }
+        try DNNL.check(status, "primitive_execute")
+        try context.wait()
+    }
+
     deinit {
         dnnl_primitive_destroy(primitive)
         dnnl_primitive_desc_destroy(descriptor)

@@ -29,6 +29,7 @@ public final class DenseLinear: @unchecked Sendable {
         let weights: DNNLMemory
         let source: dnnl_memory_desc_t
         let destination: dnnl_memory_desc_t
+        let scratchpad: dnnl_memory_desc_t
     }
 
     /// - Parameters:
@@ -74,14 +75,15 @@ public final class DenseLinear: @unchecked Sendable {
                 try DNNL.check(dnnl_matmul_desc_init(&desc, &source, &weights, bias == nil ? nil : biasPointer, &destination),
                                "matmul_desc_init")
             }
-            let attributes = try PostOpAttributes(postOp)
+            let attributes = try PrimitiveAttributes(postOp)
             let primitive = try withUnsafePointer(to: &desc) {
                 try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle,
                                   what: "f32 matmul \(batch)x\(inFeatures)x\(outFeatures)")
             }
             let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
             let packed = try packedWeight(layout: chosen)
-            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination)
+            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination,
+                                 scratchpad: primitive.memoryDescriptor(dnnl_query_scratchpad_md) ?? dnnl_memory_desc_t())
             plans[batch] = plan
             return plan
         }
@@ -105,13 +107,8 @@ public final class DenseLinear: @unchecked Sendable {
         let plan = try plan(batch: batch)
         let src = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_SRC, descriptor: plan.source, data: input)
         let dst = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_DST, descriptor: plan.destination, data: output)
-        if let bias {
-            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights),
-                                                        (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, dst)])
-        } else {
-            try plan.primitive.execute(context.stream, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, plan.weights), (DNNL_ARG_DST, dst)])
-        }
-        try context.wait()
+        let scratch = try context.scratchpad(kernel: id, batch: batch, descriptor: plan.scratchpad)
+        try plan.primitive.execute(context, src: src, weights: plan.weights, bias: bias, dst: dst, scratchpad: scratch)
     }
 
     /// The plain loop (double accumulation) that `run` is tested against.
@@ -130,24 +127,25 @@ public final class DenseLinear: @unchecked Sendable {
     }
 }
 
-/// Primitive attributes carrying a fused post-op (nil handle when there is none).
-final class PostOpAttributes {
-    let handle: OpaquePointer?
+/// Primitive attributes: a fused post-op, and a scratchpad the caller provides (oneDNN's own
+/// scratchpad is shared between primitives, which is unsafe for concurrent runs).
+final class PrimitiveAttributes {
+    let handle: OpaquePointer
 
     init(_ postOp: PostOp) throws {
-        guard postOp != .none else { handle = nil; return }
         var attr: OpaquePointer?
         try DNNL.check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        handle = attr!
+        try DNNL.check(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "primitive_attr_set_scratchpad_mode")
         var ops: OpaquePointer?
         try DNNL.check(dnnl_post_ops_create(&ops), "post_ops_create")
         defer { dnnl_post_ops_destroy(ops) }
         switch postOp {
-        case .none: break
+        case .none: return
         case .relu: try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
         }
-        try DNNL.check(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
-        handle = attr
+        try DNNL.check(dnnl_primitive_attr_set_post_ops(handle, ops), "primitive_attr_set_post_ops")
     }
 
-    deinit { if let handle { dnnl_primitive_attr_destroy(handle) } }
+    deinit { dnnl_primitive_attr_destroy(handle) }
 }

@@ -88,10 +88,13 @@ public enum Normalization {
 public struct Pool2dGeometry: Sendable, Equatable {
     public var inHeight, inWidth: Int
     public var kernelH, kernelW, strideH, strideW, padH, padW: Int
+    /// Average pooling: padding counts in the divisor (PyTorch's default) or not.
+    public var countIncludePad: Bool
 
-    public init(inHeight: Int, inWidth: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
+    public init(inHeight: Int, inWidth: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), countIncludePad: Bool = true) {
         self.inHeight = inHeight
         self.inWidth = inWidth
+        self.countIncludePad = countIncludePad
         (kernelH, kernelW) = kernel
         (strideH, strideW) = stride
         (padH, padW) = padding
@@ -116,7 +119,7 @@ public struct Pool2dGeometry: Sendable, Equatable {
     var c: ck_pool2d_geometry {
         ck_pool2d_geometry(in_h: Int64(inHeight), in_w: Int64(inWidth), out_h: Int64(outHeight), out_w: Int64(outWidth),
                            kernel_h: Int64(kernelH), kernel_w: Int64(kernelW), stride_h: Int64(strideH), stride_w: Int64(strideW),
-                           pad_h: Int64(padH), pad_w: Int64(padW))
+                           pad_h: Int64(padH), pad_w: Int64(padW), count_include_pad: countIncludePad ? 1 : 0)
     }
 }
 
@@ -127,7 +130,7 @@ public enum Pooling {
         ck_maxpool2d_f32(input, output, planes, &g)
     }
 
-    /// Average with padding counted in the divisor (PyTorch's default `count_include_pad=True`).
+    /// Average over each window (divisor per `geometry.countIncludePad`).
     public static func average(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, planes: Int, geometry: Pool2dGeometry) {
         var g = geometry.c
         ck_avgpool2d_f32(input, output, planes, &g)

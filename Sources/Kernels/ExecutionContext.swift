@@ -37,6 +37,18 @@ public final class ExecutionContext: @unchecked Sendable {
         return memory
     }
 
+    private var scratchBuffer: AlignedBuffer?
+
+    /// The scratchpad memory for (`kernel`, `batch`), backed by this context's one scratch buffer
+    /// (grown to the largest request; steps of a run execute one at a time). Nil if none is needed.
+    func scratchpad(kernel: Int, batch: Int, descriptor: dnnl_memory_desc_t) throws -> DNNLMemory? {
+        var md = descriptor
+        let size = dnnl_memory_desc_get_size(&md)
+        guard size > 0 else { return nil }
+        if scratchBuffer == nil || scratchBuffer!.byteCount < size { scratchBuffer = AlignedBuffer(byteCount: size) }
+        return try memory(kernel: kernel, batch: batch, slot: DNNL_ARG_SCRATCHPAD, descriptor: descriptor, data: scratchBuffer!.pointer)
+    }
+
     func wait() throws { try DNNL.check(dnnl_stream_wait(stream), "stream_wait") }
 
     deinit { dnnl_stream_destroy(stream) }

@@ -40,16 +40,17 @@ public enum Artifact {
         }
         if !options.force && FileManager.default.fileExists(atPath: path) { throw FormatError.outputExists(path: path) }
         let jobs = try plan(contents, path: path)
-        let payloads = encodeConcurrently(jobs, options: options)
+        let encoded = encodeConcurrently(jobs, options: options)
+        let payloads = encoded.map(\.payload)
 
         var entries: [ArtifactTensorEntry] = []
-        for (job, payload) in zip(jobs, payloads) {
+        for (job, (payload, digest)) in zip(jobs, encoded) {
             let member = payload.map { _ in MemberPath.member(prefix: job.role == .param ? "tensors" : "masks", index: entries.count, name: job.name) }
             entries.append(ArtifactTensorEntry(
                 name: job.name, role: job.role, dtype: job.tensor.dtype, shape: job.tensor.shape,
                 encoding: payload?.encoding ?? .paramNonzero, transform: payload?.transform ?? .none, quant: job.tensor.quant,
                 member: member, encodedBytes: payload?.encodedBytes ?? 0, storedBytes: payload?.member.count ?? 0,
-                sha256: job.tensor.withUnsafeBytes { SHA256.hex($0) }))
+                sha256: digest))
         }
         let manifest = try ArtifactManifest.encode(graph: graph, entries: entries, provenance: contents.provenance)
         let digest = Array("\(SHA256.hex(manifest))  \(manifestMember)\n".utf8)
@@ -78,13 +79,15 @@ public enum Artifact {
         try ArtifactDecoding.read(path, limits: limits)
     }
 
-    /// One tensor to store: a parameter, or a mask (which is stored by reference when it equals
-    /// "parameter != 0").
+    /// One tensor to store: a parameter, or a mask (stored by reference when it equals
+    /// "parameter != 0", otherwise as itself or as its difference from that, whichever is smaller).
     struct Job {
         var name: String
         var role: ArtifactTensorEntry.Role
         var tensor: Tensor
         var byReference: Bool
+        /// mask XOR (parameter != 0), for masks that are not a pure reference.
+        var difference: Tensor? = nil
     }
 
     private static func plan(_ contents: PackageContents, path: String) throws -> [Job] {
@@ -108,21 +111,29 @@ public enum Artifact {
                 throw bad("mask '\(name)' must be bool and have the shape of a parameter of the same name")
             }
             let derived = ElementBits.nonzeroMask(of: param)
-            jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: derived.bitwiseEqual(mask)))
+            let same = derived.bitwiseEqual(mask)
+            jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: same,
+                            difference: same ? nil : ElementBits.difference(mask, derived)))
         }
         return jobs
     }
 
-    /// Encodes the jobs on `options.threads` threads, largest first; nil for mask references.
-    private static func encodeConcurrently(_ jobs: [Job], options: ArtifactWriteOptions) -> [EncodedPayload?] {
-        let results = LockedArray<EncodedPayload?>(repeating: nil, count: jobs.count)
+    /// Encodes and hashes the jobs on `options.threads` threads, largest first; the payload is nil
+    /// for mask references.
+    private static func encodeConcurrently(_ jobs: [Job], options: ArtifactWriteOptions) -> [(payload: EncodedPayload?, sha256: String)] {
+        let results = LockedArray<(payload: EncodedPayload?, sha256: String)>(repeating: (nil, ""), count: jobs.count)
         let order = jobs.indices.sorted { jobs[$0].tensor.byteCount > jobs[$1].tensor.byteCount }
         let next = LockedCounter()
         DispatchQueue.concurrentPerform(iterations: min(options.threads, max(jobs.count, 1))) { _ in
             while let k = next.next(below: order.count) {
                 let job = jobs[order[k]]
-                if job.byReference { continue }
-                results.set(order[k], PayloadEncoder.smallest(job.tensor, level: options.level))
+                let digest = job.tensor.withUnsafeBytes { SHA256.hex($0) }
+                var payload = job.byReference ? nil : PayloadEncoder.smallest(job.tensor, level: options.level)
+                if let difference = job.difference {
+                    let relative = PayloadEncoder.encode(difference, encoding: .paramNonzeroXor, transform: .none, level: options.level)
+                    if relative.member.count < payload!.member.count { payload = relative }
+                }
+                results.set(order[k], (payload, digest))
             }
         }
         return results.values

@@ -77,8 +77,9 @@ enum ArtifactDecoding {
         }
         for (i, e) in entries.enumerated() where e.role == .mask {
             var mask = tensors[i]
-            if e.encoding == .paramNonzero, let p = contents.tensors[e.name] {
-                mask = ElementBits.nonzeroMask(of: p)
+            if e.encoding == .paramNonzero || e.encoding == .paramNonzeroXor, let p = contents.tensors[e.name] {
+                let derived = ElementBits.nonzeroMask(of: p)
+                mask = e.encoding == .paramNonzero ? derived : ElementBits.difference(mask, derived)
                 guard mask.withUnsafeBytes({ SHA256.hex($0) }) == e.sha256 else {
                     throw FormatError.checksumMismatch(path: path, tensor: e.name + " (mask)")
                 }
@@ -153,6 +154,8 @@ enum ArtifactDecoding {
         } catch let e as PayloadError {
             throw corrupted(e.reason)
         }
+        // A mask stored relative to its parameter is checked once rebuilt (zstd's checksum covers the member).
+        guard entry.encoding != .paramNonzeroXor else { return }
         let digest = SHA256.hex(UnsafeRawBufferPointer(start: destination, count: tensor.byteCount))
         guard digest == entry.sha256 else { throw FormatError.checksumMismatch(path: path, tensor: entry.name) }
     }

@@ -163,8 +163,12 @@ enum ArtifactManifest {
                 throw bad("encoded_bytes \(encodedBytes) does not fit a sparse payload of shape \(dims)")
             }
         case .paramNonzero:
-            guard role == .mask, dtype == .bool, member == nil, encodedBytes == 0, storedBytes == 0 else {
+            guard role == .mask, dtype == .bool, member == nil, encodedBytes == 0, storedBytes == 0, transform == .none else {
                 throw bad("param_nonzero is only for bool masks without a member")
+            }
+        case .paramNonzeroXor:
+            guard role == .mask, dtype == .bool, encodedBytes == decoded, transform == .none else {
+                throw bad("param_nonzero_xor is only for bool masks, one byte per element, no transform")
             }
         }
         if encoding != .paramNonzero {

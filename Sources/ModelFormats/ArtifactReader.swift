@@ -1,7 +1,7 @@
 import Foundation
 
-/// Reads `.msa` artifacts (recognised by extension or by a leading `model.json` tar member whose
-/// `model.json.sha256` follows). Every checksum is verified; masks, quant params and provenance are restored.
+/// Reads `.msa` artifacts (recognised by the extension; the format is docs/formats.md). Every
+/// checksum is verified; masks, quant params and provenance are restored.
 public struct ArtifactReader: WeightArchiveReader {
     public init() {}
 

@@ -46,7 +46,7 @@ enum PayloadEncoder {
         return tensor.withUnsafeBytes { raw -> EncodedPayload in
             let base = raw.baseAddress!
             switch encoding {
-            case .dense, .int8, .paramNonzero:
+            case .dense, .int8, .paramNonzero, .paramNonzeroXor:
                 let compressor = ZstdCompressor(level: level, contentSize: n * width)
                 appendElements(base, count: n, width: width, transform: transform, to: compressor)
                 return EncodedPayload(encoding: encoding, transform: transform, encodedBytes: n * width, member: compressor.finish())
@@ -61,6 +61,7 @@ enum PayloadEncoder {
                 let encodedBytes = bitmap.count + packed.count
                 let compressor = ZstdCompressor(level: level, contentSize: encodedBytes)
                 bitmap.withUnsafeBytes { compressor.append($0) }
+                compressor.endBlock()
                 packed.withUnsafeBytes { values in
                     if let p = values.baseAddress {
                         appendElements(p, count: packed.count / width, width: width, transform: transform, to: compressor)
@@ -83,7 +84,10 @@ enum PayloadEncoder {
         while start < count {
             let m = min(ByteShuffle.blockElements, count - start)
             ByteShuffle.shuffleBlock(base + start * width, block, count: m, width: width)
-            compressor.append(UnsafeRawBufferPointer(start: block, count: m * width))
+            for plane in 0..<width {  // one zstd block (and Huffman table) per byte plane
+                compressor.append(UnsafeRawBufferPointer(start: block + plane * m, count: m))
+                compressor.endBlock()
+            }
             start += m
         }
     }

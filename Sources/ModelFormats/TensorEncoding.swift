@@ -11,6 +11,10 @@ public enum TensorEncoding: String, Codable, Sendable, CaseIterable {
     /// A mask with no member: element i is 1 iff element i of the parameter with the same name is
     /// non-zero (floats: any bit other than the sign bit set).
     case paramNonzero = "param_nonzero"
+    /// A mask stored as its difference from "parameter != 0": the member holds one byte per element,
+    /// 1 where the mask differs (e.g. a kept weight that quantization rounded to zero). Mostly zeros,
+    /// so zstd makes it nearly free.
+    case paramNonzeroXor = "param_nonzero_xor"
 }
 
 /// A reversible byte transform applied to the element bytes of an encoding (dense elements or the
@@ -34,6 +38,17 @@ enum ElementBits {
             for k in 0..<width where base.load(fromByteOffset: i * width + k, as: UInt8.self) != 0 { return false }
             return true
         }
+    }
+
+    /// Element-wise XOR of two `bool` tensors of one shape (1 where they differ).
+    static func difference(_ a: Tensor, _ b: Tensor) -> Tensor {
+        var out = Tensor(zeros: .bool, a.shape)
+        a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in
+                out.withUnsafeMutableBytes { z in for i in z.indices { z[i] = (x[i] != 0) != (y[i] != 0) ? 1 : 0 } }
+            }
+        }
+        return out
     }
 
     /// The mask "parameter != 0" as a `bool` tensor: for floating-point dtypes ±0 are zero (a pruned

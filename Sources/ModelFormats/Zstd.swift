@@ -52,6 +52,10 @@ final class ZstdCompressor {
 
     func append(_ bytes: UnsafeRawBufferPointer) { run(bytes, directive: ZSTD_e_continue) }
 
+    /// Ends the current zstd block, so the bytes that follow get entropy tables of their own
+    /// (a bitmap and float byte planes have very different byte distributions).
+    func endBlock() { run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_flush) }
+
     func finish() -> [UInt8] {
         run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_end)
         return output

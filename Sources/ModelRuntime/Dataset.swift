@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import ModelGraph
 import TensorCore
 
 /// Inputs (and optional integer labels) for evaluation, calibration and training (DESIGN §1):
@@ -12,6 +13,9 @@ public struct Dataset: Sendable {
 
     public init(x: Tensor, labels: [Int]? = nil, source: String = "dataset") throws {
         guard x.shape.rank >= 1, x.shape[0] > 0 else { throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(x.shape); need at least one sample") }
+        guard x.dtype.isFloatingPoint else {
+            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16)")
+        }
         if let labels, labels.count != x.shape[0] {
             throw RuntimeError.badDataset(path: source, reason: "\(labels.count) labels for \(x.shape[0]) samples")
         }
@@ -37,6 +41,27 @@ public struct Dataset: Sendable {
     }
 
     public var count: Int { x.shape[0] }
+
+    /// Throws unless every input value is finite, naming the first bad sample and its flat index.
+    public func checkFinite(source: String) throws {
+        let perSample = x.elementCount / count
+        try x.withUnsafeBufferPointer(of: Float.self) { values in
+            for i in values.indices where !values[i].isFinite {
+                throw RuntimeError.badDataset(path: source, reason: "sample \(i / perSample) holds \(values[i]) (flat index \(i))")
+            }
+        }
+    }
+
+    /// Throws unless the samples fit graph input `info` (same per-sample dims), naming the dim.
+    public func checkShape(against info: ValueInfo, source: String) throws {
+        let dims = x.shape.dims
+        guard dims.count == info.shape.count else {
+            throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(dims); the model's input '\(info.name)' has rank \(info.shape.count) (\(info.shape))")
+        }
+        for d in 1..<dims.count where dims[d] != info.shape[d] {
+            throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(dims): dim \(d) is \(dims[d]), the model's input '\(info.name)' expects \(info.shape[d])")
+        }
+    }
 
     /// The samples in `range`, as one batch tensor.
     public func batch(_ range: Range<Int>) -> Tensor {

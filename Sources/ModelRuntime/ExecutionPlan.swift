@@ -11,6 +11,8 @@ final class ExecutionPlan: @unchecked Sendable {
     struct Step {
         let node: String
         let kernel: NodeKernel
+        let inputs: [String]
+        let output: String
         let inputOffsets: [Int]
         let outputOffset: Int
         /// Values (the output and views of it) that become readable after this step.
@@ -111,7 +113,7 @@ final class ExecutionPlan: @unchecked Sendable {
         for (name, shape) in sampleShape { slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape) }
         slots = slotTable
         steps = kernels.enumerated().map { i, item in
-            Step(node: item.0.node.name, kernel: item.1,
+            Step(node: item.0.node.name, kernel: item.1, inputs: item.0.node.inputs, output: item.0.node.output,
                  inputOffsets: item.0.node.inputs.map { slotTable[$0]!.offset },
                  outputOffset: slotTable[item.0.node.output]!.offset,
                  produces: produced[i + 1])

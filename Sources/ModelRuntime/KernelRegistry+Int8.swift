@@ -3,7 +3,7 @@ import ModelGraph
 import TensorCore
 
 /// The INT8 rows of the kernel registry: a linear/conv2d whose weight is `i8` with `QuantParams`
-/// and whose `attrs["input_quant"]` is present (APIS.md, "Quantized graph convention").
+/// and whose `attrs["input_quant"]` is present (docs/quantization.md, "Quantized graph").
 extension KernelRegistry {
     /// Run the portable C product instead of oneDNN (same integers; for tests and machines where
     /// 8-bit weights would saturate the non-VNNI u8×s8 instruction).
@@ -31,12 +31,7 @@ extension KernelRegistry {
                            outputShape: shape.dropLast() + [weight.shape[0]])
         case .conv2d:
             guard shape.count == 3, weight.shape.rank == 4 else { return nil }
-            let g = Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight.shape[0],
-                                   kernel: (weight.shape[2], weight.shape[3]),
-                                   stride: try node.pairAttribute("stride", default: (1, 1)),
-                                   padding: try node.pairAttribute("padding", default: (0, 0)),
-                                   dilation: try node.pairAttribute("dilation", default: (1, 1)),
-                                   groups: try node.intAttribute("groups", default: 1))
+            let g = try convGeometry(node, input: shape, weight: weight.shape)
             guard g.groups == 1, weight.shape[1] == g.inChannels, planned.foldedBatchNorm == nil else { return nil }  // FP32 fallback
             let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
             return .kernel(Int8Conv2dKernel(layer: layer, geometry: g, relu: relu, reference: int8UsesReference),

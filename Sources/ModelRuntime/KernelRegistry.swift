@@ -41,25 +41,26 @@ enum KernelRegistry {
         case .tanh: return .kernel(ActivationKernel(.tanh, elementsPerSample: count), outputShape: shape)
         case .silu: return .kernel(ActivationKernel(.silu, elementsPerSample: count), outputShape: shape)
         case .gelu:
-            let approximate = try node.stringAttribute("approximate", default: "none")
-            guard approximate == "none" || approximate == "tanh" else {
-                throw GraphError.badAttribute(node: node.name, attr: "approximate", reason: "must be \"none\" or \"tanh\", got \"\(approximate)\"")
+            let activation: Activation
+            switch try GeluAttributes(node).approximate {
+            case .none: activation = .gelu
+            case .tanh: activation = .geluTanh
             }
-            return .kernel(ActivationKernel(approximate == "tanh" ? .geluTanh : .gelu, elementsPerSample: count), outputShape: shape)
+            return .kernel(ActivationKernel(activation, elementsPerSample: count), outputShape: shape)
         case .add, .mul:
             guard inputShapes[1] == shape else {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "\(node.op.rawValue) of shapes \(shape) and \(inputShapes[1]) (per sample) must match")
             }
             return .kernel(BinaryKernel(node.op == .add ? .add : .mul, elementsPerSample: count), outputShape: shape)
         case .softmax, .logSoftmax:
-            let axis = try node.sampleAxis("axis", default: -1, rank: shape.count + 1)
+            let axis = try sampleAxis(SoftmaxAttributes(node).axis, "axis", node, sampleRank: shape.count)
             return .kernel(SoftmaxKernel(sampleShape: shape, axis: axis, log: node.op == .logSoftmax), outputShape: shape)
         case .maxpool2d, .avgpool2d:
             guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "\(node.op.rawValue) needs an [N, C, H, W] input, got per-sample \(shape)") }
-            let kernel = try node.pairAttribute("kernel", default: (0, 0))
-            let g = Pool2dGeometry(inHeight: shape[1], inWidth: shape[2], kernel: kernel,
-                                   stride: try node.pairAttribute("stride", default: kernel),
-                                   padding: try node.pairAttribute("padding", default: (0, 0)))
+            let a = try Pool2dAttributes(node)
+            let g = Pool2dGeometry(inHeight: shape[1], inWidth: shape[2], kernel: (a.kernel.h, a.kernel.w),
+                                   stride: (a.stride.h, a.stride.w), padding: (a.padding.h, a.padding.w),
+                                   countIncludePad: a.countIncludePad)
             do { try g.validate() } catch let error as KernelError { throw RuntimeError.shapeMismatch(node: node.name, reason: error.description) }
             let kind: PoolKernel.Kind = node.op == .maxpool2d ? .max(g) : .average(g)
             return .kernel(PoolKernel(kind, channels: shape[0]), outputShape: [shape[0], g.outHeight, g.outWidth])
@@ -67,16 +68,16 @@ enum KernelRegistry {
             guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "global_avgpool needs an [N, C, H, W] input, got per-sample \(shape)") }
             return .kernel(PoolKernel(.globalAverage(planeSize: shape[1] * shape[2]), channels: shape[0]), outputShape: [shape[0], 1, 1])
         case .flatten:
-            let rank = shape.count + 1
-            let start = try node.sampleAxis("start_dim", default: 1, rank: rank)
-            let end = try node.sampleAxis("end_dim", default: -1, rank: rank)
+            let a = try FlattenAttributes(node)
+            let start = try sampleAxis(a.startDim, "start_dim", node, sampleRank: shape.count)
+            let end = try sampleAxis(a.endDim, "end_dim", node, sampleRank: shape.count)
             guard start <= end else { throw GraphError.badAttribute(node: node.name, attr: "end_dim", reason: "is before start_dim") }
             let merged = shape[start...end].reduce(1, *)
             return .view(outputShape: Array(shape[..<start]) + [merged] + Array(shape[(end + 1)...]))
         case .reshape:
             return .view(outputShape: try reshapeTarget(node, shape: shape))
         case .concat:
-            let axis = try node.sampleAxis("axis", default: 1, rank: shape.count + 1)
+            let axis = try sampleAxis(ConcatAttributes(node).axis, "axis", node, sampleRank: shape.count)
             for other in inputShapes.dropFirst() {
                 guard other.count == shape.count, other.indices.allSatisfy({ $0 == axis || other[$0] == shape[$0] }) else {
                     throw RuntimeError.shapeMismatch(node: node.name, reason: "concat inputs \(inputShapes) (per sample) differ off axis \(axis + 1)")
@@ -101,7 +102,8 @@ enum KernelRegistry {
         }
         let dense = try kernelCall(node) { try DenseLinear(weight: weight, bias: bias, postOp: planned.postOp) }
         let rowsPerSample = shape.dropLast().reduce(1, *)
-        let kernel: NodeKernel = rowsPerSample == 1 ? LinearKernel(dense: dense) : RowsLinearKernel(dense: dense, rowsPerSample: rowsPerSample)
+        let sparse = rowsPerSample == 1 ? try kernelCall(node) { try SparseLinearKernel.ifWorthwhile(dense: dense, weight: weight, bias: bias, postOp: planned.postOp) } : nil
+        let kernel: NodeKernel = sparse ?? (rowsPerSample == 1 ? LinearKernel(dense: dense) as NodeKernel : RowsLinearKernel(dense: dense, rowsPerSample: rowsPerSample))
         return .kernel(kernel, outputShape: shape.dropLast() + [weight.shape[0]])
     }
 
@@ -111,12 +113,7 @@ enum KernelRegistry {
         var weight = try denseF32(node, "weight", tensors: tensors)
         var bias = try optionalF32(node, "bias", tensors: tensors)
         guard weight.shape.rank == 4 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight must be [O, I/groups, kh, kw], got \(weight.shape)") }
-        let g = Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight.shape[0],
-                               kernel: (weight.shape[2], weight.shape[3]),
-                               stride: try node.pairAttribute("stride", default: (1, 1)),
-                               padding: try node.pairAttribute("padding", default: (0, 0)),
-                               dilation: try node.pairAttribute("dilation", default: (1, 1)),
-                               groups: try node.intAttribute("groups", default: 1))
+        let g = try convGeometry(node, input: shape, weight: weight.shape)
         if let bn = planned.foldedBatchNorm {
             (weight, bias) = try foldBatchNorm(bn, weight: weight, bias: bias, tensors: tensors)
         }
@@ -127,16 +124,19 @@ enum KernelRegistry {
     static func layerNorm(_ node: Node, shape: [Int], tensors: TensorMap) throws -> KernelBinding {
         let weight = try optionalF32(node, "weight", tensors: tensors)
         let bias = try optionalF32(node, "bias", tensors: tensors)
-        // Normalised over the trailing dims the weight covers (PyTorch normalized_shape); the last dim without one.
-        let normalizedRank = weight?.shape.rank ?? 1
-        guard normalizedRank <= shape.count, weight.map({ Array(shape.suffix(normalizedRank)) == $0.shape.dims }) ?? true else {
-            throw RuntimeError.shapeMismatch(node: node.name, reason: "layernorm weight \(weight?.shape.dims ?? []) does not match the trailing dims of \(shape)")
+        // Normalised over the trailing dims `normalized_shape` names (PyTorch), else those the weight covers.
+        let a = try LayerNormAttributes(node)
+        let normalized = a.normalizedShape ?? weight?.shape.dims ?? []
+        guard !normalized.isEmpty, normalized.count <= shape.count, Array(shape.suffix(normalized.count)) == normalized,
+              weight.map({ $0.shape.dims == normalized }) ?? true else {
+            throw RuntimeError.shapeMismatch(node: node.name, reason: "layernorm over \(normalized) does not fit per-sample \(shape) (weight \(weight?.shape.dims ?? []))")
         }
+        let normalizedRank = normalized.count
         if let bias, let weight, bias.shape != weight.shape {
             throw RuntimeError.shapeMismatch(node: node.name, reason: "layernorm bias \(bias.shape) differs from weight \(weight.shape)")
         }
         let columns = shape.suffix(normalizedRank).reduce(1, *)
-        let eps = Float(try node.doubleAttribute("eps", default: 1e-5))
+        let eps = Float(a.eps)
         return .kernel(LayerNormKernel(rowsPerSample: shape.reduce(1, *) / columns, columns: columns,
                                        weight: weight?.floats, bias: bias?.floats, eps: eps), outputShape: shape)
     }
@@ -171,7 +171,7 @@ enum KernelRegistry {
         guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
             throw RuntimeError.shapeMismatch(node: node.name, reason: "batchnorm2d parameters must each have \(channels) values")
         }
-        let eps = try node.doubleAttribute("eps", default: 1e-5)
+        let eps = try BatchNormAttributes(node).eps
         var scale = [Float](repeating: 0, count: channels), shift = scale
         for c in 0..<channels {
             let s = Double(gamma[c]) / (Double(variance[c]) + eps).squareRoot()
@@ -191,7 +191,7 @@ enum KernelRegistry {
         guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
             throw RuntimeError.shapeMismatch(node: bn.name, reason: "batchnorm2d parameters must each have \(channels) values")
         }
-        let eps = try bn.doubleAttribute("eps", default: 1e-5)
+        let eps = try BatchNormAttributes(bn).eps
         let perChannel = weight.elementCount / channels
         var w = weight.floats
         let b = bias?.floats ?? [Float](repeating: 0, count: channels)
@@ -204,22 +204,19 @@ enum KernelRegistry {
         return (Tensor(w, shape: weight.shape), Tensor(folded, shape: [channels]))
     }
 
+    /// The per-sample output shape of a reshape: after the batch entry, 0 copies the input's size at
+    /// that position and one -1 is inferred (see `ReshapeAttributes`).
     static func reshapeTarget(_ node: Node, shape: [Int]) throws -> [Int] {
-        guard let target = try node.intListAttribute("shape"), let first = target.first else {
-            throw GraphError.badAttribute(node: node.name, attr: "shape", reason: "is required")
-        }
-        guard first == -1 || first == 0 else {
-            throw GraphError.badAttribute(node: node.name, attr: "shape", reason: "must start with -1 (the batch dimension), got \(target)")
-        }
+        let target = try ReshapeAttributes(node).shape
         var sample = Array(target.dropFirst())
-        let count = shape.reduce(1, *)
-        let unknown = sample.indices.filter { sample[$0] == -1 }
-        guard unknown.count <= 1, sample.allSatisfy({ $0 == -1 || $0 > 0 }) else {
-            throw GraphError.badAttribute(node: node.name, attr: "shape", reason: "may infer at most one non-batch dimension: \(target)")
+        for i in sample.indices where sample[i] == 0 {
+            guard i < shape.count else { throw RuntimeError.shapeMismatch(node: node.name, reason: "reshape \(target): no input dim \(i + 1) to copy for 0") }
+            sample[i] = shape[i]
         }
+        let count = shape.reduce(1, *)
         let known = sample.filter { $0 != -1 }.reduce(1, *)
-        if let i = unknown.first {
-            guard count % known == 0 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "cannot reshape per-sample \(shape) to \(target)") }
+        if let i = sample.firstIndex(of: -1) {
+            guard known > 0, count % known == 0 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "cannot reshape per-sample \(shape) to \(target)") }
             sample[i] = count / known
         }
         guard sample.reduce(1, *) == count else {
@@ -228,10 +225,32 @@ enum KernelRegistry {
         return sample
     }
 
+    /// An axis of the full (batched) shape, negative counting from the end, as an index into the
+    /// per-sample shape; the batch axis itself is refused.
+    static func sampleAxis(_ axis: Int, _ attribute: String, _ node: Node, sampleRank: Int) throws -> Int {
+        let rank = sampleRank + 1
+        let resolved = axis < 0 ? axis + rank : axis
+        guard resolved >= 0, resolved < rank else {
+            throw GraphError.badAttribute(node: node.name, attr: attribute, reason: "is \(axis), outside rank \(rank)")
+        }
+        guard resolved >= 1 else {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) over the batch axis is not supported")
+        }
+        return resolved - 1
+    }
+
     /// Maps kernel-layer errors to messages that name the node.
     static func kernelCall<T>(_ node: Node, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as KernelError {
             throw RuntimeError.unsupported(node: node.name, reason: error.description)
         }
+    }
+
+    /// The conv2d geometry of a node for a per-sample input shape [C, H, W] and its weight shape.
+    static func convGeometry(_ node: Node, input shape: [Int], weight: Shape) throws -> Conv2dGeometry {
+        let a = try Conv2dAttributes(node)
+        return Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight[0],
+                              kernel: (weight[2], weight[3]), stride: (a.stride.h, a.stride.w),
+                              padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
     }
 }

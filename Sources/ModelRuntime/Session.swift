@@ -24,6 +24,7 @@ public final class Session: @unchecked Sendable {
     /// Plans `package` for batches up to `options.maxBatch`.
     public init(package: ModelPackage, options: SessionOptions = SessionOptions()) throws {
         guard options.threads >= 1 else { throw RuntimeError.badOption("threads must be at least 1, got \(options.threads)") }
+        try package.graph.validate(tensors: package.tensors)
         graph = package.graph
         self.options = options
         plan = try ExecutionPlan(graph: package.graph, tensors: package.tensors, options: options)

@@ -11,6 +11,13 @@ public struct ModelSmith: ParsableCommand {
             InspectCommand.self,
             ConvertCommand.self,
             QuantizeCommand.self,
+            OptimizeCommand.self,
+            PruneCommand.self,
+            TrainCommand.self,
+            DistillCommand.self,
+            RunCommand.self,
+            VerifyCommand.self,
+            BenchCommand.self,
         ]
     )
 

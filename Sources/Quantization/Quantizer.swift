@@ -3,7 +3,7 @@ import ModelFormats
 import ModelGraph
 import TensorCore
 
-/// The INT8 rewrite (APIS.md, "Quantized graph convention"): every linear/conv2d node not excluded
+/// The INT8 rewrite (docs/quantization.md, "Quantized graph"): every linear/conv2d node not excluded
 /// keeps its op; its `weight` becomes `i8` with symmetric `QuantParams` (per output channel, axis 0,
 /// or per tensor); its `bias` stays f32; `attrs["input_quant"] = {"scale", "zero_point", "dtype"}`
 /// says how its input activation is quantized.

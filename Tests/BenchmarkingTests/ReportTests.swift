@@ -54,6 +54,22 @@ final class ReportTests: XCTestCase {
         _ = elementCounts(String(html.dropFirst("<!DOCTYPE html>".count)))
     }
 
+    func testOneStrayP99DoesNotSetTheLatencyScale() {
+        let svg = SVGChart.spreads(title: "latency", unit: "ms", rows: [
+            .init(label: "a", p50: 1, p90: 2, p99: 40), .init(label: "b", p50: 2, p90: 4, p99: 5),
+        ], width: 640)
+        // The axis spans 1.5 × the largest p90 = 6 ms over 640 − 200 − 90 = 350 px: p50 = 2 ms is 116.7 px.
+        XCTAssertTrue(svg.contains("width=\"116.7\""), svg)
+        XCTAssertEqual(elementCounts(svg)["polygon"], 1)  // only the cut whisker gets an arrow
+        XCTAssertTrue(svg.contains("1 / 40 ms"))
+    }
+
+    func testNegativeValuesDrawNoBar() {
+        let svg = SVGChart.bars(title: "SQNR", unit: "dB", categories: ["a", "b"], groups: [("model", [-3, 6])], width: 640)
+        XCTAssertTrue(svg.contains("width=\"0\""))
+        XCTAssertTrue(svg.contains("-3 dB"))
+    }
+
     func testEmptyDataGivesAPlaceholderNotACrash() {
         XCTAssertTrue(SVGChart.lines(title: "t", xLabel: "x", yLabel: "y", series: []).contains("no data"))
         XCTAssertTrue(SVGChart.bars(title: "t", unit: "", categories: [], groups: []).contains("no data"))

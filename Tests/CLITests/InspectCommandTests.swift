@@ -5,7 +5,7 @@ import XCTest
 /// (`Fixtures/expected_inspect.json`, see `Fixtures/make_fixtures.py`).
 final class InspectCommandTests: XCTestCase {
     private struct Expected: Decodable {
-        struct Totals: Decodable { var parameters: Int; var bytes_in_memory: Int; var bytes_on_disk: Int; var compression_ratio: Double }
+        struct Totals: Decodable { var parameters: Int; var bytes_in_memory: Int; var bytes_on_disk: Int; var compression_ratio: Double; var weight_sparsity: Double }
         struct NodeNumbers: Decodable { var parameters: Int; var bytes: Int; var sparsity: Double }
         var totals: Totals
         var nodes: [String: NodeNumbers]
@@ -31,6 +31,7 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual(totals["bytes_in_memory"] as? Int, want.totals.bytes_in_memory)
         XCTAssertEqual(totals["bytes_on_disk"] as? Int, want.totals.bytes_on_disk)
         XCTAssertEqual(try XCTUnwrap(totals["compression_ratio"] as? Double), want.totals.compression_ratio, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(totals["weight_sparsity"] as? Double), want.totals.weight_sparsity, accuracy: 1e-12)
 
         let nodes = try XCTUnwrap(json["nodes"] as? [[String: Any]])
         XCTAssertEqual(nodes.map { $0["name"] as? String }, ["fc1", "relu1", "fc2"])

@@ -25,7 +25,7 @@ final class RecipeTests: XCTestCase {
             "distill --student /base/out/digits/01-prune.msa --teacher /base/teacher.msa --data /base/train.npz --eval /base/test.npz --epochs 5 --temperature 4 -o /base/out/digits/02-distill.msa --force",
             "quantize /base/out/digits/02-distill.msa --calib /base/train.npz --exclude fc1,fc3 --method entropy --per-tensor -o /base/out/digits/03-quantize.msa --force",
             "verify /base/out/digits/03-quantize.msa --reference /base/teacher.msa --data /base/test.npz --min-agreement 0.95",
-            "bench /base/out/digits/03-quantize.msa --baseline /base/teacher.msa --data /base/test.npz --batch 1,64 --report /base/out/digits/ab.html",
+            "bench /base/out/digits/03-quantize.msa --baseline /base/teacher.msa --data /base/test.npz --batch 1,64 --report /base/out/digits/ab.html --force",
         ])
     }
 

@@ -50,6 +50,33 @@ final class ArtifactRoundTripTests: XCTestCase {
         XCTAssertEqual(graph, try JSONSerialization.jsonObject(with: ArtifactFixtures.graph) as? NSDictionary)
     }
 
+    /// A pruned, quantized weight: a few kept weights rounded to 0, so the mask is not "weight != 0".
+    /// It is stored as its (nearly all-zero) difference from that, and rebuilt exactly.
+    func testMaskThatDiffersFromNonzeroInAFewPlacesIsStoredAsADifference() throws {
+        var contents = PackageContents(graphJSON: ArtifactFixtures.graph)
+        var weight = ArtifactFixtures.tensor(.i8, [512, 512], seed: 9, zeroFraction: 0.9)
+        weight.quant = QuantParams(scales: [0.01], zeroPoints: [0], axis: nil)
+        var mask = ElementBits.nonzeroMask(of: weight)
+        var kept = 0
+        weight.withUnsafeBytes { w in
+            mask.withUnsafeMutableBytes { m in
+                for i in stride(from: 0, to: m.count, by: 997) where w[i] == 0 { m[i] = 1; kept += 1 }  // kept, yet zero
+            }
+        }
+        XCTAssertGreaterThan(kept, 100)
+        contents.tensors["fc.weight"] = weight
+        contents.masks["fc.weight"] = mask
+
+        let entry = try Artifact.write(contents, to: path("x.msa")).index.masks.first!
+        XCTAssertEqual(entry.encoding, .paramNonzeroXor)
+        let plain = PayloadEncoder.smallest(mask, level: Zstd.defaultLevel).member.count
+        XCTAssertLessThan(entry.storedBytes * 4, plain, "the difference should cost far less than the mask itself")
+        let back = try WeightReaders.read(path("x.msa"))
+        XCTAssertTrue(back.masks["fc.weight"]!.bitwiseEqual(mask))
+
+        XCTAssertTrue(back.tensors["fc.weight"]!.bitwiseEqual(weight))
+    }
+
     func testEncodingChoice() throws {
         var contents = PackageContents(graphJSON: ArtifactFixtures.graph)
         contents.tensors["normal"] = ArtifactFixtures.tensor(.f32, [256, 256], seed: 1)

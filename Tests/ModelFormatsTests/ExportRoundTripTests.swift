@@ -90,3 +90,30 @@ final class ExportRoundTripTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["x.npz"])
     }
 }
+
+/// Exports read back through the registered readers (`WeightReaders.read`) equal the input.
+final class ExportThroughReadersTests: XCTestCase {
+    func testEveryExportFormatReadsBackThroughTheReaderRegistry() throws {
+        let dir = ArtifactFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = PackageContents(graphJSON: ArtifactFixtures.graph)
+        for (i, dtype) in DType.allCases.enumerated() { c.tensors["t_\(dtype)"] = ArtifactFixtures.tensor(dtype, [2, 3], seed: UInt64(i)) }
+        var q = ArtifactFixtures.tensor(.i8, [3, 2], seed: 9)
+        q.quant = QuantParams(scales: [0.5, 0.25, 2], zeroPoints: [0, 1, -1], axis: 0)
+        c.tensors["fc.weight"] = q
+        for ext in ["msa", "npz", "safetensors", "tar", "tar.zst", "tar.gz", "zip"] {
+            let path = dir.appendingPathComponent("out.\(ext)").path
+            try PackageExporter.export(c, to: path)
+            let back = try WeightReaders.read(path)
+            XCTAssertEqual(Set(back.tensors.names), Set(c.tensors.names), ext)
+            for (name, t) in c.tensors {
+                let expected = ext == "msa" || t.quant == nil ? t : t.toF32()
+                XCTAssertTrue(back.tensors[name]?.bitwiseEqual(expected) ?? false, "\(ext): \(name)")
+            }
+            if ["msa", "tar", "tar.zst", "tar.gz", "zip"].contains(ext) {
+                let graph = try JSONSerialization.jsonObject(with: try XCTUnwrap(back.graphJSON, ext)) as? NSDictionary
+                XCTAssertEqual(graph, try JSONSerialization.jsonObject(with: ArtifactFixtures.graph) as? NSDictionary, ext)
+            }
+        }
+    }
+}

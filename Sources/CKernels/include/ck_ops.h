@@ -56,11 +56,12 @@ void ck_layernorm_f32(const float *x, float *y, size_t rows, size_t cols,
 typedef struct {
     int64_t in_h, in_w, out_h, out_w;
     int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    int64_t count_include_pad; /* avgpool: 1 divides by the window clipped to the padded input, 0 by the real elements */
 } ck_pool2d_geometry;
 
 /* Padding counts as -inf (PyTorch semantics). */
 void ck_maxpool2d_f32(const float *x, float *y, size_t planes, const ck_pool2d_geometry *g);
-/* count_include_pad = true (PyTorch default): divides by kernel_h * kernel_w, clipped to the padded input. */
+/* Average over each window; see count_include_pad. */
 void ck_avgpool2d_f32(const float *x, float *y, size_t planes, const ck_pool2d_geometry *g);
 void ck_global_avgpool_f32(const float *x, float *y, size_t planes, size_t plane_size);
 

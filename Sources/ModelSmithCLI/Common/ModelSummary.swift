@@ -38,6 +38,8 @@ struct ModelSummary {
     var stored: [StoredTensor] = []
     var provenance: Provenance
     var bytesOnDisk: Int
+    /// Fraction of zeros over the weights of every linear and conv2d node (nil without a graph).
+    var weightSparsity: Double?
 
     /// Parameters (elements) of every tensor in the package, referenced or not.
     var parameterCount: Int { tensors.reduce(0) { $0 + $1.tensor.elementCount } }
@@ -72,6 +74,8 @@ struct ModelSummary {
                 dtype: (weight ?? params.first).map { $0.dtype.rawValue },
                 sparsity: sparsityOf.isEmpty ? nil : Self.zeroFraction(sparsityOf))
         }
+        let weights = package.graph.nodes.filter(\.op.hasWeightMatrix).compactMap { $0.params["weight"].flatMap { package.tensors[$0] } }
+        weightSparsity = weights.isEmpty ? nil : Self.zeroFraction(weights)
     }
 
     /// A summary of bare weights (no graph): every tensor is listed, none is used.
@@ -144,6 +148,7 @@ struct ModelSummary {
                 "bytes_on_disk": .int(bytesOnDisk),
                 "bytes_in_memory": .int(bytesInMemory),
                 "compression_ratio": .number(compressionRatio),
+                "weight_sparsity": weightSparsity.map { .number($0) } ?? .null,
             ],
         ]
         if let data = try? JSONEncoder().encode(provenance), let value = try? JSONDecoder().decode(JSONValue.self, from: data) {
@@ -205,7 +210,8 @@ struct ModelSummary {
             }
         }
         text += "\ntotals: \(Formatting.count(parameterCount)) parameters, \(Formatting.bytes(bytesInMemory)) in memory, "
-            + "\(Formatting.bytes(bytesOnDisk)) on disk, compression \(Formatting.ratio(compressionRatio))\n"
+            + "\(Formatting.bytes(bytesOnDisk)) on disk, compression \(Formatting.ratio(compressionRatio))"
+            + (weightSparsity.map { ", weight sparsity \(Formatting.percent($0))" } ?? "") + "\n"
         return text
     }
 }

@@ -51,6 +51,7 @@ public struct RecipePlan {
                 args += ["--\(option.name)"] + (value.map { [$0] } ?? [])
             }
             if let output { args += ["-o", output, "--force"] }
+            if step.kind == .bench, given.contains("report") { args.append("--force") }
             commands.append(Command(kind: step.kind, arguments: args, output: output))
             if let output { current = output }
         }

@@ -10,7 +10,7 @@ import json, pathlib, shutil
 import numpy as np
 
 here = pathlib.Path(__file__).parent
-golden = pathlib.Path("/work/shared/golden/models")
+golden = pathlib.Path("../shared/golden/models")
 w = dict(np.load(golden / "student.weights.npz"))
 fc1 = w["fc1.weight"].copy()
 order = np.argsort(np.abs(fc1).ravel(), kind="stable")
@@ -39,4 +39,6 @@ expected = {
     "unused_tensors": ["num_batches_tracked"],
 }
 expected["totals"]["compression_ratio"] = expected["totals"]["bytes_in_memory"] / expected["totals"]["bytes_on_disk"]
+weights = np.concatenate([w["fc1.weight"].ravel(), w["fc2.weight"].ravel()])
+expected["totals"]["weight_sparsity"] = float(np.mean(weights == 0))
 (here / "expected_inspect.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")

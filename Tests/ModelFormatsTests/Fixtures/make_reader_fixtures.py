@@ -23,7 +23,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 READERS = os.path.join(HERE, "readers")
 MALFORMED = os.path.join(HERE, "malformed")
-DIGITS = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/digits.npz"
+DIGITS = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/digits.npz"
 
 expected = {}  # fixture file -> {tensor name -> {"dtype", "shape", "values"}}
 

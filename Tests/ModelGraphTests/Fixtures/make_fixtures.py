@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Copies the golden PyTorch graphs and records their state_dict tensor shapes/dtypes
 (read from the golden weights with NumPy), so ModelGraphTests can validate the graphs
-against real shapes without Python or /work/shared at test time."""
+against real shapes without Python or ../shared at test time."""
 import json, pathlib, shutil
 import numpy as np
 
-golden = pathlib.Path("/work/shared/golden/models")
+golden = pathlib.Path("../shared/golden/models")
 here = pathlib.Path(__file__).parent
 shapes = {}
 for model in ["teacher", "student", "cnn"]:

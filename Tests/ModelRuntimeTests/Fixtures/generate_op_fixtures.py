@@ -71,7 +71,7 @@ def conv2d(x, w, b, stride, padding, dilation, groups):
     return y
 
 
-def pool(x, k, s, p, kind):
+def pool(x, k, s, p, kind, include_pad=True):
     n, c, h, w = x.shape
     x = x.astype(np.float64)
     oh = (h + 2 * p[0] - k[0]) // s[0] + 1
@@ -85,7 +85,7 @@ def pool(x, k, s, p, kind):
             if kind == "max":
                 y[:, :, i, j] = win.max(axis=(2, 3))
             else:  # count_include_pad=True: divisor clipped to the padded extent
-                div = (min(h1, h + p[0]) - h0) * (min(w1, w + p[1]) - w0)
+                div = (min(h1, h + p[0]) - h0) * (min(w1, w + p[1]) - w0) if include_pad else win.shape[2] * win.shape[3]
                 y[:, :, i, j] = win.sum(axis=(2, 3)) / div
     return y
 
@@ -134,7 +134,7 @@ def main():
     norm = (xd - xd.mean(-1, keepdims=True)) / np.sqrt(xd.var(-1, keepdims=True) + 1e-5)
     save("layernorm", [node("ln", "layernorm", ["x"], "y", {"weight": "g", "bias": "b"}, {"eps": 1e-5})], {"x": xl},
          {"y": norm * gl + bl}, {"g": gl, "b": bl})
-    save("layernorm_plain", [node("ln", "layernorm", ["x"], "y", None, {"eps": 1e-5})], {"x": xl}, {"y": norm})
+    save("layernorm_plain", [node("ln", "layernorm", ["x"], "y", None, {"eps": 1e-5, "normalized_shape": [6]})], {"x": xl}, {"y": norm})
 
     # element-wise activations
     xe = rand(4, 37, low=-6, high=6); xd = xe.astype(np.float64)
@@ -164,6 +164,8 @@ def main():
          {"x": xp}, {"y": pool(xp, (3, 2), (2, 2), (1, 1), "max")})
     save("avgpool2d", [node("p", "avgpool2d", ["x"], "y", None, {"kernel": 3, "stride": 2, "padding": 1})],
          {"x": xp}, {"y": pool(xp, (3, 3), (2, 2), (1, 1), "avg")})
+    save("avgpool2d_exclude_pad", [node("p", "avgpool2d", ["x"], "y", None, {"kernel": 3, "stride": 2, "padding": 1, "count_include_pad": False})],
+         {"x": xp}, {"y": pool(xp, (3, 3), (2, 2), (1, 1), "avg", include_pad=False)})
     save("global_avgpool", [node("p", "global_avgpool", ["x"], "y")], {"x": xp},
          {"y": xp.astype(np.float64).mean(axis=(2, 3), keepdims=True)})
 

@@ -1,0 +1,35 @@
+/// When the sparse linear kernel beats oneDNN's dense `sgemm`, as measured by
+/// `modelsmith-bench prune` (Benchmarks/Sources/modelsmith-bench/PruneBenchmark.swift) on the
+/// reference machine (Zen 5, AVX-512, one thread). See docs/benchmarks.md, "Pruning".
+///
+/// The threshold depends on the batch (the sparse kernel works on tiles of 16 batch rows) and on
+/// whether the dense weight stays in cache (small layers: dense is cheap, sparse must be sparser).
+public enum SparseBreakEven {
+    /// A dense weight larger than this no longer sits in L2 and dense becomes memory-bound.
+    public static let largeWeightBytes = 2 << 20
+
+    /// The lowest sparsity at which sparse beat the session's dense kernel (oneDNN matmul with a
+    /// packed weight) in the sweep 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, by batch:
+    ///
+    ///                                         batch 1   2…16   17…64+
+    static let large: (Double, Double, Double) = (0.70, 0.80, 0.90)  // 4096×4096 measured: 0.70, 0.80, 0.90
+    static let small: (Double, Double, Double) = (0.90, 0.90, 0.85)  // 512×512 measured: 0.85 (1.00×), 0.80, 0.80 (1.01×)
+    // Batches 2…15 are not measured: they pay for a whole 16-row tile while dense gets cheaper, so
+    // they take the stricter of the batch-1 and batch-16 thresholds; break-evens measured at ≈1.00×
+    // are moved one step up.
+
+    /// The sparsity above which the sparse kernel is used for a `rows × cols` f32 weight at `batch`.
+    public static func threshold(rows: Int, cols: Int, batch: Int) -> Double {
+        let row = rows * cols * 4 > largeWeightBytes ? large : small
+        switch batch {
+        case ...1: return row.0
+        case 2...16: return row.1
+        default: return row.2
+        }
+    }
+
+    /// Whether the sparse kernel is expected to be faster than dense for this weight and batch.
+    public static func prefersSparse(sparsity: Double, rows: Int, cols: Int, batch: Int) -> Bool {
+        sparsity >= threshold(rows: rows, cols: cols, batch: batch)
+    }
+}

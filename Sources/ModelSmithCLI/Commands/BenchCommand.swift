@@ -1,0 +1,229 @@
+import ArgumentParser
+import Benchmarking
+import Foundation
+import ModelFormats
+import ModelGraph
+import ModelRuntime
+import TensorCore
+
+/// `modelsmith bench`: what deploying the model costs — size, load time, memory, latency, accuracy.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure a model's size, load time, peak memory, latency and throughput (optionally A/B against a baseline).",
+        discussion: """
+        For the model (and --baseline), each --batch and each --threads: latency per call \
+        (p50/p90/p99/mean, monotonic clock, after --warmup calls) over --iterations calls or \
+        --duration seconds, and throughput in samples/s. Per model: size on disk, load time \
+        (read + validate + plan, separately from inference), peak RSS, and with labelled --data \
+        the accuracy; with a baseline, top-1 agreement and model/baseline ratios. Without --data \
+        the inputs are random normal values of the graph's input shape. --json prints one object \
+        (see docs/runtime.md).
+
+        Examples:
+          modelsmith bench teacher.msa --data test.npz --batch 1,8,64 --threads 1,2
+          modelsmith bench teacher-int8.msa --baseline teacher.msa --data test.npz --batch 1,64 --json
+          modelsmith bench teacher-opt.msa --baseline teacher.msa --data test.npz --batch 1,8,64 --threads 1,2 --report ab.html
+        """)
+
+    @OptionGroup var model: ModelInputOptions
+    @Option(name: .long, help: "A baseline model to compare with.") var baseline: String?
+    @Option(name: .long, help: ArgumentHelp("A graph for the baseline, if it is bare weights.", valueName: "model.json")) var baselineGraph: String?
+    @Option(name: .long, help: ArgumentHelp("Inputs (and labels); random inputs without it.", valueName: "npz")) var data: String?
+    @Option(name: .long, help: "The array of --data holding the inputs.") var inputKey = "x"
+    @Option(name: .long, help: "The array of --data holding integer labels.") var labelKey = "y"
+    @Option(name: .long, help: "Batch sizes, comma-separated.") var batch = "1,64"
+    @Option(name: .long, help: "Thread counts, comma-separated.") var threads = "1"
+    @Option(name: .long, help: "Untimed calls before measuring.") var warmup = 10
+    @Option(name: .long, help: "Timed calls per configuration (overrides --duration).") var iterations: Int?
+    @Option(name: .long, help: "Seconds of timed calls per configuration.") var duration = 1.0
+    @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 0
+    @Option(name: .long, help: ArgumentHelp("Write a self-contained HTML page with charts (latency, size and error per layer).", valueName: "report.html"))
+    var report: String?
+    @Flag(name: .long, help: "Overwrite the --report file if it exists.") var force = false
+    @OptionGroup var common: CommonOptions
+
+    struct ModelReport {
+        var path: String
+        var sizeBytes: Int
+        var loadMilliseconds: Double
+        var peakRSS: Int
+        var accuracy: Double?
+        var json: JSONValue {
+            var o: [String: JSONValue] = ["path": .string(path), "size_bytes": .int(sizeBytes), "load_ms": .number(loadMilliseconds),
+                                          "peak_rss_bytes": .int(peakRSS)]
+            if let accuracy { o["accuracy"] = .number(accuracy) }
+            return .object(o)
+        }
+    }
+
+    struct Result {
+        var model: String
+        var batch: Int
+        var threads: Int
+        var latency: (p50: Double, p90: Double, p99: Double, mean: Double)
+        var calls: Int
+        var throughput: Double { Double(batch) / (latency.mean / 1000) }
+        var json: JSONValue {
+            .object(["model": .string(model), "batch": .int(batch), "threads": .int(threads), "calls": .int(calls),
+                     "latency_ms": .object(["p50": .number(latency.p50), "p90": .number(latency.p90), "p99": .number(latency.p99),
+                                            "mean": .number(latency.mean)]),
+                     "throughput_per_s": .number(throughput)])
+        }
+    }
+
+    func run() throws {
+        let batches = try RuntimeSupport.positiveList(batch, option: "--batch")
+        let threadCounts = try RuntimeSupport.positiveList(threads, option: "--threads")
+        guard warmup >= 0, (iterations ?? 1) > 0, duration > 0 else { throw RuntimeError.badOption("--warmup, --iterations and --duration must be positive") }
+        let console = Console(common)
+
+        var results: [Result] = []
+        var baselineReport: ModelReport?
+        var baselineLogits: Tensor?
+        var baselinePackage: ModelPackage?
+        if let report, !force, FileManager.default.fileExists(atPath: report) { throw FormatError.outputExists(path: report) }
+        if let baseline {
+            let (report, rows, logits, package, _) = try measure(label: "baseline", path: baseline, graph: baselineGraph, batches: batches, threadCounts: threadCounts, console: console)
+            baselineReport = report
+            baselinePackage = package
+            results += rows
+            baselineLogits = logits
+        }
+        let (report, rows, logits, package, dataset) = try measure(label: "model", path: model.model, graph: model.graph, batches: batches, threadCounts: threadCounts, console: console)
+        results = rows + results
+        let agreement: Double? = logits.flatMap { a in baselineLogits.map { Evaluation.compare(a, $0).top1Agreement } }
+        if let path = self.report {
+            try writeReport(to: path, model: (report, package), baseline: baselineReport.flatMap { r in baselinePackage.map { (r, $0) } },
+                            results: results, agreement: agreement, dataset: dataset)
+            console.note("wrote \(path)")
+        }
+
+        if common.json {
+            var object: [String: JSONValue] = ["model": report.json, "results": .array(results.map(\.json))]
+            if let baselineReport { object["baseline"] = baselineReport.json }
+            if let agreement { object["agreement"] = .number(agreement) }
+            if baselineReport != nil { object["ratios"] = .array(ratios(results)) }
+            try JSONOutput.print(JSONValue.object(object))
+            return
+        }
+        var models = TextTable([.init("model"), .init("path"), .init("size", .right), .init("load ms", .right), .init("peak RSS", .right), .init("accuracy", .right)])
+        for (label, r) in [("model", report)] + (baselineReport.map { [("baseline", $0)] } ?? []) {
+            models.add([label, r.path, "\(r.sizeBytes)", String(format: "%.1f", r.loadMilliseconds),
+                        String(format: "%.1f MiB", Double(r.peakRSS) / 1_048_576), r.accuracy.map { String(format: "%.4f", $0) } ?? "-"])
+        }
+        console.output(models.render())
+        var table = TextTable([.init("model"), .init("batch", .right), .init("threads", .right), .init("p50 ms", .right), .init("p90 ms", .right),
+                               .init("p99 ms", .right), .init("mean ms", .right), .init("samples/s", .right), .init("speed-up", .right)])
+        for r in results {
+            let base = results.first { $0.model == "baseline" && $0.batch == r.batch && $0.threads == r.threads }
+            let speedup = r.model == "model" && base != nil ? String(format: "%.2fx", base!.latency.mean / r.latency.mean) : ""
+            table.add([r.model, "\(r.batch)", "\(r.threads)", String(format: "%.4f", r.latency.p50), String(format: "%.4f", r.latency.p90),
+                       String(format: "%.4f", r.latency.p99), String(format: "%.4f", r.latency.mean), String(format: "%.0f", r.throughput), speedup])
+        }
+        console.output(table.render())
+        if let agreement { console.output("top-1 agreement with the baseline: \(String(format: "%.4f", agreement))") }
+    }
+
+    /// The A/B page: both models, latency spreads, and per layer stored bytes, sparsity and output SQNR
+    /// (layer outputs compared on the first batch of --data, or on random inputs).
+    private func writeReport(to path: String, model: (ModelReport, ModelPackage), baseline: (ModelReport, ModelPackage)?,
+                             results: [Result], agreement: Double?, dataset: Dataset?) throws {
+        var rows = [model.0].map { ABReport.ModelRow(label: "model", path: $0.path, sizeBytes: $0.sizeBytes, loadMilliseconds: $0.loadMilliseconds, peakRSS: $0.peakRSS, accuracy: $0.accuracy) }
+        var layers: [LayerComparison] = []
+        if let (b, basePackage) = baseline {
+            rows.append(ABReport.ModelRow(label: "baseline", path: b.path, sizeBytes: b.sizeBytes, loadMilliseconds: b.loadMilliseconds, peakRSS: b.peakRSS, accuracy: b.accuracy))
+            let input = model.1.graph.inputs[0]
+            let sample = makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
+            layers = try LayerComparison.compare(model: model.1, modelPath: model.0.path, baseline: basePackage, baselinePath: b.path,
+                                                 inputs: [input.name: sample])
+        }
+        let latency = results.map { ABReport.LatencyRow(label: $0.model, batch: $0.batch, threads: $0.threads, p50: $0.latency.p50,
+                                                        p90: $0.latency.p90, p99: $0.latency.p99, mean: $0.latency.mean) }
+        let html = ABReport(models: rows, latency: latency, layers: layers, agreement: agreement).render()
+        try AtomicFile.write(to: path, force: true) { url in try Data(html.utf8).write(to: url) }
+    }
+
+    /// Per (batch, threads): model mean latency / baseline mean latency and throughput ratio.
+    private func ratios(_ results: [Result]) -> [JSONValue] {
+        results.filter { $0.model == "model" }.compactMap { r in
+            guard let b = results.first(where: { $0.model == "baseline" && $0.batch == r.batch && $0.threads == r.threads }) else { return nil }
+            return .object(["batch": .int(r.batch), "threads": .int(r.threads),
+                            "latency_ratio": .number(r.latency.mean / b.latency.mean), "throughput_ratio": .number(r.throughput / b.throughput)])
+        }
+    }
+
+    /// Loads, plans and times one model; returns its report, timing rows and (with data) its logits.
+    private func measure(label: String, path: String, graph: String?, batches: [Int], threadCounts: [Int],
+                         console: Console) throws -> (ModelReport, [Result], Tensor?, ModelPackage, Dataset?) {
+        RuntimeSupport.resetPeakRSS()
+        let maxBatch = batches.max()!
+        let loadStart = RuntimeSupport.now()
+        let package = try ModelPackage.load(path: path, graphPath: graph)
+        var sessions: [Int: Session] = [:]
+        sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
+        let loadMilliseconds = Double(RuntimeSupport.now() - loadStart) / 1e6
+        for t in threadCounts where sessions[t] == nil {
+            sessions[t] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: t))
+        }
+        let dataset = try data.map { try RuntimeSupport.loadDataset($0, xKey: inputKey, yKey: labelKey, for: package.graph) }
+        guard package.graph.inputs.count == 1 else { throw RuntimeError.badOption("bench feeds models with exactly one input") }
+        let input = package.graph.inputs[0]
+
+        var rows: [Result] = []
+        for t in threadCounts {
+            let session = sessions[t]!
+            try session.prepare(batches: batches)
+            for b in batches {
+                let inputs = makeInputs(batch: b, info: input, dataset: dataset)
+                console.detail("\(label): batch \(b), \(t) thread(s)")
+                rows.append(try time(session, inputs: inputs, name: input.name, label: label, batch: b, threads: t))
+            }
+        }
+        var logits: Tensor?
+        var accuracy: Double?
+        if let dataset {
+            logits = try Evaluation.logits(session: sessions[threadCounts[0]]!, dataset: dataset, batch: maxBatch)
+            accuracy = dataset.labels.map { Evaluation.accuracy(logits: logits!, labels: $0) }
+        }
+        let report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
+                                 peakRSS: RuntimeSupport.peakRSS(), accuracy: accuracy)
+        return (report, rows, logits, package, dataset)
+    }
+
+    /// Up to 8 distinct input batches (dataset slices, or seeded normal values).
+    private func makeInputs(batch: Int, info: ValueInfo, dataset: Dataset?) -> [Tensor] {
+        if let dataset {
+            return (0..<min(8, max(1, dataset.count / batch))).map { i in
+                let start = (i * batch) % dataset.count
+                return start + batch <= dataset.count ? dataset.batch(start..<(start + batch)) : repeated(dataset, batch)
+            }
+        }
+        var rng = SeededRNG(seed: seed)
+        let shape = Shape([batch] + info.shape.dropFirst())
+        return (0..<2).map { _ in Tensor((0..<shape.elementCount).map { _ in rng.normal() }, shape: shape) }
+    }
+
+    /// A batch larger than the dataset: its samples repeated.
+    private func repeated(_ dataset: Dataset, _ batch: Int) -> Tensor {
+        let all = dataset.x.floats, per = all.count / dataset.count
+        let values = (0..<(batch * per)).map { all[$0 % all.count] }
+        return Tensor(values, shape: Shape([batch] + dataset.x.shape.dims.dropFirst()))
+    }
+
+    private func time(_ session: Session, inputs: [Tensor], name: String, label: String, batch: Int, threads: Int) throws -> Result {
+        for i in 0..<warmup { _ = try session.run([name: inputs[i % inputs.count]]) }
+        var samples: [Double] = []
+        let deadline = RuntimeSupport.now() + UInt64(duration * 1e9)
+        while iterations.map({ samples.count < $0 }) ?? (samples.count < 10 || RuntimeSupport.now() < deadline) {
+            let x = inputs[samples.count % inputs.count]
+            let start = RuntimeSupport.now()
+            _ = try session.run([name: x])
+            samples.append(Double(RuntimeSupport.now() - start) / 1e6)
+        }
+        samples.sort()
+        func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int((p * Double(samples.count)).rounded(.up)) - 1)] }
+        let mean = samples.reduce(0, +) / Double(samples.count)
+        return Result(model: label, batch: batch, threads: threads, latency: (percentile(0.5), percentile(0.9), percentile(0.99), mean), calls: samples.count)
+    }
+}

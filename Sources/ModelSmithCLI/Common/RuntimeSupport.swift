@@ -1,0 +1,57 @@
+import Foundation
+import ModelGraph
+import ModelRuntime
+import TensorCore
+
+/// Shared pieces of the commands that run models (`run`, `verify`, `bench`).
+enum RuntimeSupport {
+    /// Reads a dataset and checks it against the graph's single input: shape (naming the dim),
+    /// dtype and finite values.
+    static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph) throws -> Dataset {
+        let data = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
+        guard graph.inputs.count == 1 else {
+            throw RuntimeError.badOption("the model has \(graph.inputs.count) inputs; --data feeds exactly one")
+        }
+        try data.checkShape(against: graph.inputs[0], source: path)
+        try data.checkFinite(source: path)
+        return data
+    }
+
+    /// "1,8,64" → [1, 8, 64]; every value positive.
+    static func positiveList(_ text: String, option: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw RuntimeError.badOption("\(option) must be a comma-separated list of positive integers, got '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
+    /// Bytes on disk of a file, or of every file under a directory.
+    static func sizeOnDisk(_ path: String) -> Int {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return 0 }
+        if !isDirectory.boolValue { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        var total = 0
+        for case let file as String in fm.enumerator(atPath: path) ?? FileManager.DirectoryEnumerator() {
+            total += (try? fm.attributesOfItem(atPath: (path as NSString).appendingPathComponent(file))[.size] as? Int) ?? 0
+        }
+        return total
+    }
+
+    /// Monotonic nanoseconds.
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// The process's peak resident set (VmHWM) in bytes.
+    static func peakRSS() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb * 1024
+    }
+
+    /// Restarts the peak-RSS counter (Linux `clear_refs` 5), so each model's peak is its own.
+    static func resetPeakRSS() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+}

@@ -1,1 +1,0 @@
-// Pruning — see DESIGN §7.

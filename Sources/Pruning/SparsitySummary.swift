@@ -1,0 +1,34 @@
+import ModelGraph
+import TensorCore
+
+/// How sparse each parameter is: zeros among its values (pruned entries are zero) and its mask, if any.
+public struct SparsitySummary: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        public var name: String
+        public var count: Int
+        public var zeros: Int
+        /// Entries the stored mask prunes (nil: no mask).
+        public var masked: Int?
+        public var sparsity: Double { count == 0 ? 0 : Double(zeros) / Double(count) }
+    }
+
+    public var entries: [Entry]
+
+    public var count: Int { entries.reduce(0) { $0 + $1.count } }
+    public var zeros: Int { entries.reduce(0) { $0 + $1.zeros } }
+    public var sparsity: Double { count == 0 ? 0 : Double(zeros) / Double(count) }
+
+    /// The summary of `parameters` (default: every tensor that has a mask, else every linear/conv weight).
+    public init(_ package: ModelPackage, parameters: [String]? = nil) {
+        let names = parameters ?? (package.masks.isEmpty
+            ? package.graph.nodes.filter(\.op.hasWeightMatrix).compactMap { $0.params["weight"] }
+            : package.masks.names)
+        entries = names.compactMap { name in
+            guard let tensor = package.tensors[name] else { return nil }
+            let values = tensor.floats
+            let zeros = values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+            let masked = package.masks[name].map { $0.elementCount - MaskSet.keptCount($0) }
+            return Entry(name: name, count: values.count, zeros: zeros, masked: masked)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Kernels
+
+/// `y = x · Wᵀ + b` over the last dimension, and its gradients, on `Gemm.sgemm`.
+enum DenseMath {
+    /// x: [rows, inFeatures], w: [out, inFeatures] → [rows, out].
+    static func forward(x: [Float], rows: Int, inFeatures: Int, w: [Float], out: Int, bias: [Float]?) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * out)
+        if let bias {
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows { for o in 0..<out { yp[r * out + o] = bias[o] } }
+            }
+        }
+        x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    Gemm.sgemm(transA: false, transB: true, m: rows, n: out, k: inFeatures,
+                               a: xp.baseAddress!, lda: inFeatures, b: wp.baseAddress!, ldb: inFeatures,
+                               beta: bias == nil ? 0 : 1, c: yp.baseAddress!, ldc: out)
+                }
+            }
+        }
+        return y
+    }
+
+    /// Returns (dx = dy · W, dW = dyᵀ · x, db = Σ_rows dy).
+    static func backward(dy: [Float], x: [Float], rows: Int, inFeatures: Int, w: [Float], out: Int,
+                         needsBias: Bool) -> (dx: [Float], dw: [Float], db: [Float]?) {
+        var dx = [Float](repeating: 0, count: rows * inFeatures)
+        var dw = [Float](repeating: 0, count: out * inFeatures)
+        dy.withUnsafeBufferPointer { dyp in
+            w.withUnsafeBufferPointer { wp in
+                dx.withUnsafeMutableBufferPointer { dxp in
+                    Gemm.sgemm(transA: false, transB: false, m: rows, n: inFeatures, k: out,
+                               a: dyp.baseAddress!, lda: out, b: wp.baseAddress!, ldb: inFeatures,
+                               c: dxp.baseAddress!, ldc: inFeatures)
+                }
+            }
+            x.withUnsafeBufferPointer { xp in
+                dw.withUnsafeMutableBufferPointer { dwp in
+                    Gemm.sgemm(transA: true, transB: false, m: out, n: inFeatures, k: rows,
+                               a: dyp.baseAddress!, lda: out, b: xp.baseAddress!, ldb: inFeatures,
+                               c: dwp.baseAddress!, ldc: inFeatures)
+                }
+            }
+        }
+        var db: [Float]? = nil
+        if needsBias {
+            var sums = [Float](repeating: 0, count: out)
+            dy.withUnsafeBufferPointer { dyp in
+                for r in 0..<rows { for o in 0..<out { sums[o] += dyp[r * out + o] } }
+            }
+            db = sums
+        }
+        return (dx, dw, db)
+    }
+}
