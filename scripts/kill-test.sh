@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Crash-safe outputs (issue 8): runs writing commands and kill -9s them at random points, N times.
 #   scripts/kill-test.sh [N=100] [MODELSMITH=.build/debug/modelsmith]
-# Each run alternates between
+# Runs rotate between
 #   convert  a 16.8 M-parameter model (64 MiB, made with NumPy if available; else the digits
-#            teacher) to .msa, and
-#   quantize the digits teacher to .msa,
+#            teacher) to .msa,
+#   quantize the digits teacher to .msa, and
+#   train    the small digits student for 10 epochs (a checkpoint <out>.ckpt after each epoch),
 # and between a fresh target and an existing one replaced with --force. After each kill the
 # target must be absent (fresh) or byte-identical to the old file (existing), or byte-identical
-# to the complete output (the writers are deterministic). A temporary file left beside the target
-# by the kill is counted (it cannot be cleaned up after SIGKILL) and never has the target's name.
+# to the complete output (the commands are deterministic); a training checkpoint left by the kill
+# must resume (`train --resume`) to exactly the uninterrupted run's output. A temporary file left
+# beside the target by the kill is counted (it cannot be cleaned up after SIGKILL) and never has
+# the target's (or the checkpoint's) name.
 # Exit 0 when all N runs hold; prints a summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,9 +42,12 @@ else
     convert_args=("$model")
 fi
 quantize_args=("$model" --calib Examples/digits/test.npz --samples 64)
+train_args=(Tests/CLITests/Fixtures/student.npz --graph Tests/CLITests/Fixtures/student.json
+            --data Examples/digits/train.npz --epochs 10)
 
 "$modelsmith" convert "${convert_args[@]}" -o "$work/convert.ref.msa" -q || exit 2
 "$modelsmith" quantize "${quantize_args[@]}" -o "$work/quantize.ref.msa" -q >/dev/null || exit 2
+"$modelsmith" train "${train_args[@]}" -o "$work/train.ref.msa" -q >/dev/null || exit 2
 "$modelsmith" convert "$model" -o "$work/old.msa" -q || exit 2   # the "existing target"
 
 # How long each command takes unkilled, to spread kill points over its whole run (+10%).
@@ -52,14 +58,18 @@ duration_ms() {
 }
 convert_ms=$(duration_ms convert "${convert_args[@]}" -o "$work/t.msa" --force -q)
 quantize_ms=$(duration_ms quantize "${quantize_args[@]}" -o "$work/t.msa" --force -q)
+train_ms=$(duration_ms train "${train_args[@]}" -o "$work/t.msa" --force -q)
 rm -f "$work/t.msa"
 
-failures=0 killed=0 finished=0 leftovers=0 absent=0 old_kept=0 new_complete=0 mid_write=0
+failures=0 killed=0 finished=0 leftovers=0 absent=0 old_kept=0 new_complete=0 mid_write=0 resumed=0
 for ((i = 1; i <= runs; i++)); do
-    if (( i % 2 )); then command=convert; args=("${convert_args[@]}"); ms=$convert_ms
-    else command=quantize; args=("${quantize_args[@]}"); ms=$quantize_ms; fi
+    case $(( i % 3 )) in
+        1) command=convert; args=("${convert_args[@]}"); ms=$convert_ms ;;
+        2) command=quantize; args=("${quantize_args[@]}"); ms=$quantize_ms ;;
+        0) command=train; args=("${train_args[@]}"); ms=$train_ms ;;
+    esac
     dir="$work/run"; rm -rf "$dir"; mkdir -p "$dir"; target="$dir/out.msa"
-    existing=$(( (i / 2) % 2 ))
+    existing=$(( (i / 3) % 2 ))
     force=()
     if (( existing )); then cp "$work/old.msa" "$target"; force=(--force); fi
     delay_ms=$(( RANDOM * 32768 + RANDOM ))
@@ -68,13 +78,13 @@ for ((i = 1; i <= runs; i++)); do
     # Half the runs are killed at a uniform point of the whole run; the other half once the
     # temporary output exists (the write phase is short next to reading and encoding), after a
     # random 0–100 ms more: mid-write, between fsync and rename, or just after it.
-    triggered=$(( (i / 4) % 2 ))
+    triggered=$(( (i / 6) % 2 ))
     (( triggered )) && delay_ms=$(( RANDOM % 100 ))
 
     "$modelsmith" "$command" "${args[@]}" -o "$target" "${force[@]}" -q >/dev/null 2>&1 &
     pid=$!
     if (( triggered )); then
-        while kill -0 "$pid" 2>/dev/null && ! compgen -G "$dir/.out.msa.tmp-*" >/dev/null; do sleep 0.002; done
+        while kill -0 "$pid" 2>/dev/null && ! compgen -G "$dir/.out.msa*.tmp-*" >/dev/null; do sleep 0.002; done
     fi
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
@@ -90,7 +100,16 @@ for ((i = 1; i <= runs; i++)); do
     else
         verdict="partial or damaged file at the target ($(stat -c %s "$target") bytes)"
     fi
-    stray=$(find "$dir" -name '.out.msa.tmp-*' | wc -l)
+    # A checkpoint the kill left behind must resume to the uninterrupted run's exact output.
+    if [ -z "$verdict" ] && [ -e "$target.ckpt" ]; then
+        if "$modelsmith" train "${args[@]}" -o "$target" --force --resume "$target.ckpt" -q >/dev/null 2>"$dir/resume.err" \
+           && cmp -s "$target" "$work/train.ref.msa"; then
+            resumed=$((resumed + 1))
+        else
+            verdict="checkpoint did not resume to the same model: $(head -c 200 "$dir/resume.err")"
+        fi
+    fi
+    stray=$(find "$dir" -name '.out.msa*.tmp-*' | wc -l)
     leftovers=$((leftovers + stray))
     (( stray > 0 )) && mid_write=$((mid_write + 1))
     if [ -n "$verdict" ]; then
@@ -98,7 +117,8 @@ for ((i = 1; i <= runs; i++)); do
         echo "run $i ($command, existing=$existing, kill after ${delay_ms} ms): FAIL: $verdict" >&2
     fi
 done
-echo "kill-test: $runs runs ($killed killed, $finished finished first; convert ~${convert_ms} ms, quantize ~${quantize_ms} ms):" \
+echo "kill-test: $runs runs ($killed killed, $finished finished first; convert ~${convert_ms} ms, quantize ~${quantize_ms} ms, train ~${train_ms} ms):" \
      "$failures failures; target absent $absent, old target intact $old_kept, complete new output $new_complete;" \
-     "killed while the temporary file existed: $mid_write (it stays beside the target: $leftovers files)"
+     "checkpoints resumed to the exact model: $resumed;" \
+     "killed while a temporary file existed: $mid_write (it stays beside the target: $leftovers files)"
 (( failures == 0 ))
