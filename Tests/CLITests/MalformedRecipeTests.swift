@@ -35,6 +35,17 @@ final class MalformedRecipeTests: XCTestCase {
                        "r.yaml: larger than 1048576 bytes; a recipe is a short list of steps")
     }
 
+    /// Yams force-unwraps every mapping key as a string: a complex key trapped (the fuzzer's input,
+    /// reduced, then as found: Fuzz/Corpus/recipe/crash-complex-key.yaml).
+    func testComplexAndMergeKeysAreRefused() {
+        let expected = "r.yaml: mapping keys must be plain strings (no complex, merge or value keys)"
+        XCTAssertEqual(message("model: m.msa\nsteps:\n  ? s-hrink: nk\n"), expected)
+        XCTAssertEqual(message("model: m.msa\n? [a, b]\n: c\nsteps: [verify]\n"), expected)
+        XCTAssertEqual(message("base: &b {x: 1}\nmodel: m.msa\nsteps:\n  - verify:\n      <<: *b\n"), expected)
+        let found = "demo,: m.msa\nst`" + String(repeating: "m", count: 76) + "ps:\n  ? s-hrink: nk\u{FFFD}"
+        XCTAssertEqual(message(found), expected)
+    }
+
     /// The bounds leave ordinary recipes (anchors included) alone.
     func testOrdinaryRecipeWithAnchorsStillLoads() throws {
         let yaml = "model: &m a.msa\noutput: out\ndata: {eval: test.npz}\nsteps:\n  - quantize:\n      method: entropy\n      exclude: [fc1, fc2]\n  - verify: {}\n"

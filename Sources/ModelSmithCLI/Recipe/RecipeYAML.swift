@@ -1,9 +1,11 @@
 import Yams
 
-/// Loads recipe YAML within bounds: Yams composes and constructs recursively and expands aliases
-/// by copying, so a deeply nested document overflows the stack and a "billion laughs" of nested
-/// aliases exhausts memory (both found by `Fuzz/fuzz-recipe`). Recipes are small and shallow, so
-/// the text, its nesting and its expanded size are capped before anything is constructed.
+/// Loads recipe YAML within bounds: Yams composes and constructs recursively, expands aliases by
+/// copying and force-unwraps mapping keys as strings, so a deeply nested document overflowed the
+/// stack, a "billion laughs" of nested aliases exhausted memory and a complex key (`? [a]: b`)
+/// trapped (all found by `Fuzz/fuzz-recipe`). Recipes are small, shallow string-keyed mappings,
+/// so the text, its nesting, its expanded size and its keys are checked before anything is
+/// constructed.
 enum RecipeYAML {
     static let maxBytes = 1 << 20
     static let maxDepth = 64
@@ -21,9 +23,7 @@ enum RecipeYAML {
             throw refuse(String(describing: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid YAML")
         }
         guard let root else { return nil }
-        guard expandedNodeCount(root, limit: maxNodes) <= maxNodes else {
-            throw refuse("expands to more than \(maxNodes) values (aliases nested in aliases?)")
-        }
+        try checkTree(root, file: file)
         return root.any
     }
 
@@ -49,19 +49,28 @@ enum RecipeYAML {
         return bound
     }
 
-    /// Nodes in the tree with every alias expanded, counting at most up to `limit + 1` (so the
-    /// walk itself is bounded, however large the expansion would be).
-    static func expandedNodeCount(_ root: Node, limit: Int) -> Int {
+    /// Walks the tree with every alias expanded (at most `maxNodes` nodes, so the walk itself is
+    /// bounded however large the expansion would be) and refuses what Yams cannot construct
+    /// safely: keys that are not plain scalars, and merge keys (`<<`), which expand further.
+    static func checkTree(_ root: Node, file: String) throws {
         var count = 0
         var stack = [root]
-        while let node = stack.popLast(), count <= limit {
+        while let node = stack.popLast() {
             count += 1
+            guard count <= maxNodes else {
+                throw RecipeError.malformed(file: file, reason: "expands to more than \(maxNodes) values (aliases nested in aliases?)")
+            }
             switch node {
             case .scalar: break
             case .sequence(let items): stack.append(contentsOf: items)
-            case .mapping(let pairs): for pair in pairs { stack.append(pair.key); stack.append(pair.value) }
+            case .mapping(let pairs):
+                for pair in pairs {
+                    guard case .scalar = pair.key, ![Tag.Name.merge, .value].map(\.rawValue).contains(pair.key.tag.description) else {
+                        throw RecipeError.malformed(file: file, reason: "mapping keys must be plain strings (no complex, merge or value keys)")
+                    }
+                    stack.append(pair.value)
+                }
             }
         }
-        return count
     }
 }
