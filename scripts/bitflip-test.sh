@@ -40,7 +40,7 @@ region_of() {  # offset → "tensor NAME" | "member NAME" | "tar header/padding"
 }
 
 detected=0 harmless=0 failures=0 named=0 in_tensors=0
-declare -A by_region
+declare -A by_region harmless_in
 for ((i = 1; i <= flips; i++)); do
     # Odd flips land anywhere (so ~97% in zstd payloads); even flips are redrawn until they land in
     # the structure (tar headers, padding, model.json, its checksum), which a uniform draw rarely hits.
@@ -68,12 +68,13 @@ for ((i = 1; i <= flips; i++)); do
         fi
     elif (( status == 0 )) && cmp -s "$work/out.npz" "$work/good.npz"; then
         harmless=$((harmless + 1))
+        harmless_in[$kind]=$(( ${harmless_in[$kind]:-0} + 1 ))
     else
         failures=$((failures + 1))
         echo "flip $i at $offset ($region, xor $mask): FAIL: exit $status: $(head -c 300 "$work/err")" >&2
     fi
 done
-regions=$(for k in "${!by_region[@]}"; do printf '%s %s, ' "$k" "${by_region[$k]}"; done)
+regions=$(for k in "${!by_region[@]}"; do printf '%s %s (harmless %s), ' "$k" "${by_region[$k]}" "${harmless_in[$k]:-0}"; done)
 echo "bitflip-test: $flips flips in a $size-byte artifact: $detected detected, $harmless harmless (identical export)," \
-     "$failures failures; $named/$in_tensors tensor-payload flips named the tensor; regions: ${regions%, }"
+     "$failures failures; $named/$in_tensors tensor-payload flips named the tensor; flips by region (tensor = zstd payload, header = tar header, tar = padding/end blocks, member = model.json and its checksum): ${regions%, }"
 (( failures == 0 ))

@@ -77,9 +77,9 @@ for ((i = 1; i <= runs; i++)); do
 
     # Half the runs are killed at a uniform point of the whole run; the other half once the
     # temporary output exists (the write phase is short next to reading and encoding), after a
-    # random 0–100 ms more: mid-write, between fsync and rename, or just after it.
+    # random 0–40 ms more: mid-write, between fsync and rename, or just after it.
     triggered=$(( (i / 6) % 2 ))
-    (( triggered )) && delay_ms=$(( RANDOM % 100 ))
+    (( triggered )) && delay_ms=$(( RANDOM % 40 ))
 
     "$modelsmith" "$command" "${args[@]}" -o "$target" "${force[@]}" -q >/dev/null 2>&1 &
     pid=$!

@@ -46,6 +46,15 @@ final class MalformedRecipeTests: XCTestCase {
         XCTAssertEqual(message(found), expected)
     }
 
+    /// Yams multiplies base-60 integers without overflow checks: the first (the fuzzer's input,
+    /// Fuzz/Corpus/recipe/crash-sexagesimal.yaml) trapped.
+    func testLongSexagesimalIntegerIsRefused() {
+        XCTAssertEqual(message("701117110771007711:0"), "r.yaml: '701117110771007711:0' reads as a base-60 integer; quote it")
+        XCTAssertEqual(message("model: m.msa\nsteps:\n  - bench: {batch: 99999999999:59:59:59:59:59}\n"),
+                       "r.yaml: '99999999999:59:59:59:59:59' reads as a base-60 integer; quote it")
+        XCTAssertNil(message("model: m.msa\nsteps:\n  - bench: {batch: \"1:30\"}\n"), "a quoted one is a string")
+    }
+
     /// The bounds leave ordinary recipes (anchors included) alone.
     func testOrdinaryRecipeWithAnchorsStillLoads() throws {
         let yaml = "model: &m a.msa\noutput: out\ndata: {eval: test.npz}\nsteps:\n  - quantize:\n      method: entropy\n      exclude: [fc1, fc2]\n  - verify: {}\n"

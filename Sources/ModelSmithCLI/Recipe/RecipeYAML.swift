@@ -1,9 +1,10 @@
 import Yams
 
 /// Loads recipe YAML within bounds: Yams composes and constructs recursively, expands aliases by
-/// copying and force-unwraps mapping keys as strings, so a deeply nested document overflowed the
-/// stack, a "billion laughs" of nested aliases exhausted memory and a complex key (`? [a]: b`)
-/// trapped (all found by `Fuzz/fuzz-recipe`). Recipes are small, shallow string-keyed mappings,
+/// copying, force-unwraps mapping keys as strings and multiplies base-60 integers without overflow
+/// checks, so a deeply nested document overflowed the stack, a "billion laughs" of nested aliases
+/// exhausted memory, and a complex key (`? [a]: b`) or a long sexagesimal integer
+/// (`70111711077100771:0`) trapped (all found by `Fuzz/fuzz-recipe`). Recipes are small, shallow string-keyed mappings,
 /// so the text, its nesting, its expanded size and its keys are checked before anything is
 /// constructed.
 enum RecipeYAML {
@@ -51,7 +52,8 @@ enum RecipeYAML {
 
     /// Walks the tree with every alias expanded (at most `maxNodes` nodes, so the walk itself is
     /// bounded however large the expansion would be) and refuses what Yams cannot construct
-    /// safely: keys that are not plain scalars, and merge keys (`<<`), which expand further.
+    /// safely: keys that are not plain scalars, merge keys (`<<`, which expand further), and
+    /// unquoted YAML 1.1 sexagesimal integers (`1:30`), which Yams may overflow.
     static func checkTree(_ root: Node, file: String) throws {
         var count = 0
         var stack = [root]
@@ -61,10 +63,14 @@ enum RecipeYAML {
                 throw RecipeError.malformed(file: file, reason: "expands to more than \(maxNodes) values (aliases nested in aliases?)")
             }
             switch node {
-            case .scalar: break
+            case .scalar(let scalar):
+                if scalar.style == .plain, isSexagesimalInteger(scalar.string) {
+                    throw RecipeError.malformed(file: file, reason: "'\(scalar.string.prefix(40))' reads as a base-60 integer; quote it")
+                }
             case .sequence(let items): stack.append(contentsOf: items)
             case .mapping(let pairs):
                 for pair in pairs {
+                    if case .scalar(let key) = pair.key { stack.append(.scalar(key)) }
                     guard case .scalar = pair.key, ![Tag.Name.merge, .value].map(\.rawValue).contains(pair.key.tag.description) else {
                         throw RecipeError.malformed(file: file, reason: "mapping keys must be plain strings (no complex, merge or value keys)")
                     }
@@ -72,5 +78,12 @@ enum RecipeYAML {
                 }
             }
         }
+    }
+
+    /// Digits (and `_`) in groups separated by `:`, with an optional sign: YAML 1.1's base-60 ints.
+    static func isSexagesimalInteger(_ text: String) -> Bool {
+        let body = text.hasPrefix("-") || text.hasPrefix("+") ? text.dropFirst() : Substring(text)
+        let groups = body.split(separator: ":", omittingEmptySubsequences: false)
+        return groups.count > 1 && groups.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isNumber || $0 == "_") } }
     }
 }
