@@ -1,12 +1,12 @@
 import Yams
 
-/// Loads recipe YAML within bounds: Yams composes and constructs recursively, expands aliases by
+/// Loads recipe YAML within bounds. Yams composes and constructs recursively, expands aliases by
 /// copying, force-unwraps mapping keys as strings and multiplies base-60 integers without overflow
 /// checks, so a deeply nested document overflowed the stack, a "billion laughs" of nested aliases
 /// exhausted memory, and a complex key (`? [a]: b`) or a long sexagesimal integer
-/// (`70111711077100771:0`) trapped (all found by `Fuzz/fuzz-recipe`). Recipes are small, shallow string-keyed mappings,
-/// so the text, its nesting, its expanded size and its keys are checked before anything is
-/// constructed.
+/// (`701117110771007711:0`) trapped (all found with `Fuzz/fuzz-recipe`). Recipes are small,
+/// shallow, string-keyed mappings, so the text, its nesting, its expanded size, its keys and its
+/// integers are checked before anything is constructed.
 enum RecipeYAML {
     static let maxBytes = 1 << 20
     static let maxDepth = 64
