@@ -35,22 +35,31 @@ public indirect enum PickleValue: Hashable, Sendable {
     }
 
     /// A short Python-like rendering for messages (keys, candidates).
-    public var shortDescription: String {
+    public var shortDescription: String { describe(depth: 0) }
+
+    /// Bounded for messages: a hostile pickle can share one tuple many times over, and its full
+    /// text would be gigabytes (found by Fuzz/fuzz-pytorch). Tuples show their first six items and
+    /// two levels; strings and names their first 80 characters.
+    private func describe(depth: Int) -> String {
+        func clip(_ s: String) -> String { s.count > 80 ? String(s.prefix(80)) + "…" : s }
         switch self {
         case .none: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
         case .bigInt: return "<big int>"
         case .float(let d): return String(d)
-        case .string(let s): return s
+        case .string(let s): return clip(s)
         case .bytes(let b): return "<\(b.count) bytes>"
         case .list(let items): return "<list of \(items.count)>"
-        case .tuple(let items): return "(" + items.map(\.shortDescription).joined(separator: ", ") + ")"
+        case .tuple(let items):
+            guard depth < 2 else { return "<tuple of \(items.count)>" }
+            let shown = items.prefix(6).map { $0.describe(depth: depth + 1) }
+            return "(" + shown.joined(separator: ", ") + (items.count > 6 ? ", … \(items.count) items" : "") + ")"
         case .set(let items): return "<set of \(items.count)>"
         case .dict(let entries): return "<dict of \(entries.count)>"
         case .tensor(let t): return "<tensor \(t.shape)>"
-        case .storage(let s): return "<storage \(s.key)>"
-        case .global(let name): return name
+        case .storage(let s): return "<storage \(clip(s.key))>"
+        case .global(let name): return clip(name)
         }
     }
 }

@@ -69,3 +69,8 @@ with open("/tmp/bomb.tar", "wb") as f:
     pad = (-(len(head) + (1 << 30))) % 512
     f.write(bytes(pad + 1024))
 subprocess.run(["zstd", "-19", "-q", "-f", "--rm", "/tmp/bomb.tar", "-o", OUT + "bomb.tar.zst"], check=True)
+
+# A 1.2 KB pickle (found by Fuzz/fuzz-pytorch) whose persistent id is a tuple shared many times
+# over: its full text ran to 26 MB in the error message.
+with zipfile.ZipFile(OUT + "pickle_dag.pt", "w") as z:
+    z.writestr(zipfile.ZipInfo("archive/data.pkl", date_time=(2020, 1, 1, 0, 0, 0)), open("sources/pickle_dag.pkl", "rb").read())
