@@ -75,7 +75,7 @@ public enum Quantizer {
             guard stays == nil else { continue }
             out.tensors[weightName] = qWeight
             out.graph.nodes[index].attrs["input_quant"] = [
-                "scale": .number(Double(scale)), "zero_point": .number(Double(zeroPoint)),
+                "scale": .float(scale), "zero_point": .number(Double(zeroPoint)),
                 "dtype": .string(scheme.activationType.rawValue),
             ]
         }
@@ -101,8 +101,8 @@ public enum Quantizer {
             "layers": .object(Dictionary(uniqueKeysWithValues: layers.map { layer in
                 (layer.node, .object([
                     "status": .string(layer.status.rawValue),
-                    "range": .array([.number(Double(layer.rangeMin)), .number(Double(layer.rangeMax))]),
-                    "scale": .number(Double(layer.scale)), "zero_point": .number(Double(layer.zeroPoint)),
+                    "range": .array([.float(layer.rangeMin), .float(layer.rangeMax)]),
+                    "scale": .float(layer.scale), "zero_point": .number(Double(layer.zeroPoint)),
                     "clipped_fraction": .number(layer.clippedFraction),
                     "reason": layer.reason.map { .string($0) } ?? .null,
                 ]))

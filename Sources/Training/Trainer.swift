@@ -67,7 +67,7 @@ public struct TrainerConfiguration: Sendable {
         switch objective {
         case .crossEntropy: out["loss"] = "cross_entropy"
         case .distillation(let t, let a):
-            out["loss"] = "kd"; out["temperature"] = .number(Double(t)); out["alpha"] = .number(Double(a))
+            out["loss"] = "kd"; out["temperature"] = .float(t); out["alpha"] = .float(a)
         case .mse: out["loss"] = "mse"
         }
         if let p = earlyStoppingPatience { out["early_stopping_patience"] = .number(Double(p)) }

@@ -23,8 +23,8 @@ public struct Adam: Optimizer {
     }
 
     public var summary: [String: JSONValue] {
-        ["name": "adam", "beta1": .number(Double(beta1)), "beta2": .number(Double(beta2)),
-         "eps": .number(Double(epsilon)), "weight_decay": .number(Double(weightDecay))]
+        ["name": "adam", "beta1": .float(beta1), "beta2": .float(beta2),
+         "eps": .float(epsilon), "weight_decay": .float(weightDecay)]
     }
 }
 

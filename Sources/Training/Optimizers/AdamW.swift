@@ -23,7 +23,7 @@ public struct AdamW: Optimizer {
     }
 
     public var summary: [String: JSONValue] {
-        ["name": "adamw", "beta1": .number(Double(beta1)), "beta2": .number(Double(beta2)),
-         "eps": .number(Double(epsilon)), "weight_decay": .number(Double(weightDecay))]
+        ["name": "adamw", "beta1": .float(beta1), "beta2": .float(beta2),
+         "eps": .float(epsilon), "weight_decay": .float(weightDecay)]
     }
 }
