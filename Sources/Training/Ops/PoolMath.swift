@@ -13,26 +13,32 @@ enum PoolMath {
     static func maxForward(_ x: [Float], _ geo: PoolGeometry) -> (y: [Float], argmax: [Int32]) {
         var y = [Float](repeating: 0, count: geo.outCount)
         var argmax = [Int32](repeating: 0, count: geo.outCount)
-        var o = 0
-        for plane in 0..<(geo.batch * geo.channels) {
-            let base = plane * geo.height * geo.width
-            for oy in 0..<geo.outH {
-                for ox in 0..<geo.outW {
-                    var best = -Float.infinity
-                    var bestIndex = -1
-                    for ki in 0..<geo.spec.kernel.0 {
-                        let iy = oy * geo.spec.stride.0 - geo.spec.padding.0 + ki
-                        guard iy >= 0 && iy < geo.height else { continue }
-                        for kj in 0..<geo.spec.kernel.1 {
-                            let ix = ox * geo.spec.stride.1 - geo.spec.padding.1 + kj
-                            guard ix >= 0 && ix < geo.width else { continue }
-                            let v = x[base + iy * geo.width + ix]
-                            if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = base + iy * geo.width + ix }
+        let (kh, kw, sh, sw, ph, pw) = (geo.spec.kernel.0, geo.spec.kernel.1, geo.spec.stride.0, geo.spec.stride.1,
+                                        geo.spec.padding.0, geo.spec.padding.1)
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { y in
+                argmax.withUnsafeMutableBufferPointer { argmax in
+                    var o = 0
+                    for plane in 0..<(geo.batch * geo.channels) {
+                        let base = plane * geo.height * geo.width
+                        for oy in 0..<geo.outH {
+                            let rows = max(0, oy * sh - ph)..<min(geo.height, oy * sh - ph + kh)
+                            for ox in 0..<geo.outW {
+                                let columns = max(0, ox * sw - pw)..<min(geo.width, ox * sw - pw + kw)
+                                var best = -Float.infinity
+                                var bestIndex = -1
+                                for iy in rows {
+                                    for ix in columns {
+                                        let v = x[base + iy * geo.width + ix]
+                                        if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = base + iy * geo.width + ix }
+                                    }
+                                }
+                                y[o] = best
+                                argmax[o] = Int32(bestIndex)
+                                o += 1
+                            }
                         }
                     }
-                    y[o] = best
-                    argmax[o] = Int32(bestIndex)
-                    o += 1
                 }
             }
         }
