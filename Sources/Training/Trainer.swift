@@ -174,7 +174,7 @@ public struct Trainer {
         }
         // More than one thread: each step's batch is split between `workers` threads (data parallel,
         // oneDNN single-threaded on each), unless an op mixes samples (batchnorm statistics).
-        let workers = Trainer.dataParallelWorkers(model.graph, threads: DNNL.maxThreads, batchSize: config.batchSize)
+        let workers = Trainer.dataParallelWorkers(model, threads: DNNL.maxThreads, batchSize: config.batchSize)
         if workers > 1 { DNNL.setThreads(1) }  // what is not split (optimizer, eval) runs on this thread alone
         defer { if workers > 1 { DNNL.setThreads(workers) } }
         var stoppedEarly = false
@@ -266,18 +266,28 @@ public struct Trainer {
         var gradients: [String: FloatArray]
     }
 
-    /// Threads that split each batch: `threads` when no op mixes samples and the batch has a sample per thread, else 1.
-    static func dataParallelWorkers(_ graph: Graph, threads: Int, batchSize: Int) -> Int {
-        guard threads > 1, batchSize >= threads else { return 1 }
-        for node in graph.nodes {
+    /// A step with fewer multiply-adds than this (about 50 µs of products) runs on one thread: the
+    /// hand-over would cost more than it saves.
+    static let minimumSplitMultiplyAdds = 1 << 22
+
+    /// Threads that split each batch: `threads` when no op mixes samples, the batch has a sample per
+    /// thread and a step has enough work (`minimumSplitMultiplyAdds`), else 1.
+    static func dataParallelWorkers(_ model: TrainableModel, threads: Int, batchSize: Int) -> Int {
+        guard threads > 1, batchSize >= threads, model.multiplyAddsPerSample * batchSize >= minimumSplitMultiplyAdds,
+              !mixesSamples(model.graph) else { return 1 }
+        return threads
+    }
+
+    /// Whether an op's result for one sample depends on other samples of the batch (batchnorm's batch statistics).
+    static func mixesSamples(_ graph: Graph) -> Bool {
+        graph.nodes.contains { node in
             switch node.op {
-            case .batchnorm2d: return 1
+            case .batchnorm2d: return true
             case .linear, .conv2d, .layernorm, .relu, .gelu, .sigmoid, .tanh, .silu, .add, .mul, .softmax, .logSoftmax,
                  .maxpool2d, .avgpool2d, .globalAvgpool, .flatten, .reshape, .concat, .dropout, .identity:
-                continue
+                return false
             }
         }
-        return threads
     }
 
     /// Forward, loss and backward on the samples `indices` (the whole batch, or one share of a batch of `batchRows`).

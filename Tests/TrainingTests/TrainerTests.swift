@@ -62,11 +62,15 @@ final class TrainerTests: XCTestCase {
                              "\(objective) \(name)")
             }
         }
-        XCTAssertEqual(Trainer.dataParallelWorkers(model.graph, threads: 2, batchSize: 64), 2)
-        XCTAssertEqual(Trainer.dataParallelWorkers(model.graph, threads: 2, batchSize: 1), 1)
+        // 64·64 + 64·10 multiply-adds per sample: split from 4·2²⁰ per step, i.e. batches of 886 and more
+        XCTAssertEqual(model.multiplyAddsPerSample, 64 * 64 + 64 * 10)
+        XCTAssertEqual(Trainer.dataParallelWorkers(model, threads: 2, batchSize: 886), 2)
+        XCTAssertEqual(Trainer.dataParallelWorkers(model, threads: 2, batchSize: 885), 1)
+        XCTAssertEqual(Trainer.dataParallelWorkers(model, threads: 1, batchSize: 886), 1)
         var withNorm = model.graph
         withNorm.nodes.append(Node(name: "bn", op: .batchnorm2d, inputs: ["logits"], output: "y"))
-        XCTAssertEqual(Trainer.dataParallelWorkers(withNorm, threads: 2, batchSize: 64), 1)
+        XCTAssertFalse(Trainer.mixesSamples(model.graph))
+        XCTAssertTrue(Trainer.mixesSamples(withNorm))
     }
 
     /// f32 sums of 32 + 33 rows vs 65 rows in one product.
