@@ -61,7 +61,7 @@ void ck_im2col_f32(const float *x, float *cols, size_t ld, const ck_im2col_geome
                     const int64_t base = c * plane + iy * g->width + kj * g->dilation_w - g->pad_w;
                     for (int64_t ox = 0; ox < lo; ox++) row[ox] = 0.0f;
                     if (g->stride_w == 1) {
-                        if (hi > lo) memcpy(row + lo, x + base + lo, (size_t)(hi - lo) * sizeof(float));
+                        for (int64_t ox = lo; ox < hi; ox++) row[ox] = x[base + ox]; /* short rows: a loop beats memcpy */
                     } else {
                         for (int64_t ox = lo; ox < hi; ox++) row[ox] = x[base + ox * g->stride_w];
                     }
@@ -86,6 +86,35 @@ void ck_col2im_add_f32(const float *cols, float *dx, size_t ld, const ck_im2col_
                     for (int64_t ox = lo; ox < hi; ox++) dx[base + ox * g->stride_w] += row[ox];
                 }
             }
+}
+
+void ck_maxpool2d_argmax_f32(const float *x, float *y, int32_t *argmax, size_t planes, int64_t height, int64_t width,
+                             int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                             int64_t out_h, int64_t out_w) {
+    size_t o = 0;
+    for (size_t p = 0; p < planes; p++) {
+        const int64_t base = (int64_t)p * height * width;
+        for (int64_t oy = 0; oy < out_h; oy++) {
+            int64_t y0 = oy * stride_h - pad_h, y1 = y0 + kernel_h;
+            if (y0 < 0) y0 = 0;
+            if (y1 > height) y1 = height;
+            for (int64_t ox = 0; ox < out_w; ox++, o++) {
+                int64_t x0 = ox * stride_w - pad_w, x1 = x0 + kernel_w;
+                if (x0 < 0) x0 = 0;
+                if (x1 > width) x1 = width;
+                float best = -INFINITY;
+                int64_t best_index = -1;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) {
+                        const int64_t i = base + iy * width + ix;
+                        const float v = x[i];
+                        if (v > best || best_index < 0 || isnan(v)) { best = v; best_index = i; }
+                    }
+                y[o] = best;
+                argmax[o] = (int32_t)best_index;
+            }
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- AVX-512 */

@@ -86,3 +86,14 @@ extension TrainingKernels {
         ck_col2im_add_f32(cols, dx, leadingDimension, &g)
     }
 }
+
+extension TrainingKernels {
+    /// Max pooling over `planes` NCHW planes that also records each output's flat input index of its
+    /// maximum (first wins; NaN wins), for the backward pass. Implicit −∞ padding, floor mode.
+    public static func maxPoolWithArgmax(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                                         planes: Int, height: Int, width: Int, kernel: (Int, Int), stride: (Int, Int),
+                                         padding: (Int, Int), outHeight: Int, outWidth: Int) {
+        ck_maxpool2d_argmax_f32(x, y, argmax, planes, Int64(height), Int64(width), Int64(kernel.0), Int64(kernel.1),
+                                Int64(stride.0), Int64(stride.1), Int64(padding.0), Int64(padding.1), Int64(outHeight), Int64(outWidth))
+    }
+}

@@ -174,9 +174,12 @@ public struct Trainer {
         }
         // More than one thread: each step's batch is split between `workers` threads (data parallel,
         // oneDNN single-threaded on each), unless an op mixes samples (batchnorm statistics).
-        let workers = Trainer.dataParallelWorkers(model, threads: DNNL.maxThreads, batchSize: config.batchSize)
-        if workers > 1 { DNNL.setThreads(1) }  // what is not split (optimizer, eval) runs on this thread alone
-        defer { if workers > 1 { DNNL.setThreads(workers) } }
+        // A step too small to split runs on one thread too: an OpenMP team per tiny product costs more than it saves.
+        let threads = DNNL.maxThreads
+        let workers = Trainer.dataParallelWorkers(model, threads: threads, batchSize: config.batchSize)
+        let oneThread = workers > 1 || model.multiplyAddsPerSample * config.batchSize < Trainer.minimumSplitMultiplyAdds
+        if oneThread { DNNL.setThreads(1) }  // what is not split (optimizer, eval) runs on this thread alone
+        defer { if oneThread { DNNL.setThreads(threads) } }
         var stoppedEarly = false
         var lastGoodCheckpoint = resumeFrom.flatMap { _ in config.checkpointPath }
         var lastEval = book.history.last?.evalAccuracy

@@ -46,4 +46,10 @@ void ck_im2col_f32(const float *x, float *cols, size_t ld, const ck_im2col_geome
 /* The adjoint: adds the columns back into dx (overlapping windows accumulate). */
 void ck_col2im_add_f32(const float *cols, float *dx, size_t ld, const ck_im2col_geometry *g);
 
+/* Max pooling over `planes` NCHW planes (implicit -inf padding, floor mode) that also records, per
+ * output, the flat input index of its maximum (first wins; a NaN wins and stays). */
+void ck_maxpool2d_argmax_f32(const float *x, float *y, int32_t *argmax, size_t planes, int64_t height, int64_t width,
+                             int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                             int64_t out_h, int64_t out_w);
+
 #endif

@@ -1,3 +1,5 @@
+import Kernels
+
 /// max/avg pooling over NCHW (PyTorch: implicit −∞ padding for max, `count_include_pad` for avg,
 /// floor mode), global average pooling, and their gradients.
 struct PoolGeometry {
@@ -13,32 +15,13 @@ enum PoolMath {
     static func maxForward(_ x: [Float], _ geo: PoolGeometry) -> (y: [Float], argmax: [Int32]) {
         var y = [Float](repeating: 0, count: geo.outCount)
         var argmax = [Int32](repeating: 0, count: geo.outCount)
-        let (kh, kw, sh, sw, ph, pw) = (geo.spec.kernel.0, geo.spec.kernel.1, geo.spec.stride.0, geo.spec.stride.1,
-                                        geo.spec.padding.0, geo.spec.padding.1)
         x.withUnsafeBufferPointer { x in
             y.withUnsafeMutableBufferPointer { y in
                 argmax.withUnsafeMutableBufferPointer { argmax in
-                    var o = 0
-                    for plane in 0..<(geo.batch * geo.channels) {
-                        let base = plane * geo.height * geo.width
-                        for oy in 0..<geo.outH {
-                            let rows = max(0, oy * sh - ph)..<min(geo.height, oy * sh - ph + kh)
-                            for ox in 0..<geo.outW {
-                                let columns = max(0, ox * sw - pw)..<min(geo.width, ox * sw - pw + kw)
-                                var best = -Float.infinity
-                                var bestIndex = -1
-                                for iy in rows {
-                                    for ix in columns {
-                                        let v = x[base + iy * geo.width + ix]
-                                        if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = base + iy * geo.width + ix }
-                                    }
-                                }
-                                y[o] = best
-                                argmax[o] = Int32(bestIndex)
-                                o += 1
-                            }
-                        }
-                    }
+                    guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+                    TrainingKernels.maxPoolWithArgmax(xp, into: yp, argmax: argmax.baseAddress!, planes: geo.batch * geo.channels,
+                                                      height: geo.height, width: geo.width, kernel: geo.spec.kernel,
+                                                      stride: geo.spec.stride, padding: geo.spec.padding, outHeight: geo.outH, outWidth: geo.outW)
                 }
             }
         }
