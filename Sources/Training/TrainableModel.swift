@@ -23,6 +23,8 @@ public struct TrainableModel: Sendable {
     public let passthrough: TensorMap
     /// Names of parameters that were absent and got PyTorch's default initialisation.
     public let initialized: [String]
+    /// Multiply-adds of the linear and conv2d products for one sample (forward pass): a cost estimate.
+    public let multiplyAddsPerSample: Int
 
     /// Wraps a graph and its tensors. Absent parameters are initialised as PyTorch initialises
     /// `nn.Linear`/`nn.Conv2d`/norm layers (seeded by `initSeed`); their shapes come from the graph's
@@ -34,6 +36,7 @@ public struct TrainableModel: Sendable {
         var names: [String] = []
         var initialized: [String] = []
         var rng = SeededRNG(seed: initSeed)
+        var multiplyAdds = 0
         // One pass over a batch of one sample gives every value's shape, so absent params can be created.
         var values: [String: FloatArray] = [:]
         for input in graph.inputs {
@@ -66,7 +69,11 @@ public struct TrainableModel: Sendable {
                 roleValues[role] = value
                 if isBuffer { buffers[tensorName] = value } else { parameters[tensorName] = value; names.append(tensorName) }
             }
-            values[node.output] = try OpRules.forward(node, index: index, inputs: inputs, params: roleValues, mode: .inference).output
+            let output = try OpRules.forward(node, index: index, inputs: inputs, params: roleValues, mode: .inference).output
+            values[node.output] = output
+            if node.op == .linear || node.op == .conv2d, let w = roleValues["weight"] {
+                multiplyAdds += w.count * (node.op == .conv2d ? output.shape.dropFirst(2).reduce(1, *) : 1)
+            }
         }
         var maskValues: [String: [Float]] = [:]
         for (name, mask) in masks {
@@ -87,6 +94,7 @@ public struct TrainableModel: Sendable {
         self.masks = maskValues
         self.passthrough = passthrough
         self.initialized = initialized
+        self.multiplyAddsPerSample = multiplyAdds
     }
 
     /// Every tensor (learned parameters and buffers as f32, then passthrough tensors), in node order.

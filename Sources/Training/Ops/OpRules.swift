@@ -74,7 +74,7 @@ enum OpRules {
             var saved = keep(norm.y, x.shape)
             saved.norm = norm
             return saved
-        case .relu: return keep(ActivationMath.relu(x.values), x.shape)
+        case .relu: return keep(ActivationMath.forward(.relu, x.values), x.shape)
         case .gelu:
             let tanhForm = try GeluAttributes(node).approximate == .tanh
             return keep(ActivationMath.forward(tanhForm ? .geluTanh : .gelu, x.values), x.shape)
@@ -158,7 +158,7 @@ enum OpRules {
             if params["weight"] != nil { grads["weight"] = r.dgamma }
             if params["bias"] != nil { grads["bias"] = r.dbeta }
             return ([r.dx], grads)
-        case .relu: return ([ActivationMath.reluBackward(dy: g, x: x.values)], [:])
+        case .relu: return ([ActivationMath.reluBackward(dy: g, y: saved.output.values)], [:])
         case .gelu: return ([ActivationMath.geluBackward(dy: g, x: x.values, tanhApproximation: try GeluAttributes(node).approximate == .tanh)], [:])
         case .sigmoid: return ([ActivationMath.sigmoidBackward(dy: g, y: saved.output.values)], [:])
         case .tanh: return ([ActivationMath.tanhBackward(dy: g, y: saved.output.values)], [:])
