@@ -16,10 +16,11 @@ final class Int8KernelTests: XCTestCase {
         for (n, k) in [(1, 1), (5, 63), (33, 300), (64, 128)] {
             let w: [Int8] = randomBytes(n * k, seed: UInt64(n * 1000 + k), in: -127...127)
             let mm = try Int8Matmul(weights: w, n: n, k: k)
+            let context = try ExecutionContext()
             for m in [1, 7, 64] {
                 let a: [UInt8] = randomBytes(m * k, seed: UInt64(m), in: 0...255)
                 var fast = [Int32](repeating: 0, count: m * n), slow = fast
-                try mm.run(a: a, m: m, c: &fast)
+                try mm.run(a: a, m: m, c: &fast, context: context)
                 mm.reference(a: a, m: m, c: &slow)
                 XCTAssertEqual(fast, slow, "m \(m) n \(n) k \(k)")
             }
@@ -75,6 +76,19 @@ final class Int8KernelTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(Double(y[i * n + j]) - exact), quantizationErrorBound * 1.001 + 1e-5, "[\(i), \(j)]")
             }
         }
+    }
+
+    /// A context's workspace is allocated once per slot and reused: the same bytes for any request
+    /// up to the largest seen, a new buffer only when a request outgrows it.
+    func testWorkspaceIsReusedAcrossRuns() throws {
+        let context = try ExecutionContext()
+        let first = context.workspace(0, byteCount: 1000)
+        XCTAssertEqual(context.workspace(0, byteCount: 1000), first)
+        XCTAssertEqual(context.workspace(0, byteCount: 10), first)
+        XCTAssertNotEqual(context.workspace(1, byteCount: 10), first, "slots are distinct buffers")
+        let grown = context.workspace(0, byteCount: 5000)
+        XCTAssertEqual(context.workspace(0, byteCount: 1000), grown)
+        XCTAssertEqual(Int(bitPattern: grown) % 64, 0, "64-byte aligned")
     }
 
     /// im2col with padding writes the pad value and copies patches in (c, kh, kw) order.
