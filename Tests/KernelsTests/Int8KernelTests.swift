@@ -78,6 +78,33 @@ final class Int8KernelTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 quantize / requantize / dequantize loops give the same bytes as the portable
+    /// ones, on odd lengths (masked tails), rounding ties, values far outside [0, 255], and ReLU.
+    func testVectorEpiloguesEqualPortableLoopsExactly() throws {
+        let (m, n) = (3, 37)
+        var rng = SeededRNG(seed: 21)
+        // Accumulators around ties: multiplier 0.5 makes every odd sum a tie.
+        let acc: [Int32] = (0..<(m * n)).map { i in i % 5 == 0 ? Int32(rng.next() % 2_000_000) - 1_000_000 : Int32(rng.next() % 1001) - 500 }
+        let offset: [Int32] = (0..<n).map { Int32($0) - 18 }
+        let multipliers: [Float] = (0..<n).map { $0 % 3 == 0 ? 0.5 : rng.uniform(0.001, 2) }
+        let floats: [Float] = (0..<(m * n)).map { i in i % 7 == 0 ? Float(i) + 0.5 : rng.uniform(-400, 400) }
+        for relu in [Int32(0), 1] {
+            var vector = [UInt8](repeating: 0, count: m * n), portable = vector
+            ck_requantize_s32_u8(acc, m, n, offset, multipliers, 100, relu, &vector)
+            ck_requantize_s32_u8_ref(acc, m, n, offset, multipliers, 100, relu, &portable)
+            XCTAssertEqual(vector, portable, "requantize relu \(relu)")
+            var y = [Float](repeating: 0, count: m * n), yRef = y
+            ck_dequantize_s32_f32(acc, m, n, offset, multipliers, relu, &y)
+            ck_dequantize_s32_f32_ref(acc, m, n, offset, multipliers, relu, &yRef)
+            XCTAssertEqual(y.map(\.bitPattern), yRef.map(\.bitPattern), "dequantize relu \(relu)")
+        }
+        var q = [UInt8](repeating: 0, count: floats.count), qRef = q
+        ck_quantize_f32_u8(floats, floats.count, 1, 3, &q)
+        ck_quantize_f32_u8_ref(floats, floats.count, 1, 3, &qRef)
+        XCTAssertEqual(q, qRef)
+        print("int8 epilogue ISA: \(String(cString: ck_int8_isa()))")
+    }
+
     /// A context's workspace is allocated once per slot and reused: the same bytes for any request
     /// up to the largest seen, a new buffer only when a request outgrows it.
     func testWorkspaceIsReusedAcrossRuns() throws {

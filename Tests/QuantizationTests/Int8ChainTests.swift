@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 import Kernels
 import ModelGraph
 @testable import ModelRuntime
@@ -48,7 +49,9 @@ final class Int8ChainTests: XCTestCase {
         XCTAssertEqual(fast.plan.slots["a2"]?.u8, try inputQuantization(q, "fc3"), "fc2 → fc3 passes u8")
         XCTAssertNil(fast.plan.slots["logits"]?.u8, "graph outputs stay f32")
 
-        // The chain by hand: quantize x, then u8 → u8 → f32 on the C product.
+        // The chain by hand: quantize x, then u8 → u8 → f32 on the C product and the portable C
+        // epilogues (the session may use the AVX-512 ones; they are tested equal in KernelsTests).
+        ck_int8_force_portable(1)
         let (fc1, fc2, fc3) = (try layer(q, "fc1"), try layer(q, "fc2"), try layer(q, "fc3"))
         let m = x.shape[0]
         var x0 = [UInt8](repeating: 0, count: m * 64)
@@ -59,11 +62,13 @@ final class Int8ChainTests: XCTestCase {
         try fc1.forward(x0, m: m, accumulators: &acc, output: &a1, mode: .u8(fc2.input, relu: true), reference: true)
         try fc2.forward(a1, m: m, accumulators: &acc, output: &a2, mode: .u8(fc3.input, relu: true), reference: true)
         try fc3.forward(a2, m: m, accumulators: &acc, output: &logits, mode: .f32(relu: false), reference: true)
+        let portableLogits = try portable.run(["x": x])["logits"]!.floats
+        ck_int8_force_portable(0)
 
         var tapped: [String: Tensor] = [:]
         let fastLogits = try fast.run(["x": x], taps: ["a1", "a2"]) { tapped[$0] = $1 }["logits"]!
         XCTAssertEqual(fastLogits.floats, logits, "oneDNN chain == hand-built reference chain, bit for bit")
-        XCTAssertEqual(try portable.run(["x": x])["logits"]!.floats, logits, "portable chain == hand-built reference chain")
+        XCTAssertEqual(portableLogits, logits, "portable chain (C product, C epilogues) == hand-built reference chain")
         // Taps of u8 values deliver their dequantized codes.
         XCTAssertEqual(tapped["a1"]?.shape.dims, [m, 512])
         XCTAssertEqual(tapped["a1"]?.floats, a1.map { Float(Int32($0) - fc2.input.zeroPoint) * fc2.input.scale })
