@@ -93,8 +93,9 @@ private func quantize(_ package: ModelPackage, data: Dataset, samples: Int, meth
         seconds[name] = Double(now - start) / 1e9
         start = now
     }
-    let session = try Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1))
-    let statistics = try Calibrator.collect(session: session, values: Quantizer.calibratedValues(package.graph), data: data, samples: samples)
+    // The calibration session (and its packed FP32 weights) is released before the weights are quantized.
+    let statistics = try Calibrator.collect(session: Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1)),
+                                            values: Quantizer.calibratedValues(package.graph), data: data, samples: samples)
     lap("calibrate")
     let (q, _) = try Quantizer.quantize(package, statistics: statistics, method: method, scheme: QuantScheme())
     lap("quantize")
