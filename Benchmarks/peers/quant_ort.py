@@ -146,10 +146,35 @@ def main(directory, iterations, fixtures):
         json.dump(res, f, indent=2)
 
 
+def outlier(fixtures):
+    """Test accuracy of ORT quantize_static (QDQ, per channel, QUInt8/QInt8) with each calibration method on the
+    outlier teacher (Tests/QuantizationTests/Fixtures/make_outlier_teacher.py) and on the plain teacher."""
+    import tempfile
+    digits = np.load(os.path.join(fixtures, "digits.npz"))
+    cal, xte, yte = digits["x_train"][:256], digits["x_test"], digits["y_test"]
+    work = tempfile.mkdtemp()
+    print(f"onnxruntime {ort.__version__}; calibration: first 256 x_train samples, batches of 32; test: {len(yte)} samples")
+    for name in ("teacher", "outlier_teacher"):
+        w = dict(np.load(os.path.join(fixtures, f"{name}.weights.npz")))
+        fp32 = mlp_onnx(w, os.path.join(work, f"{name}.onnx"), teacher_layers(), 64)
+        line = [f"{name}: fp32 {accuracy(fp32, xte, yte):.4f}"]
+        for method in ("MinMax", "Entropy", "Percentile", "Distribution"):
+            for act in ("QUInt8",):
+                dst = os.path.join(work, f"{name}.{method}.onnx")
+                try:
+                    quantize(fp32, dst, cal, method=method, batch=32)
+                    line.append(f"{method} {accuracy(dst, xte, yte):.4f}")
+                except RuntimeError as e:
+                    line.append(f"{method} failed ({str(e).strip().splitlines()[-1][:80]})")
+        print("  ".join(line), flush=True)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args and args[0] == "--quantize-child":
         quantize_child(args[1], args[2], args[3], args[4], int(args[5]))
+    elif args and args[0] == "--outlier":
+        outlier(args[1] if len(args) > 1 else FIXTURES)
     else:
         opt = lambda name, default: args[args.index(name) + 1] if name in args else default
         main(args[0], int(opt("--iterations", "20")), opt("--teacher", FIXTURES))
