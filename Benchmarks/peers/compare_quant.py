@@ -19,14 +19,18 @@ ours_cmd = [bench, "quant", "--iterations", iterations, "--export", directory]
 ort_cmd = [sys.executable, os.path.join(here, "quant_ort.py"), directory, "--iterations", iterations]
 
 LINE = re.compile(r"^(mlp|teacher) batch\s+(\d+): (ORT )?fp32 ([\d.]+) ms.*?int8 ([\d.]+) ms")
-figures, loads = {}, []
+SHARE = re.compile(r"^mlp batch\s+(\d+): int8 session ([\d.]+) ms, the raw int8 products alone ([\d.]+) ms")
+figures, loads, shares = {}, [], {}
 for r in range(rounds):
     loads.append(open("/proc/loadavg").read().split()[0])
     for who, cmd in (("ours", ours_cmd), ("ort", ort_cmd)):
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
             m = LINE.match(line)
-            if m:
+            share = SHARE.match(line)
+            if share:
+                shares.setdefault(int(share.group(1)), []).append(float(share.group(3)) / float(share.group(2)))
+            elif m:
                 model, batch = m.group(1), int(m.group(2))
                 figures.setdefault((model, batch, who, "fp32"), []).append(float(m.group(4)))
                 figures.setdefault((model, batch, who, "int8"), []).append(float(m.group(5)))
@@ -44,3 +48,6 @@ for model, batch in (("mlp", 64), ("mlp", 1), ("teacher", 1), ("teacher", 64)):
     print(f"| {model} | {batch} | {fmt(med[('ours', 'fp32')])} | {fmt(med[('ours', 'int8')])} | {ours_ratio:.2f}x | "
           f"{fmt(med[('ort', 'fp32')])} | {fmt(med[('ort', 'int8')])} | {ort_ratio:.2f}x | "
           f"{med[('ours', 'int8')] / med[('ort', 'int8')]:.2f} | {med[('ours', 'fp32')] / med[('ort', 'fp32')]:.2f} |")
+for batch, values in sorted(shares.items()):
+    print(f"mlp batch {batch}: the raw oneDNN int8 products take {100 * statistics.median(values):.0f}% of the INT8 session's time "
+          f"(median over rounds; rounds {', '.join(f'{100 * v:.0f}%' for v in values)})")
