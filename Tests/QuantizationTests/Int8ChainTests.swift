@@ -4,6 +4,7 @@ import Kernels
 import ModelGraph
 @testable import ModelRuntime
 import TensorCore
+import TestSupport
 @testable import Quantization
 
 /// Consecutive INT8 layers pass u8 codes (DESIGN §5): the session requantizes an INT8 layer's
@@ -117,6 +118,39 @@ final class Int8ChainTests: XCTestCase {
         let differences = zip(chained, roundTrip).map { abs(Int($0) - Int($1)) }
         XCTAssertLessThanOrEqual(differences.max()!, 1)
         XCTAssertLessThan(Double(differences.filter { $0 != 0 }.count) / Double(differences.count), 0.01, "ties are rare")
+    }
+
+    /// The INT8 conv gives the same bytes whether a run's samples go through one product or one per
+    /// chunk (here one sample per chunk, with a remainder), for u8 and f32 outputs, u8 and f32 inputs.
+    func testConvChunksGiveTheSameBytes() throws {
+        let g = Conv2dGeometry(inChannels: 3, inHeight: 6, inWidth: 5, outChannels: 4, kernel: (3, 3), stride: (1, 2),
+                               padding: (1, 1), dilation: (1, 1), groups: 1)
+        let weight = QuantScheme().quantizeWeight(randomTensor([4, 3, 3, 3], seed: 31))
+        let layer = try Int8Linear(weight: weight, bias: randomTensor([4], seed: 32),
+                                   input: ActivationQuantization(scale: 0.02, zeroPoint: 100))
+        let batch = 5, inCount = 3 * 6 * 5, outCount = 4 * g.outHeight * g.outWidth
+        let x = randomTensor([batch * inCount], seed: 33, lower: -2, upper: 2).floats
+        var codes = [UInt8](repeating: 0, count: x.count)
+        layer.input.quantize(x, count: x.count, into: &codes)
+        let context = try ExecutionContext()
+        for output in [Int8Output.u8(ActivationQuantization(scale: 0.05, zeroPoint: 3), relu: true), .f32(relu: false)] {
+            for inputIsU8 in [false, true] {
+                var results: [[UInt8]] = []
+                for rowsPerChunk in [4096, 1] {
+                    let kernel = Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: inputIsU8, output: output,
+                                                  reference: false, rowsPerChunk: rowsPerChunk)
+                    let arena = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 64)
+                    defer { arena.deallocate() }
+                    arena.initializeMemory(as: UInt8.self, repeating: 0, count: 8192)
+                    if inputIsU8 { arena.copyMemory(from: codes, byteCount: codes.count) } else { arena.copyMemory(from: x, byteCount: x.count * 4) }
+                    try kernel.run(batch: batch, buffers: KernelBuffers(base: arena, inputOffsets: [0], outputOffset: 4096), context: context)
+                    let bytes = batch * outCount * (output == .f32(relu: false) ? 4 : 1)
+                    results.append(Array(UnsafeBufferPointer(start: (arena + 4096).assumingMemoryBound(to: UInt8.self), count: bytes)))
+                }
+                XCTAssertEqual(results[0], results[1], "\(output) input u8 \(inputIsU8)")
+                XCTAssertGreaterThan(Set(results[0]).count, 10, "a non-trivial output")
+            }
+        }
     }
 
     /// INT8 runs take their working memory and oneDNN objects from their own arena's context:

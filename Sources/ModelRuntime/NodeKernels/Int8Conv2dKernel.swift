@@ -17,15 +17,13 @@ final class Int8Conv2dKernel: NodeKernel {
     /// patch buffer stays small for large images.
     let samplesPerChunk: Int
 
-    static let rowsPerChunk = 4096
-
-    init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, reference: Bool) {
+    init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, reference: Bool, rowsPerChunk: Int = 4096) {
         self.layer = layer
         self.geometry = geometry
         self.inputIsU8 = inputIsU8
         epilogue = layer.epilogue(output)
         self.reference = reference
-        samplesPerChunk = max(1, Self.rowsPerChunk / (geometry.outHeight * geometry.outWidth))
+        samplesPerChunk = max(1, rowsPerChunk / (geometry.outHeight * geometry.outWidth))
     }
 
     private var positions: Int { geometry.outHeight * geometry.outWidth }
