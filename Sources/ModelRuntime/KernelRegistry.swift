@@ -8,6 +8,11 @@ struct PlannedNode {
     var node: Node
     var postOp: PostOp = .none
     var foldedBatchNorm: Node?
+    /// INT8 chaining (`KernelRegistry.chainInt8`): this INT8 node writes its output as u8 with
+    /// these parameters (its INT8 readers' `input_quant`) instead of f32.
+    var u8Output: ActivationQuantization?
+    /// This INT8 node's input arrives as u8, already quantized with its `input_quant`.
+    var u8Input = false
 }
 
 /// What a node compiles to: a kernel writing a new buffer, or a view that reuses its input's bytes.

@@ -116,14 +116,25 @@ public enum Quantizer {
         return ProvenanceStep(step: "quantize", options: options, results: results)
     }
 
+    /// 10·log10(Σw² / Σ(w − s·q)²) of a weight and its symmetric quantization (no dequantized copy).
     private static func weightSQNR(_ weight: Tensor, _ quantized: Tensor) -> Double {
-        let w = weight.floats, q = quantized.floats
-        var signal = 0.0, noise = 0.0
-        for i in w.indices {
-            signal += Double(w[i]) * Double(w[i])
-            let d = Double(w[i]) - Double(q[i])
-            noise += d * d
+        let source = weight.dtype == .f32 ? weight : weight.toF32()
+        let scales = quantized.quant!.scales
+        let inner = source.elementCount / scales.count
+        // Eight partial sums (SIMD lanes) so the additions do not form one long dependency chain.
+        var signal = SIMD8<Double>(), noise = SIMD8<Double>()
+        source.withUnsafeBufferPointer(of: Float.self) { w in
+            quantized.withUnsafeBufferPointer(of: Int8.self) { q in
+                for c in scales.indices {
+                    let scale = scales[c]
+                    for i in (c * inner)..<((c + 1) * inner) {
+                        let x = Double(w[i]), d = x - Double(scale * Float(q[i]))
+                        signal[i & 7] += x * x
+                        noise[i & 7] += d * d
+                    }
+                }
+            }
         }
-        return decibels(signal: signal, noise: noise)
+        return decibels(signal: signal.sum(), noise: noise.sum())
     }
 }

@@ -85,6 +85,7 @@ struct QuantizeCommand: ParsableCommand {
         var withinBudget = true
         if let eval {
             guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
+            guard budget >= 0, budget.isFinite else { throw ValidationError("--max-accuracy-drop must be ≥ 0 points, got \(budget)") }
             let test = try Dataset.load(path: eval, xKey: evalXKey, yKey: yKey)
             let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
                                                      exclude: Set(exclude), eval: test, maxDrop: budget)
