@@ -18,19 +18,10 @@ public final class Int8Matmul: @unchecked Sendable {
     /// The weights in their original `[n, k]` layout (for the reference path).
     public let weights: [Int8]
     private let id = KernelID.make()
-    /// The weights as oneDNN sees them: a `[k, n]` matrix in `ba` order.
-    private let plainWeight: dnnl_memory_desc_t
+    /// The weights as oneDNN sees them (a `[k, n]` matrix in `ba` order), packed per layout.
+    private let packed: PackedWeights
     private let lock = NSLockLike()
-    private var plans: [Int: RowPlan] = [:]
-    private var packedWeights: [(AlignedBuffer, DNNLMemory)] = []
-
-    private struct RowPlan {
-        let primitive: DNNLPrimitive
-        let weights: DNNLMemory
-        let source: dnnl_memory_desc_t
-        let destination: dnnl_memory_desc_t
-        let scratchpad: dnnl_memory_desc_t
-    }
+    private var plans: [Int: ForwardPlan] = [:]
 
     /// `weights`: `n·k` values, row j holding output channel j.
     public init(weights: [Int8], n: Int, k: Int) throws {
@@ -38,7 +29,7 @@ public final class Int8Matmul: @unchecked Sendable {
         self.n = n
         self.k = k
         self.weights = weights
-        plainWeight = try DNNL.descriptor([k, n], dnnl_s8, dnnl_ba)
+        packed = PackedWeights(plain: try DNNL.descriptor([k, n], dnnl_s8, dnnl_ba))
     }
 
     /// Creates (and caches) the primitive for `m` rows; `run` calls it implicitly.
@@ -50,11 +41,7 @@ public final class Int8Matmul: @unchecked Sendable {
     /// `c` (m·n s32) = `a` (m·k u8) × weightsᵀ, on oneDNN, with `context`'s stream and memory objects.
     public func run(a: UnsafePointer<UInt8>, m: Int, c: UnsafeMutablePointer<Int32>, context: ExecutionContext) throws {
         guard m > 0 else { return }
-        let plan = try plan(m: m)
-        let src = try context.memory(kernel: id, batch: m, slot: DNNL_ARG_SRC, descriptor: plan.source, data: a)
-        let dst = try context.memory(kernel: id, batch: m, slot: DNNL_ARG_DST, descriptor: plan.destination, data: c)
-        let scratch = try context.scratchpad(kernel: id, batch: m, descriptor: plan.scratchpad)
-        try plan.primitive.execute(context, src: src, weights: plan.weights, bias: nil, dst: dst, scratchpad: scratch)
+        try plan(m: m).run(kernel: id, batch: m, input: a, output: c, bias: nil, context: context)
     }
 
     /// The plain C loop (`ck_gemm_u8s8s32_ref`).
@@ -68,7 +55,7 @@ public final class Int8Matmul: @unchecked Sendable {
     }
 
     /// The primitive for `m` rows (the lock guards only the cache, not execution).
-    private func plan(m: Int) throws -> RowPlan {
+    private func plan(m: Int) throws -> ForwardPlan {
         try lock.withLock {
             if let plan = plans[m] { return plan }
             var source = try DNNL.descriptor([m, k], dnnl_u8, dnnl_ab)
@@ -81,25 +68,14 @@ public final class Int8Matmul: @unchecked Sendable {
                 try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle,
                                   what: "u8×s8→s32 matmul \(m)x\(k)x\(n)")
             }
-            let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
-            let plan = RowPlan(primitive: primitive, weights: try packedWeight(layout: chosen), source: source,
-                               destination: destination,
-                               scratchpad: primitive.memoryDescriptor(dnnl_query_scratchpad_md) ?? dnnl_memory_desc_t())
+            let plan = try weights.withUnsafeBytes {
+                try ForwardPlan(primitive: primitive, source: source, destination: destination, weights: packed, weightData: $0.baseAddress!)
+            }
             plans[m] = plan
             return plan
         }
     }
 
-    /// The weights in `layout`, reordered once per distinct layout (most row counts share one).
-    private func packedWeight(layout: dnnl_memory_desc_t) throws -> DNNLMemory {
-        for (_, memory) in packedWeights {
-            var a = memory.descriptor, b = layout
-            if dnnl_memory_desc_equal(&a, &b) != 0 { return memory }
-        }
-        let packed = try weights.withUnsafeBytes { try reorderedCopy(from: plainWeight, data: $0.baseAddress!, to: layout) }
-        packedWeights.append(packed)
-        return packed.1
-    }
 }
 
 /// Whether this CPU runs u8×s8 dot products without 16-bit saturation (VNNI). Without it,
