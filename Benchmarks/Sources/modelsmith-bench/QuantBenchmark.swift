@@ -25,7 +25,7 @@ func quantBenchmark(_ args: [String]) throws {
         .appendingPathComponent("../../../Tests/QuantizationTests/Fixtures").standardized.path
     print("modelsmith-bench quant: 1 thread, \(iterations) timed calls per model after warm-up, medians; VNNI \(cpuHasVNNI); load average \(loadAverage())")
 
-    let fp32 = scaleMLP()
+    let fp32 = mlpPackage(widths: mlpWidths)
     let calibration = try calibrationData()
     if let directory = option("--export") { try export(fp32, calibration: calibration, to: directory) }
 
@@ -41,7 +41,7 @@ func quantBenchmark(_ args: [String]) throws {
     for batch in [64, 1] {
         let a = try Session(package: fp32, options: SessionOptions(maxBatch: batch, threads: 1))
         let b = try Session(package: int8, options: SessionOptions(maxBatch: batch, threads: 1))
-        let x = randomTensor([batch, mlpWidths[0]], seed: 3)
+        let x = randomUniform([batch, mlpWidths[0]], seed: 3)
         let (fp32Seconds, int8Seconds) = try interleavedMedians(iterations, { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
         let ops = flopsPerSample * Double(batch)
         let implementation = try Int8Matmul(weights: [Int8](repeating: 1, count: 4096 * 4096), n: 4096, k: 4096).implementation(m: batch)
@@ -85,7 +85,7 @@ func quantBenchmark(_ args: [String]) throws {
 /// The child job: build the FP32 MLP, calibrate on 512 samples, quantize (min/max, per channel, u8
 /// activations, as ONNX Runtime's defaults), optionally write the artifact; one JSON line with times and VmHWM.
 private func calibrateOnly(exportTo path: String?) throws {
-    let fp32 = scaleMLP()
+    let fp32 = mlpPackage(widths: mlpWidths)
     let data = try calibrationData()
     let rssBefore = peakRSSBytes()
     var times: [String: Double] = [:]
@@ -121,37 +121,11 @@ private func quantize(_ package: ModelPackage, data: Dataset, samples: Int, meth
     return (q, seconds)
 }
 
-/// The MLP with ReLU between layers and PyTorch-style uniform(±1/√fan_in) random weights (seeded).
-private func scaleMLP() -> ModelPackage {
-    var tensors = TensorMap()
-    var nodes: [Node] = []
-    var previous = "x"
-    for i in 0..<(mlpWidths.count - 1) {
-        let bound = 1 / Float(mlpWidths[i]).squareRoot()
-        tensors["fc\(i).weight"] = randomTensor([mlpWidths[i + 1], mlpWidths[i]], seed: UInt64(10 + i), scale: bound)
-        tensors["fc\(i).bias"] = randomTensor([mlpWidths[i + 1]], seed: UInt64(20 + i), scale: bound)
-        let last = i == mlpWidths.count - 2
-        nodes.append(Node(name: "fc\(i)", op: .linear, inputs: [previous], output: last ? "y" : "h\(i)",
-                          params: ["weight": "fc\(i).weight", "bias": "fc\(i).bias"]))
-        if !last {
-            nodes.append(Node(name: "relu\(i)", op: .relu, inputs: ["h\(i)"], output: "a\(i)"))
-            previous = "a\(i)"
-        }
-    }
-    let graph = Graph(name: "mlp", inputs: [ValueInfo(name: "x", shape: [-1, mlpWidths[0]])], outputs: ["y"], nodes: nodes)
-    return ModelPackage(graph: graph, tensors: tensors)
-}
-
 /// 512 calibration samples, standard normal (seeded).
 private func calibrationData() throws -> Dataset {
     var rng = SeededRNG(seed: 7)
     let x = Tensor((0..<(calibrationSamples * mlpWidths[0])).map { _ in rng.normal() }, shape: [calibrationSamples, mlpWidths[0]])
     return try Dataset(x: x)
-}
-
-private func randomTensor(_ dims: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
-    var rng = SeededRNG(seed: seed)
-    return Tensor((0..<dims.reduce(1, *)).map { _ in rng.uniform(-scale, scale) }, shape: Shape(dims))
 }
 
 /// `.npy` files for the ONNX Runtime script: the MLP's weights and calibration samples.
