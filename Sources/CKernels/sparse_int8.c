@@ -76,34 +76,53 @@ __attribute__((target("avx2"))) static void spmm_s8_avx2(const ck_csr_s8 *w, con
 
 // ---------------------------------------------------------------- AVX-512 BW + VBMI + VNNI
 
-#define AVX512_S8 "avx512f,avx512bw,avx512vbmi,avx512vnni"
+#define AVX512_S8 "avx512f,avx512bw,avx512vbmi,avx512vnni,bmi2"
+
+// Independent accumulator chains per batch row: few rows leave the vpdpbusd latency exposed.
+#define S8_CHAINS(tile) ((tile) == 1 ? 4 : (tile) == 2 ? 2 : 1)
+
+// Adds chunk k of a row (entries from p, `take` ≤ 64 of them) to each tile row's chain `chain`.
+__attribute__((target(AVX512_S8))) static inline __attribute__((always_inline)) void
+chunk_s8_avx512(const ck_csr_s8 *w, const uint8_t *xp, int64_t padded, int tile, int64_t k, int64_t p, int take,
+                __m512i sum[S8_TILE][4], int chain) {
+    __mmask64 m = _cvtu64_mask64(_bzhi_u64(~0ULL, (unsigned)take));
+    __m512i idx = _mm512_maskz_loadu_epi8(m, w->index + p);
+    __m512i val = _mm512_maskz_loadu_epi8(m, w->values + p);
+    for (int s = 0; s < tile; s++) {
+        const uint8_t *xk = xp + s * padded + k * CHUNK;
+        __m512i picked = _mm512_permutex2var_epi8(_mm512_loadu_si512(xk), idx, _mm512_loadu_si512(xk + 64));
+        sum[s][chain] = _mm512_dpbusd_epi32(sum[s][chain], picked, val);
+    }
+}
 
 // `tile` batch rows (a compile-time constant after inlining) against every weight row. xp holds
-// the rows zero-padded to whole chunks, `padded` bytes apart.
+// the rows zero-padded to whole chunks, `padded` bytes apart. Every chunk costs one masked step
+// (an empty chunk too: no branch to mispredict); a chunk with more than 64 entries takes a second.
 __attribute__((target(AVX512_S8))) static inline __attribute__((always_inline)) void
 tile_s8_avx512(const ck_csr_s8 *w, const uint8_t *xp, int64_t padded, int tile, int32_t *acc) {
+    const int chains = S8_CHAINS(tile);
     for (int64_t r = 0; r < w->rows; r++) {
-        __m512i sum[S8_TILE];
-        for (int s = 0; s < tile; s++) sum[s] = _mm512_setzero_si512();
+        __m512i sum[S8_TILE][4];
+        for (int s = 0; s < tile; s++)
+            for (int c = 0; c < chains; c++) sum[s][c] = _mm512_setzero_si512();
         int64_t p = w->row_start[r];
         const uint8_t *counts = w->chunk_count + r * w->chunks;
-        for (int64_t k = 0; k < w->chunks; k++) {
-            int count = counts[k];
-            while (count > 0) {
+        for (int64_t k0 = 0; k0 < w->chunks; k0 += chains) {
+            for (int c = 0; c < chains; c++) {
+                int64_t k = k0 + c;
+                if (c > 0 && k >= w->chunks) break;
+                int count = counts[k];
                 int take = count < 64 ? count : 64;
-                __mmask64 m = take == 64 ? ~(__mmask64)0 : (((__mmask64)1 << take) - 1);
-                __m512i idx = _mm512_maskz_loadu_epi8(m, w->index + p);
-                __m512i val = _mm512_maskz_loadu_epi8(m, w->values + p);
-                for (int s = 0; s < tile; s++) {
-                    const uint8_t *xk = xp + s * padded + k * CHUNK;
-                    __m512i picked = _mm512_permutex2var_epi8(_mm512_loadu_si512(xk), idx, _mm512_loadu_si512(xk + 64));
-                    sum[s] = _mm512_dpbusd_epi32(sum[s], picked, val);
-                }
-                p += take;
-                count -= take;
+                chunk_s8_avx512(w, xp, padded, tile, k, p, take, sum, c);
+                if (__builtin_expect(count > 64, 0)) chunk_s8_avx512(w, xp, padded, tile, k, p + 64, count - 64, sum, c);
+                p += count;
             }
         }
-        for (int s = 0; s < tile; s++) acc[s * w->rows + r] = _mm512_reduce_add_epi32(sum[s]);
+        for (int s = 0; s < tile; s++) {
+            __m512i total = sum[s][0];
+            for (int c = 1; c < chains; c++) total = _mm512_add_epi32(total, sum[s][c]);
+            acc[s * w->rows + r] = _mm512_reduce_add_epi32(total);
+        }
     }
 }
 
@@ -138,7 +157,7 @@ int ck_spmm_u8s8_isa_supported(ck_sparse_isa isa) {
     case CK_SPARSE_AVX2: return __builtin_cpu_supports("avx2");
     case CK_SPARSE_AVX512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni");
+               __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("bmi2");
 #else
     case CK_SPARSE_AVX2: case CK_SPARSE_AVX512: return 0;
 #endif

@@ -32,4 +32,30 @@ public enum SparseBreakEven {
     public static func prefersSparse(sparsity: Double, rows: Int, cols: Int, batch: Int) -> Bool {
         sparsity >= threshold(rows: rows, cols: cols, batch: batch)
     }
+
+    // MARK: INT8 (sparse u8×s8 product vs oneDNN's, `SparseInt8` vs `Int8Matmul`)
+
+    /// The sparsity from which the sparse INT8 product beats oneDNN's for an s8 weight
+    /// `rows × cols` and `m` input rows (batch × rows per sample; a conv's chunk of patches);
+    /// nil where it never won in the sweep 0.5 … 0.98 (the dense kernel then always runs).
+    public static func int8Threshold(rows: Int, cols: Int, m: Int) -> Double? {
+        nil
+    }
+
+    public static func prefersSparseInt8(sparsity: Double, rows: Int, cols: Int, m: Int) -> Bool {
+        int8Threshold(rows: rows, cols: cols, m: m).map { sparsity >= $0 } ?? false
+    }
+
+    // MARK: FP32 conv (`SparseConv2d` vs oneDNN's `Conv2d`)
+
+    /// The sparsity from which the sparse conv (im2col + sparse product) beats oneDNN's
+    /// convolution for a groups-1 conv `g` at `batch`; nil where it never won in the sweep.
+    public static func convThreshold(geometry g: Conv2dGeometry, batch: Int) -> Double? {
+        nil
+    }
+
+    public static func prefersSparseConv(sparsity: Double, geometry: Conv2dGeometry, batch: Int) -> Bool {
+        guard geometry.groups == 1 else { return false }
+        return convThreshold(geometry: geometry, batch: batch).map { sparsity >= $0 } ?? false
+    }
 }

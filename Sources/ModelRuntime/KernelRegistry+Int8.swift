@@ -55,8 +55,10 @@ extension KernelRegistry {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "linear weight \(weight.shape) does not fit input features \(shape.last ?? 0)")
             }
             let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
-            return .kernel(Int8LinearKernel(layer: layer, rowsPerSample: shape.dropLast().reduce(1, *), inputIsU8: planned.u8Input,
-                                            output: output, reference: int8UsesReference),
+            let rowsPerSample = shape.dropLast().reduce(1, *)
+            return .kernel(Int8LinearKernel(layer: layer, rowsPerSample: rowsPerSample, inputIsU8: planned.u8Input,
+                                            output: output, reference: int8UsesReference,
+                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * rowsPerSample })),
                            outputShape: shape.dropLast() + [weight.shape[0]])
         case .conv2d:
             guard shape.count == 3, weight.shape.rank == 4 else {
@@ -68,12 +70,25 @@ extension KernelRegistry {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight \(weight.shape) does not fit \(g.inChannels) input channels")
             }
             let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
+            let positions = g.outHeight * g.outWidth
             return .kernel(Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: planned.u8Input, output: output,
-                                            reference: int8UsesReference),
+                                            reference: int8UsesReference,
+                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions })),
                            outputShape: [g.outChannels, g.outHeight, g.outWidth])
         default:
             return nil
         }
+    }
+
+    /// The layer's weight as a sparse matrix if it is sparse enough to beat the dense product at
+    /// one of the `rowCounts` (the product's rows at batch 1, 16, 64), else nil.
+    static func sparseInt8(_ layer: Int8Linear, rowCounts: [Int]) -> SparseInt8Matrix? {
+        let zeros = layer.matmul.weights.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+        let sparsity = Double(zeros) / Double(max(layer.matmul.weights.count, 1))
+        guard rowCounts.contains(where: { SparseBreakEven.prefersSparseInt8(sparsity: sparsity, rows: layer.n, cols: layer.k, m: $0) }) else {
+            return nil
+        }
+        return layer.sparseWeight()
     }
 
     private static func int8Call<T>(_ node: Node, _ body: () throws -> T) throws -> T {
