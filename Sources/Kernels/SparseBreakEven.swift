@@ -50,8 +50,19 @@ public enum SparseBreakEven {
 
     /// The sparsity from which the sparse conv (im2col + sparse product) beats oneDNN's
     /// convolution for a groups-1 conv `g` at `batch`; nil where it never won in the sweep.
+    ///
+    /// Measured (batch 1 / 64): 16→32 3×3 on 8×8 (4,608 weights) 0.70 (1.02×) / 0.50 (2.1×: the
+    /// lowest point swept); 64→64 3×3 on 28×28 (36,864) 0.70 / 0.70; 256→256 3×3 on 7×7 (589,824)
+    /// 0.80 / 0.80. Classed by weight size; a break-even at ≈1.00× moves one step up, and
+    /// batches 2…63 (not measured) take the stricter of the batch-1 and batch-64 thresholds.
     public static func convThreshold(geometry g: Conv2dGeometry, batch: Int) -> Double? {
-        nil
+        let weights = g.outChannels * (g.inChannels / max(g.groups, 1)) * g.kernel.h * g.kernel.w
+        let (one, many): (Double, Double) = weights <= 8192 ? (0.80, 0.50) : weights <= 65536 ? (0.70, 0.70) : (0.80, 0.80)
+        switch batch {
+        case ...1: return one
+        case 64...: return many
+        default: return max(one, many)
+        }
     }
 
     public static func prefersSparseConv(sparsity: Double, geometry: Conv2dGeometry, batch: Int) -> Bool {

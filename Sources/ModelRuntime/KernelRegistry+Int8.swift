@@ -10,6 +10,12 @@ extension KernelRegistry {
     /// 8-bit weights would saturate the non-VNNI u8×s8 instruction).
     nonisolated(unsafe) static var int8UsesReference = !cpuHasVNNI
 
+    /// When the sparse INT8 and sparse conv kernels run: where the measured break-even says they
+    /// win (the default), or, for tests that prove the sparse path equal to the dense one, on
+    /// every pruned layer at every batch size (`.always`) or never.
+    enum SparsePolicy { case breakEven, always, never }
+    nonisolated(unsafe) static var sparsePolicy = SparsePolicy.breakEven
+
     /// How `node`'s input is quantized if the node runs on the INT8 kernels; nil if it runs FP32.
     static func int8Input(of node: Node, tensors: TensorMap) throws -> ActivationQuantization? {
         guard node.op.hasWeightMatrix, let weightName = node.params["weight"], let weight = tensors[weightName],
@@ -58,7 +64,8 @@ extension KernelRegistry {
             let rowsPerSample = shape.dropLast().reduce(1, *)
             return .kernel(Int8LinearKernel(layer: layer, rowsPerSample: rowsPerSample, inputIsU8: planned.u8Input,
                                             output: output, reference: int8UsesReference,
-                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * rowsPerSample })),
+                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * rowsPerSample }),
+                                            alwaysSparse: sparsePolicy == .always),
                            outputShape: shape.dropLast() + [weight.shape[0]])
         case .conv2d:
             guard shape.count == 3, weight.shape.rank == 4 else {
@@ -73,7 +80,8 @@ extension KernelRegistry {
             let positions = g.outHeight * g.outWidth
             return .kernel(Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: planned.u8Input, output: output,
                                             reference: int8UsesReference,
-                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions })),
+                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions }),
+                                            alwaysSparse: sparsePolicy == .always),
                            outputShape: [g.outChannels, g.outHeight, g.outWidth])
         default:
             return nil
@@ -85,6 +93,11 @@ extension KernelRegistry {
     static func sparseInt8(_ layer: Int8Linear, rowCounts: [Int]) -> SparseInt8Matrix? {
         let zeros = layer.matmul.weights.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
         let sparsity = Double(zeros) / Double(max(layer.matmul.weights.count, 1))
+        switch sparsePolicy {
+        case .never: return nil
+        case .always: return zeros > 0 ? layer.sparseWeight() : nil
+        case .breakEven: break
+        }
         guard rowCounts.contains(where: { SparseBreakEven.prefersSparseInt8(sparsity: sparsity, rows: layer.n, cols: layer.k, m: $0) }) else {
             return nil
         }

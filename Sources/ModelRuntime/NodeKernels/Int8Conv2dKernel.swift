@@ -18,9 +18,12 @@ final class Int8Conv2dKernel: NodeKernel {
     /// patch buffer stays small for large images.
     let samplesPerChunk: Int
     let sparse: SparseInt8Matrix?
+    /// Run `sparse` at every batch size (`KernelRegistry.SparsePolicy.always`).
+    let alwaysSparse: Bool
 
     init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, reference: Bool, rowsPerChunk: Int = 4096,
-         sparse: SparseInt8Matrix? = nil) {
+         sparse: SparseInt8Matrix? = nil, alwaysSparse: Bool = false) {
+        self.alwaysSparse = alwaysSparse
         self.sparse = sparse
         self.layer = layer
         self.geometry = geometry
@@ -33,7 +36,7 @@ final class Int8Conv2dKernel: NodeKernel {
     private var positions: Int { geometry.outHeight * geometry.outWidth }
 
     /// Whether a chunk of `samples` samples takes the sparse product.
-    func usesSparse(samples: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: samples * positions) }
+    func usesSparse(samples: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: samples * positions, always: alwaysSparse) }
 
     func prepare(batch: Int) throws {
         guard !reference, !usesSparse(samples: min(batch, samplesPerChunk)) else { return }

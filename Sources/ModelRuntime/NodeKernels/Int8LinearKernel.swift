@@ -15,8 +15,12 @@ final class Int8LinearKernel: NodeKernel {
     let epilogue: Int8Linear.Epilogue
     let reference: Bool
     let sparse: SparseInt8Matrix?
+    /// Run `sparse` at every batch size (`KernelRegistry.SparsePolicy.always`).
+    let alwaysSparse: Bool
 
-    init(layer: Int8Linear, rowsPerSample: Int, inputIsU8: Bool, output: Int8Output, reference: Bool, sparse: SparseInt8Matrix? = nil) {
+    init(layer: Int8Linear, rowsPerSample: Int, inputIsU8: Bool, output: Int8Output, reference: Bool,
+         sparse: SparseInt8Matrix? = nil, alwaysSparse: Bool = false) {
+        self.alwaysSparse = alwaysSparse
         self.layer = layer
         self.rowsPerSample = rowsPerSample
         self.inputIsU8 = inputIsU8
@@ -26,7 +30,7 @@ final class Int8LinearKernel: NodeKernel {
     }
 
     /// Whether a run of `batch` samples takes the sparse product.
-    func usesSparse(batch: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: batch * rowsPerSample) }
+    func usesSparse(batch: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: batch * rowsPerSample, always: alwaysSparse) }
 
     func prepare(batch: Int) throws {
         if !reference && !usesSparse(batch: batch) { try layer.matmul.prepare(m: batch * rowsPerSample) }
@@ -51,9 +55,9 @@ enum Int8Workspace {
     static let sparseScratch = 4
 
     /// Whether the sparse product (if the layer has one) beats the dense one for `m` input rows.
-    static func usesSparse(_ sparse: SparseInt8Matrix?, m: Int) -> Bool {
+    static func usesSparse(_ sparse: SparseInt8Matrix?, m: Int, always: Bool) -> Bool {
         guard let sparse else { return false }
-        return SparseBreakEven.prefersSparseInt8(sparsity: sparse.sparsity, rows: sparse.rows, cols: sparse.cols, m: m)
+        return always || SparseBreakEven.prefersSparseInt8(sparsity: sparse.sparsity, rows: sparse.rows, cols: sparse.cols, m: m)
     }
 
     /// The sparse weight with its scratch from the context.

@@ -7,6 +7,8 @@ import TensorCore
 final class SparseConv2dKernel: NodeKernel {
     let dense: Conv2d
     let sparse: SparseConv2d
+    /// Run `sparse` at every batch size (`KernelRegistry.SparsePolicy.always`).
+    let alwaysSparse: Bool
 
     /// The kernel for a weight sparse enough to win at batch 1, 16 or 64, else nil (use `Conv2dKernel`).
     static func ifWorthwhile(dense: Conv2d, weight: Tensor, bias: Tensor?, postOp: PostOp) throws -> SparseConv2dKernel? {
@@ -14,17 +16,21 @@ final class SparseConv2dKernel: NodeKernel {
         guard g.groups == 1, weight.dtype == .f32, weight.quant == nil, weight.elementCount > 0 else { return nil }
         let zeros = weight.withUnsafeBufferPointer(of: Float.self) { $0.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
         let sparsity = Double(zeros) / Double(weight.elementCount)
-        guard [1, 16, 64].contains(where: { SparseBreakEven.prefersSparseConv(sparsity: sparsity, geometry: g, batch: $0) }) else { return nil }
-        return SparseConv2dKernel(dense: dense, sparse: try SparseConv2d(geometry: g, weight: weight, bias: bias, postOp: postOp))
+        let policy = KernelRegistry.sparsePolicy
+        guard policy != .never, zeros > 0 else { return nil }
+        guard policy == .always || [1, 16, 64].contains(where: { SparseBreakEven.prefersSparseConv(sparsity: sparsity, geometry: g, batch: $0) }) else { return nil }
+        return SparseConv2dKernel(dense: dense, sparse: try SparseConv2d(geometry: g, weight: weight, bias: bias, postOp: postOp),
+                                  alwaysSparse: policy == .always)
     }
 
-    private init(dense: Conv2d, sparse: SparseConv2d) {
+    private init(dense: Conv2d, sparse: SparseConv2d, alwaysSparse: Bool) {
         self.dense = dense
         self.sparse = sparse
+        self.alwaysSparse = alwaysSparse
     }
 
     func usesSparse(batch: Int) -> Bool {
-        SparseBreakEven.prefersSparseConv(sparsity: sparse.matrix.sparsity, geometry: sparse.geometry, batch: batch)
+        alwaysSparse || SparseBreakEven.prefersSparseConv(sparsity: sparse.matrix.sparsity, geometry: sparse.geometry, batch: batch)
     }
 
     func prepare(batch: Int) throws {
