@@ -38,8 +38,15 @@ public enum SparseBreakEven {
     /// The sparsity from which the sparse INT8 product beats oneDNN's for an s8 weight
     /// `rows × cols` and `m` input rows (batch × rows per sample; a conv's chunk of patches);
     /// nil where it never won in the sweep 0.5 … 0.98 (the dense kernel then always runs).
+    ///
+    /// Measured (sweep 0.5 … 0.98, 1 thread, `modelsmith-bench prune --only int8`): the sparse
+    /// product pays a fixed step per 128-column chunk of every row and batch row, so it wins only
+    /// where the dense product is memory-bound and the weight nearly empty — a 4096×4096 weight at
+    /// batch 1 from 0.98 (1.12×; 0.90–0.95 measured at 0.94–1.40× across runs, so not bound).
+    /// 4096×4096 at batch 16 and 64, 512×512 at 1/16/64, and the conv products (32×144, 64×576,
+    /// 256×2304 at 49…4096 rows) never won (≤ 0.83×).
     public static func int8Threshold(rows: Int, cols: Int, m: Int) -> Double? {
-        nil
+        rows * cols > 4 * largeWeightBytes && m == 1 ? 0.98 : nil
     }
 
     public static func prefersSparseInt8(sparsity: Double, rows: Int, cols: Int, m: Int) -> Bool {
