@@ -90,11 +90,16 @@ public final class Int8Linear: @unchecked Sendable {
     }
 
     /// Runs `m` rows of u8 input (m·k) into `output` (m·n u8 or f32 as `epilogue` says), using
-    /// `accumulators` (m·n) as scratch. `reference` selects the plain C product (no library call).
+    /// `accumulators` (m·n) as scratch. `reference` selects the plain C product (no library call);
+    /// `sparse` the sparse product of the same (pruned) weight, with its scratch
+    /// (`SparseInt8.scratchBytes`): the same integers, so the same output bytes.
     public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,
                         output: UnsafeMutableRawPointer, epilogue: Epilogue, context: ExecutionContext,
-                        reference: Bool = false) throws {
-        if reference {
+                        reference: Bool = false, sparse: (matrix: SparseInt8Matrix, scratch: UnsafeMutableRawPointer)? = nil) throws {
+        if let sparse {
+            precondition(sparse.matrix.rows == n && sparse.matrix.cols == k, "sparse weight does not match the layer")
+            SparseInt8.product(weight: sparse.matrix, x: x, m: m, accumulators: accumulators, scratch: sparse.scratch)
+        } else if reference {
             matmul.reference(a: x, m: m, c: accumulators)
         } else {
             try matmul.run(a: x, m: m, c: accumulators, context: context)
@@ -111,8 +116,16 @@ public final class Int8Linear: @unchecked Sendable {
 
     /// One-off form of `forward` (builds the epilogue and a context per call; for tests and tools).
     public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,
-                        output: UnsafeMutableRawPointer, mode: Int8Output, reference: Bool = false) throws {
+                        output: UnsafeMutableRawPointer, mode: Int8Output, reference: Bool = false,
+                        sparse: SparseInt8Matrix? = nil) throws {
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(SparseInt8.scratchBytes(inFeatures: k), 1), alignment: 64)
+        defer { scratch.deallocate() }
         try forward(x, m: m, accumulators: accumulators, output: output, epilogue: epilogue(mode),
-                    context: ExecutionContext(), reference: reference)
+                    context: ExecutionContext(), reference: reference, sparse: sparse.map { ($0, scratch) })
+    }
+
+    /// The layer's weight as a sparse matrix (for the sparse product).
+    public func sparseWeight() -> SparseInt8Matrix {
+        matmul.weights.withUnsafeBufferPointer { SparseInt8Matrix(dense: $0, rows: n, cols: k) }
     }
 }

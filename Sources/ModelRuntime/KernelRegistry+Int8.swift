@@ -10,6 +10,12 @@ extension KernelRegistry {
     /// 8-bit weights would saturate the non-VNNI u8×s8 instruction).
     nonisolated(unsafe) static var int8UsesReference = !cpuHasVNNI
 
+    /// When the sparse INT8 and sparse conv kernels run: where the measured break-even says they
+    /// win (the default), or, for tests that prove the sparse path equal to the dense one, on
+    /// every pruned layer at every batch size (`.always`) or never.
+    enum SparsePolicy { case breakEven, always, never }
+    nonisolated(unsafe) static var sparsePolicy = SparsePolicy.breakEven
+
     /// How `node`'s input is quantized if the node runs on the INT8 kernels; nil if it runs FP32.
     static func int8Input(of node: Node, tensors: TensorMap) throws -> ActivationQuantization? {
         guard node.op.hasWeightMatrix, let weightName = node.params["weight"], let weight = tensors[weightName],
@@ -55,8 +61,11 @@ extension KernelRegistry {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "linear weight \(weight.shape) does not fit input features \(shape.last ?? 0)")
             }
             let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
-            return .kernel(Int8LinearKernel(layer: layer, rowsPerSample: shape.dropLast().reduce(1, *), inputIsU8: planned.u8Input,
-                                            output: output, reference: int8UsesReference),
+            let rowsPerSample = shape.dropLast().reduce(1, *)
+            return .kernel(Int8LinearKernel(layer: layer, rowsPerSample: rowsPerSample, inputIsU8: planned.u8Input,
+                                            output: output, reference: int8UsesReference,
+                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * rowsPerSample }),
+                                            alwaysSparse: sparsePolicy == .always),
                            outputShape: shape.dropLast() + [weight.shape[0]])
         case .conv2d:
             guard shape.count == 3, weight.shape.rank == 4 else {
@@ -68,12 +77,31 @@ extension KernelRegistry {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight \(weight.shape) does not fit \(g.inChannels) input channels")
             }
             let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
+            let positions = g.outHeight * g.outWidth
             return .kernel(Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: planned.u8Input, output: output,
-                                            reference: int8UsesReference),
+                                            reference: int8UsesReference,
+                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions }),
+                                            alwaysSparse: sparsePolicy == .always),
                            outputShape: [g.outChannels, g.outHeight, g.outWidth])
         default:
             return nil
         }
+    }
+
+    /// The layer's weight as a sparse matrix if it is sparse enough to beat the dense product at
+    /// one of the `rowCounts` (the product's rows at batch 1, 16, 64), else nil.
+    static func sparseInt8(_ layer: Int8Linear, rowCounts: [Int]) -> SparseInt8Matrix? {
+        let zeros = layer.matmul.weights.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+        let sparsity = Double(zeros) / Double(max(layer.matmul.weights.count, 1))
+        switch sparsePolicy {
+        case .never: return nil
+        case .always: return zeros > 0 ? layer.sparseWeight() : nil
+        case .breakEven: break
+        }
+        guard rowCounts.contains(where: { SparseBreakEven.prefersSparseInt8(sparsity: sparsity, rows: layer.n, cols: layer.k, m: $0) }) else {
+            return nil
+        }
+        return layer.sparseWeight()
     }
 
     private static func int8Call<T>(_ node: Node, _ body: () throws -> T) throws -> T {

@@ -123,7 +123,8 @@ enum KernelRegistry {
             (weight, bias) = try foldBatchNorm(bn, weight: weight, bias: bias, tensors: tensors)
         }
         let conv = try kernelCall(node) { try Conv2d(geometry: g, weight: weight, bias: bias, postOp: planned.postOp) }
-        return .kernel(Conv2dKernel(conv: conv), outputShape: [g.outChannels, g.outHeight, g.outWidth])
+        let sparse = try kernelCall(node) { try SparseConv2dKernel.ifWorthwhile(dense: conv, weight: weight, bias: bias, postOp: planned.postOp) }
+        return .kernel(sparse ?? Conv2dKernel(conv: conv), outputShape: [g.outChannels, g.outHeight, g.outWidth])
     }
 
     static func layerNorm(_ node: Node, shape: [Int], tensors: TensorMap) throws -> KernelBinding {

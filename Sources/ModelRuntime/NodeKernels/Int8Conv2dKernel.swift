@@ -5,8 +5,9 @@ import TensorCore
 /// INT8 `conv2d` (groups = 1): the input as u8 (quantized here, or already u8 from a preceding
 /// INT8 layer), im2col per sample (padding reads the zero point, i.e. real 0), one u8×s8→s32
 /// product over the patches of a chunk of samples, the epilogue (f32 or u8, bias, fused ReLU),
-/// and a transpose from [position, channel] to NCHW. Working memory comes from the run's
-/// `ExecutionContext`.
+/// and a transpose from [position, channel] to NCHW. A pruned weight (`sparse`) runs on the sparse
+/// INT8 product where `SparseBreakEven.prefersSparseInt8` says so for the chunk's row count.
+/// Working memory comes from the run's `ExecutionContext`.
 final class Int8Conv2dKernel: NodeKernel {
     let layer: Int8Linear
     let geometry: Conv2dGeometry
@@ -16,8 +17,14 @@ final class Int8Conv2dKernel: NodeKernel {
     /// Samples per matrix product: enough rows to keep the library efficient, bounded so the
     /// patch buffer stays small for large images.
     let samplesPerChunk: Int
+    let sparse: SparseInt8Matrix?
+    /// Run `sparse` at every batch size (`KernelRegistry.SparsePolicy.always`).
+    let alwaysSparse: Bool
 
-    init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, reference: Bool, rowsPerChunk: Int = 4096) {
+    init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, reference: Bool, rowsPerChunk: Int = 4096,
+         sparse: SparseInt8Matrix? = nil, alwaysSparse: Bool = false) {
+        self.alwaysSparse = alwaysSparse
+        self.sparse = sparse
         self.layer = layer
         self.geometry = geometry
         self.inputIsU8 = inputIsU8
@@ -28,8 +35,11 @@ final class Int8Conv2dKernel: NodeKernel {
 
     private var positions: Int { geometry.outHeight * geometry.outWidth }
 
+    /// Whether a chunk of `samples` samples takes the sparse product.
+    func usesSparse(samples: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: samples * positions, always: alwaysSparse) }
+
     func prepare(batch: Int) throws {
-        guard !reference else { return }
+        guard !reference, !usesSparse(samples: min(batch, samplesPerChunk)) else { return }
         try layer.matmul.prepare(m: min(batch, samplesPerChunk) * positions)
         if batch > samplesPerChunk, batch % samplesPerChunk != 0 { try layer.matmul.prepare(m: batch % samplesPerChunk * positions) }
     }
@@ -55,7 +65,8 @@ final class Int8Conv2dKernel: NodeKernel {
                              UInt8(layer.input.zeroPoint), patches + s * positions * layer.k)
             }
             try layer.forward(patches, m: count * positions, accumulators: acc, output: staging, epilogue: epilogue,
-                              context: context, reference: reference)
+                              context: context, reference: reference,
+                              sparse: usesSparse(samples: count) ? Int8Workspace.sparseProduct(sparse, context) : nil)
             if u8Output {
                 toNCHW(staging.assumingMemoryBound(to: UInt8.self), output.assumingMemoryBound(to: UInt8.self), first: first, count: count)
             } else {
