@@ -181,70 +181,99 @@ static inline const float *shifted(const float *x, int64_t offset) {
     return (const float *)((uintptr_t)x + (uintptr_t)(offset * (int64_t)sizeof(float)));
 }
 
-/* Bounds of the per-row mask tables below (longer rows or wider kernels use the reference). */
-enum { mask_chunks_max = 64, kernel_w_max = 64 };
-
-/* im2col with unit column stride: each column-matrix row segment is a masked copy of an input row
- * (zeros in the padding lanes), the lane masks of every (kj, 16-column chunk) computed once. */
+/* Exact copy / add of n floats with unmasked vector operations (masked loads and stores are much
+ * slower on the machines we measured); the tail below 8 is scalar. */
 __attribute__((target("avx512f")))
-static void im2col_avx512(const float *x, float *cols, size_t ld, const ck_im2col_geometry *g) {
-    const int64_t plane = g->height * g->width, ow = g->out_w, chunks = (ow + 15) / 16;
-    if (g->stride_w != 1 || chunks > mask_chunks_max || g->kernel_w > kernel_w_max) { ck_im2col_f32_ref(x, cols, ld, g); return; }
-    __mmask16 load[kernel_w_max][mask_chunks_max], store[mask_chunks_max];
-    for (int64_t t = 0; t < chunks; t++) store[t] = (__mmask16)lane_mask(t * 16, 0, ow);
-    for (int64_t kj = 0; kj < g->kernel_w; kj++) {
-        const int64_t shift = kj * g->dilation_w - g->pad_w; /* input column of output column 0 */
-        for (int64_t t = 0; t < chunks; t++) load[kj][t] = (__mmask16)lane_mask(t * 16, -shift, g->width - shift) & store[t];
-    }
-    for (int64_t c = 0; c < g->channels; c++)
-        for (int64_t ki = 0; ki < g->kernel_h; ki++)
-            for (int64_t kj = 0; kj < g->kernel_w; kj++) {
-                float *dst = cols + (size_t)((c * g->kernel_h + ki) * g->kernel_w + kj) * ld;
-                const int64_t shift = kj * g->dilation_w - g->pad_w;
-                for (int64_t oy = 0; oy < g->out_h; oy++) {
-                    const int64_t iy = oy * g->stride_h - g->pad_h + ki * g->dilation_h;
-                    float *row = dst + oy * ow;
-                    if (iy < 0 || iy >= g->height) {
-                        for (int64_t t = 0; t < chunks; t++) _mm512_mask_storeu_ps(row + t * 16, store[t], _mm512_setzero_ps());
-                        continue;
-                    }
-                    const float *src = shifted(x, c * plane + iy * g->width + shift);
-                    for (int64_t t = 0; t < chunks; t++)
-                        _mm512_mask_storeu_ps(row + t * 16, store[t], _mm512_maskz_loadu_ps(load[kj][t], shifted(src, t * 16)));
-                }
-            }
+static inline void copy_floats(float *dst, const float *src, int64_t n) {
+    int64_t t = 0;
+    for (; t + 16 <= n; t += 16) _mm512_storeu_ps(dst + t, _mm512_loadu_ps(src + t));
+    if (t + 8 <= n) { _mm256_storeu_ps(dst + t, _mm256_loadu_ps(src + t)); t += 8; }
+    for (; t < n; t++) dst[t] = src[t];
+}
+__attribute__((target("avx512f")))
+static inline void add_floats(float *dst, const float *src, int64_t n) {
+    int64_t t = 0;
+    for (; t + 16 <= n; t += 16) _mm512_storeu_ps(dst + t, _mm512_add_ps(_mm512_loadu_ps(dst + t), _mm512_loadu_ps(src + t)));
+    if (t + 8 <= n) { _mm256_storeu_ps(dst + t, _mm256_add_ps(_mm256_loadu_ps(dst + t), _mm256_loadu_ps(src + t))); t += 8; }
+    for (; t < n; t++) dst[t] = dst[t] + src[t];
 }
 
-/* col2im with unit column stride: per (c, ki, oy) one input row is loaded, its kernel_w contributions
- * added in registers (kj ascending: per element the reference's order; masked adds leave other lanes
- * untouched, so −0 stays −0), and stored once. */
+/* Planes up to this many floats (with their padding) go through a zero-padded copy on the stack. */
+enum { padded_plane_max = 8192, padded_slack = 16 };
+
+/* `rows` rows of n floats, src rows `src_stride` apart, dst rows contiguous (n apart). A row is copied
+ * in whole vectors that may run past its end into the following rows' place (which those rows then
+ * overwrite), so there are no tails, as long as the copy stays inside the rows×n segment; the rows
+ * after that are copied exactly. src must be readable 16 floats past each row. */
+__attribute__((target("avx512f")))
+static inline void copy_rows_spilling(float *dst, const float *src, int64_t src_stride, int64_t rows, int64_t n) {
+    const int64_t width = n <= 8 ? 8 : (n + 15) / 16 * 16; /* floats each spilling copy writes */
+    /* rows that may spill: their copy ends inside the rows×n segment (short rows spill over several) */
+    int64_t spilling = rows * n >= width ? (rows * n - width) / n + 1 : 0;
+    if (spilling > rows - 1) spilling = rows - 1;
+    int64_t r = 0;
+    if (n <= 8) {
+        for (; r < spilling; r++, dst += n, src += src_stride) _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    } else {
+        for (; r < spilling; r++, dst += n, src += src_stride)
+            for (int64_t t = 0; t < n; t += 16) _mm512_storeu_ps(dst + t, _mm512_loadu_ps(src + t));
+    }
+    for (; r < rows; r++, dst += n, src += src_stride) copy_floats(dst, src, n);
+}
+
+/* dst rows (`dst_stride` apart) += src rows (contiguous, n apart), exactly n floats per row. */
+__attribute__((target("avx512f")))
+static inline void add_rows(float *dst, int64_t dst_stride, const float *src, int64_t rows, int64_t n) {
+    if (n % 16 == 0) {
+        for (int64_t r = 0; r < rows; r++, dst += dst_stride, src += n)
+            for (int64_t t = 0; t < n; t += 16) _mm512_storeu_ps(dst + t, _mm512_add_ps(_mm512_loadu_ps(dst + t), _mm512_loadu_ps(src + t)));
+    } else if (n % 8 == 0) {
+        for (int64_t r = 0; r < rows; r++, dst += dst_stride, src += n)
+            for (int64_t t = 0; t < n; t += 8) _mm256_storeu_ps(dst + t, _mm256_add_ps(_mm256_loadu_ps(dst + t), _mm256_loadu_ps(src + t)));
+    } else {
+        for (int64_t r = 0; r < rows; r++, dst += dst_stride, src += n) add_floats(dst, src, n);
+    }
+}
+
+/* im2col with unit column stride: each input plane is copied into a zero-padded plane once, then
+ * every column-matrix row segment is a plain copy from it (no bounds checks, no masks). */
+__attribute__((target("avx512f")))
+static void im2col_avx512(const float *x, float *cols, size_t ld, const ck_im2col_geometry *g) {
+    const int64_t H = g->height, W = g->width, C = g->channels, kh = g->kernel_h, kw = g->kernel_w;
+    const int64_t oh = g->out_h, ow = g->out_w, sh = g->stride_h, dh = g->dilation_h, dw = g->dilation_w;
+    const int64_t hp = H + 2 * g->pad_h, wp = W + 2 * g->pad_w, plane = H * W;
+    if (g->stride_w != 1 || hp * wp + padded_slack > padded_plane_max) { ck_im2col_f32_ref(x, cols, ld, g); return; }
+    float padded[padded_plane_max];
+    memset(padded, 0, (size_t)(hp * wp + padded_slack) * sizeof(float));
+    float *interior = padded + g->pad_h * wp + g->pad_w;
+    for (int64_t c = 0; c < C; c++) {
+        const float *xc = x + c * plane;
+        for (int64_t iy = 0; iy < H; iy++) copy_floats(interior + iy * wp, xc + iy * W, W);
+        float *dst = cols + (size_t)(c * kh * kw) * ld;
+        for (int64_t ki = 0; ki < kh; ki++)
+            for (int64_t kj = 0; kj < kw; kj++, dst += ld) copy_rows_spilling(dst, padded + ki * dh * wp + kj * dw, sh * wp, oh, ow);
+    }
+}
+
+/* col2im with unit column stride: each plane of dx is accumulated in a zero-padded copy (the same
+ * additions in the reference's order per element; what lands in the padding is dropped), then copied back. */
 __attribute__((target("avx512f")))
 static void col2im_avx512(const float *cols, float *dx, size_t ld, const ck_im2col_geometry *g) {
-    const int64_t plane = g->height * g->width, ow = g->out_w, chunks = (g->width + 15) / 16;
-    if (g->stride_w != 1 || chunks > mask_chunks_max || g->kernel_w > kernel_w_max) { ck_col2im_add_f32_ref(cols, dx, ld, g); return; }
-    __mmask16 take[kernel_w_max][mask_chunks_max], lanes[mask_chunks_max];
-    for (int64_t t = 0; t < chunks; t++) lanes[t] = (__mmask16)lane_mask(t * 16, 0, g->width);
-    for (int64_t kj = 0; kj < g->kernel_w; kj++) {
-        const int64_t shift = kj * g->dilation_w - g->pad_w; /* input column = output column + shift */
-        for (int64_t t = 0; t < chunks; t++) take[kj][t] = (__mmask16)lane_mask(t * 16, shift, shift + ow) & lanes[t];
+    const int64_t H = g->height, W = g->width, C = g->channels, kh = g->kernel_h, kw = g->kernel_w;
+    const int64_t oh = g->out_h, ow = g->out_w, sh = g->stride_h, dh = g->dilation_h, dw = g->dilation_w;
+    const int64_t hp = H + 2 * g->pad_h, wp = W + 2 * g->pad_w, plane = H * W;
+    if (g->stride_w != 1 || hp * wp > padded_plane_max) { ck_col2im_add_f32_ref(cols, dx, ld, g); return; }
+    float padded[padded_plane_max];
+    float *interior = padded + g->pad_h * wp + g->pad_w;
+    for (int64_t c = 0; c < C; c++) {
+        float *dxc = dx + c * plane;
+        memset(padded, 0, (size_t)(hp * wp) * sizeof(float));
+        for (int64_t iy = 0; iy < H; iy++) copy_floats(interior + iy * wp, dxc + iy * W, W);
+        const float *src = cols + (size_t)(c * kh * kw) * ld;
+        for (int64_t ki = 0; ki < kh; ki++)
+            for (int64_t kj = 0; kj < kw; kj++, src += ld) add_rows(padded + ki * dh * wp + kj * dw, sh * wp, src, oh, ow);
+        for (int64_t iy = 0; iy < H; iy++) copy_floats(dxc + iy * W, interior + iy * wp, W);
     }
-    for (int64_t c = 0; c < g->channels; c++)
-        for (int64_t ki = 0; ki < g->kernel_h; ki++)
-            for (int64_t oy = 0; oy < g->out_h; oy++) {
-                const int64_t iy = oy * g->stride_h - g->pad_h + ki * g->dilation_h;
-                if (iy < 0 || iy >= g->height) continue;
-                float *d = dx + c * plane + iy * g->width;
-                const float *src = cols + (size_t)((c * g->kernel_h + ki) * g->kernel_w) * ld + oy * ow;
-                for (int64_t t = 0; t < chunks; t++) {
-                    __m512 acc = _mm512_maskz_loadu_ps(lanes[t], d + t * 16);
-                    for (int64_t kj = 0; kj < g->kernel_w; kj++) {
-                        const int64_t shift = kj * g->dilation_w - g->pad_w;
-                        const __mmask16 k = take[kj][t];
-                        acc = _mm512_mask_add_ps(acc, k, acc, _mm512_maskz_loadu_ps(k, shifted(src + kj * ld, t * 16 - shift)));
-                    }
-                    _mm512_mask_storeu_ps(d + t * 16, lanes[t], acc);
-                }
-            }
 }
 
 /* Max pooling without padding: 16 outputs of a plane at a time, each window element gathered and
