@@ -75,15 +75,17 @@ public struct Im2colGeometry: Sendable {
 extension TrainingKernels {
     /// Unfolds `channels` planes of one sample into column rows `(c·kh + ki)·kw + kj`, each
     /// `outHeight·outWidth` values long and `leadingDimension` apart (samples can sit side by side).
-    public static func im2col(_ x: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>, leadingDimension: Int, _ geometry: Im2colGeometry) {
+    public static func im2col(_ x: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>, leadingDimension: Int, _ geometry: Im2colGeometry,
+                              reference: Bool = false) {
         var g = geometry.c
-        ck_im2col_f32(x, cols, leadingDimension, &g)
+        if reference { ck_im2col_f32_ref(x, cols, leadingDimension, &g) } else { ck_im2col_f32(x, cols, leadingDimension, &g) }
     }
 
     /// The adjoint of `im2col`: adds the columns back into `dx`.
-    public static func col2imAdd(_ cols: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, leadingDimension: Int, _ geometry: Im2colGeometry) {
+    public static func col2imAdd(_ cols: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, leadingDimension: Int, _ geometry: Im2colGeometry,
+                                 reference: Bool = false) {
         var g = geometry.c
-        ck_col2im_add_f32(cols, dx, leadingDimension, &g)
+        if reference { ck_col2im_add_f32_ref(cols, dx, leadingDimension, &g) } else { ck_col2im_add_f32(cols, dx, leadingDimension, &g) }
     }
 }
 
@@ -92,8 +94,14 @@ extension TrainingKernels {
     /// maximum (first wins; NaN wins), for the backward pass. Implicit −∞ padding, floor mode.
     public static func maxPoolWithArgmax(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
                                          planes: Int, height: Int, width: Int, kernel: (Int, Int), stride: (Int, Int),
-                                         padding: (Int, Int), outHeight: Int, outWidth: Int) {
-        ck_maxpool2d_argmax_f32(x, y, argmax, planes, Int64(height), Int64(width), Int64(kernel.0), Int64(kernel.1),
-                                Int64(stride.0), Int64(stride.1), Int64(padding.0), Int64(padding.1), Int64(outHeight), Int64(outWidth))
+                                         padding: (Int, Int), outHeight: Int, outWidth: Int, reference: Bool = false) {
+        let kernelFunction = reference ? ck_maxpool2d_argmax_f32_ref : ck_maxpool2d_argmax_f32
+        kernelFunction(x, y, argmax, planes, Int64(height), Int64(width), Int64(kernel.0), Int64(kernel.1),
+                       Int64(stride.0), Int64(stride.1), Int64(padding.0), Int64(padding.1), Int64(outHeight), Int64(outWidth))
+    }
+
+    /// Max pooling's gradient: `dx[argmax[i]] += dy[i]` for `i < count`.
+    public static func maxPoolBackward(dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>, count: Int) {
+        ck_maxpool2d_backward_f32(dy, argmax, dx, count)
     }
 }

@@ -181,8 +181,11 @@ public struct TrainableModel: Sendable {
     }
 
     /// Backward pass: from the gradients of graph outputs, the gradients of every parameter (masked)
-    /// and of every graph input. Gradients add up where a value feeds several nodes.
-    public func backward(_ tape: Tape, outputGradients: [String: FloatArray]) throws -> Gradients {
+    /// and, with `inputGradients`, of every graph input. Gradients add up where a value feeds several
+    /// nodes. Without `inputGradients` (training), no work is spent on values that only lead back to
+    /// the graph inputs (e.g. the first convolution's input gradient).
+    public func backward(_ tape: Tape, outputGradients: [String: FloatArray], inputGradients: Bool = true) throws -> Gradients {
+        let needed = valuesNeedingGradients(inputGradients: inputGradients)
         var grads: [String: [Float]] = [:]
         for (name, g) in outputGradients {
             guard let out = tape.outputs[name], out.shape == g.shape else {
@@ -194,9 +197,11 @@ public struct TrainableModel: Sendable {
         for (index, node) in graph.nodes.enumerated().reversed() {
             guard let g = grads.removeValue(forKey: node.output) else { continue }  // does not reach the loss
             let saved = tape.saved[index]
-            let r = try OpRules.backward(node, dy: FloatArray(shape: saved.output.shape, values: g), saved: saved, params: roleValues(node))
+            let needsInputs = node.inputs.contains { needed.contains($0) }
+            let r = try OpRules.backward(node, dy: FloatArray(shape: saved.output.shape, values: g), saved: saved, params: roleValues(node),
+                                         needsInputGradients: needsInputs)
             for (input, gi) in zip(node.inputs, r.inputs) {
-                guard let gi else { continue }
+                guard let gi, needed.contains(input) else { continue }
                 accumulate(&grads, input, gi)
             }
             for (role, gp) in r.params {
@@ -211,6 +216,17 @@ public struct TrainableModel: Sendable {
         }
         for info in graph.inputs { result.inputs[info.name] = grads[info.name] }
         return result
+    }
+
+    /// Values whose gradient reaches a parameter (or a graph input, with `inputGradients`): outputs of
+    /// nodes with learnable parameters and everything computed from them.
+    private func valuesNeedingGradients(inputGradients: Bool) -> Set<String> {
+        var needed: Set<String> = inputGradients ? Set(graph.inputs.map(\.name)) : []
+        for node in graph.nodes {
+            let learns = node.params.values.contains { parameters[$0] != nil }
+            if learns || node.inputs.contains(where: { needed.contains($0) }) { needed.insert(node.output) }
+        }
+        return needed
     }
 
     private func accumulate(_ grads: inout [String: [Float]], _ name: String, _ g: [Float]) {

@@ -301,7 +301,7 @@ public struct Trainer {
         let logits = tape.outputs[outputName]!
         let loss = try objective.evaluate(student: logits, teacher: batch.teacher, labels: batch.labels, batchRows: batchRows)
         guard loss.value.isFinite else { return StepOutcome(loss: loss.value, correct: 0, gradients: [:]) }
-        let grads = try model.backward(tape, outputGradients: [outputName: loss.gradient])
+        let grads = try model.backward(tape, outputGradients: [outputName: loss.gradient], inputGradients: false)
         return StepOutcome(loss: loss.value, correct: batch.labels.map { correctCount(logits, $0) } ?? 0, gradients: grads.parameters)
     }
 

@@ -130,4 +130,88 @@ final class TrainingKernelsTests: XCTestCase {
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "col2im adjoint case \(i)")
         }
     }
+
+    /// im2col and col2im: the dispatched variants equal the reference bit for bit, including rows longer
+    /// than one vector, padding wider than the kernel reach and non-unit strides (which fall back).
+    func testIm2colAndCol2imVariantsAreBitExact() {
+        let cases: [(c: Int, h: Int, w: Int, k: (Int, Int), s: (Int, Int), p: (Int, Int), d: (Int, Int))] = [
+            (1, 8, 8, (3, 3), (1, 1), (1, 1), (1, 1)), (16, 8, 8, (3, 3), (1, 1), (1, 1), (1, 1)),
+            (2, 5, 37, (3, 5), (1, 1), (2, 2), (1, 1)), (3, 9, 20, (2, 3), (2, 1), (0, 4), (1, 2)),
+            (1, 6, 17, (3, 3), (1, 2), (1, 1), (1, 1)), (2, 4, 4, (1, 1), (1, 1), (0, 0), (1, 1)),
+            (1, 3, 3, (3, 3), (1, 1), (3, 3), (1, 1)), (2, 5, 5, (3, 3), (1, 1), (0, 0), (1, 1)), (1, 2, 9, (2, 9), (1, 1), (0, 0), (1, 1)),
+            (2, 7, 12, (3, 3), (2, 1), (1, 1), (1, 1)),
+        ]
+        for (i, t) in cases.enumerated() {
+            let outH = (t.h + 2 * t.p.0 - t.d.0 * (t.k.0 - 1) - 1) / t.s.0 + 1
+            let outW = (t.w + 2 * t.p.1 - t.d.1 * (t.k.1 - 1) - 1) / t.s.1 + 1
+            let geo = Im2colGeometry(channels: t.c, height: t.h, width: t.w, kernel: t.k, stride: t.s, padding: t.p,
+                                     dilation: t.d, outHeight: outH, outWidth: outW)
+            let samples = 3, spatial = outH * outW, ld = samples * spatial, patch = t.c * t.k.0 * t.k.1, plane = t.c * t.h * t.w
+            let x = randomTensor([samples * plane], seed: UInt64(i)).floats
+            let probe = randomTensor([patch * ld], seed: UInt64(i + 50)).floats
+            let start = randomTensor([samples * plane], seed: UInt64(i + 90)).floats
+            var results: [(cols: [Float], back: [Float])] = []
+            for reference in [false, true] {
+                var cols = [Float](repeating: .nan, count: patch * ld), back = start
+                for n in 0..<samples {
+                    TrainingKernels.im2col(x.withUnsafeBufferPointer { $0.baseAddress! } + n * plane, into: &cols[n * spatial],
+                                           leadingDimension: ld, geo, reference: reference)
+                }
+                probe.withUnsafeBufferPointer { cp in
+                    back.withUnsafeMutableBufferPointer { bp in
+                        for n in 0..<samples {
+                            TrainingKernels.col2imAdd(cp.baseAddress! + n * spatial, into: bp.baseAddress! + n * plane, leadingDimension: ld,
+                                                      geo, reference: reference)
+                        }
+                    }
+                }
+                results.append((cols, back))
+            }
+            XCTAssertEqual(results[0].cols.map(\.bitPattern), results[1].cols.map(\.bitPattern), "im2col case \(i), \(TrainingKernels.isa)")
+            XCTAssertEqual(results[0].back.map(\.bitPattern), results[1].back.map(\.bitPattern), "col2im case \(i), \(TrainingKernels.isa)")
+        }
+    }
+
+    /// Max pooling with argmax: the dispatched variant equals the reference (values and indices) with
+    /// ties, NaNs and infinities in the windows; the reference equals the definition (first maximum
+    /// wins, a NaN wins); the backward scatters each gradient to its argmax.
+    func testMaxPoolVariantsAreBitExact() {
+        let cases: [(planes: Int, h: Int, w: Int, k: (Int, Int), s: (Int, Int), p: (Int, Int))] = [
+            (64, 8, 8, (2, 2), (2, 2), (0, 0)), (3, 9, 7, (3, 2), (2, 1), (0, 0)), (2, 20, 21, (2, 2), (2, 2), (0, 0)),
+            (2, 5, 5, (3, 3), (2, 2), (1, 1)), (1, 4, 4, (4, 4), (1, 1), (0, 0)),
+        ]
+        for (i, t) in cases.enumerated() {
+            let outH = (t.h + 2 * t.p.0 - t.k.0) / t.s.0 + 1, outW = (t.w + 2 * t.p.1 - t.k.1) / t.s.1 + 1
+            var x = randomTensor([t.planes * t.h * t.w], seed: UInt64(i)).floats.map { ($0 * 4).rounded() / 4 }  // many ties
+            for j in stride(from: 3, to: x.count, by: 11) { x[j] = [Float.nan, .infinity, -.infinity][j % 3] }
+            let n = t.planes * outH * outW
+            var ys: [[Float]] = [], indices: [[Int32]] = []
+            for reference in [false, true] {
+                var y = [Float](repeating: 7, count: n), argmax = [Int32](repeating: -1, count: n)
+                TrainingKernels.maxPoolWithArgmax(x, into: &y, argmax: &argmax, planes: t.planes, height: t.h, width: t.w, kernel: t.k,
+                                                  stride: t.s, padding: t.p, outHeight: outH, outWidth: outW, reference: reference)
+                ys.append(y)
+                indices.append(argmax)
+            }
+            XCTAssertEqual(ys[0].map(\.bitPattern), ys[1].map(\.bitPattern), "maxpool values case \(i), \(TrainingKernels.isa)")
+            XCTAssertEqual(indices[0], indices[1], "maxpool argmax case \(i)")
+            var o = 0
+            for plane in 0..<t.planes { for oy in 0..<outH { for ox in 0..<outW {
+                var best: Int? = nil
+                for iy in max(0, oy * t.s.0 - t.p.0)..<min(t.h, oy * t.s.0 - t.p.0 + t.k.0) {
+                    for ix in max(0, ox * t.s.1 - t.p.1)..<min(t.w, ox * t.s.1 - t.p.1 + t.k.1) {
+                        let j = (plane * t.h + iy) * t.w + ix
+                        if best == nil || x[j] > x[best!] || x[j].isNaN { best = j }
+                    }
+                }
+                XCTAssertEqual(Int(indices[1][o]), best, "maxpool reference vs definition case \(i), output \(o)")
+                o += 1
+            }}}
+            let dy = randomTensor([n], seed: UInt64(i + 9)).floats
+            var dx = [Float](repeating: 0, count: x.count), expected = dx
+            TrainingKernels.maxPoolBackward(dy: dy, argmax: indices[0], dx: &dx, count: n)
+            for (g, j) in zip(dy, indices[0]) { expected[Int(j)] += g }
+            XCTAssertEqual(dx, expected, "maxpool backward case \(i)")
+        }
+    }
 }

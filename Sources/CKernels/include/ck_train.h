@@ -4,7 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Kernels of the training engine's hot loops: the Adam/AdamW update and element-wise gradients.
+/* Kernels of the training engine's hot loops: the Adam/AdamW update, element-wise gradients, im2col/col2im
+ * and max pooling.
  *
  * Every `ck_<op>` dispatches (once, at load time) to the AVX-512, AVX2 or portable variant;
  * `ck_<op>_ref` is the plain scalar reference. The variants compute the same IEEE operations in the
@@ -43,13 +44,20 @@ typedef struct {
     int64_t out_h, out_w;
 } ck_im2col_geometry;
 void ck_im2col_f32(const float *x, float *cols, size_t ld, const ck_im2col_geometry *g);
+void ck_im2col_f32_ref(const float *x, float *cols, size_t ld, const ck_im2col_geometry *g);
 /* The adjoint: adds the columns back into dx (overlapping windows accumulate). */
 void ck_col2im_add_f32(const float *cols, float *dx, size_t ld, const ck_im2col_geometry *g);
+void ck_col2im_add_f32_ref(const float *cols, float *dx, size_t ld, const ck_im2col_geometry *g);
 
 /* Max pooling over `planes` NCHW planes (implicit -inf padding, floor mode) that also records, per
  * output, the flat input index of its maximum (first wins; a NaN wins and stays). */
 void ck_maxpool2d_argmax_f32(const float *x, float *y, int32_t *argmax, size_t planes, int64_t height, int64_t width,
                              int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                              int64_t out_h, int64_t out_w);
+void ck_maxpool2d_argmax_f32_ref(const float *x, float *y, int32_t *argmax, size_t planes, int64_t height, int64_t width,
+                                 int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                 int64_t out_h, int64_t out_w);
+/* Max pooling's gradient: dx[argmax[i]] += dy[i] for i < n (dx holds the input's gradient so far). */
+void ck_maxpool2d_backward_f32(const float *dy, const int32_t *argmax, float *dx, size_t n);
 
 #endif

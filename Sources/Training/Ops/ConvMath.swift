@@ -27,6 +27,11 @@ struct ConvGeometry {
     /// Column matrices stay below this many floats (16 MB); at least one sample per chunk.
     static let maxColumnFloats = 4 << 20
     var samplesPerChunk: Int { max(1, min(batch, Self.maxColumnFloats / max(patch * spatial, 1))) }
+    /// Whether the whole batch's column matrices (every group) fit in `maxColumnFloats`: then the
+    /// forward pass keeps them and the backward pass reuses them instead of unfolding again.
+    var keepsColumns: Bool { spec.groups * patch * batch * spatial <= Self.maxColumnFloats }
+    /// Floats of one group's column matrix for `samples` samples.
+    func columnFloats(samples: Int) -> Int { patch * samples * spatial }
 
     /// Offset of sample `n`, group `g` in an NCHW input.
     func inputOffset(sample n: Int, group g: Int) -> Int { (n * inChannels + g * groupIn) * height * width }
@@ -35,28 +40,34 @@ struct ConvGeometry {
 }
 
 enum ConvMath {
-    static func forward(x: [Float], w: [Float], bias: [Float]?, geometry geo: ConvGeometry) -> [Float] {
-        var y = [Float](repeating: 0, count: geo.batch * geo.outChannels * geo.spatial)
+    /// Returns the output and, when `geometry.keepsColumns`, the column matrices of every group
+    /// (`[groups][patch, batch·spatial]`) for the backward pass.
+    static func forward(x: [Float], w: [Float], bias: [Float]?, geometry geo: ConvGeometry) -> (y: [Float], columns: [Float]?) {
+        var y = uninitializedFloats(geo.batch * geo.outChannels * geo.spatial)
         let chunk = geo.samplesPerChunk
-        var cols = [Float](repeating: 0, count: geo.patch * chunk * geo.spatial)
-        var product = [Float](repeating: 0, count: geo.groupOut * chunk * geo.spatial)
+        let keeps = geo.keepsColumns
+        // Kept: one column matrix per group side by side (chunk == batch). Else one reused per chunk and group.
+        var cols = uninitializedFloats(geo.columnFloats(samples: chunk) * (keeps ? geo.spec.groups : 1))
+        var product = geo.patch > 0 ? uninitializedFloats(geo.groupOut * chunk * geo.spatial)
+                                    : [Float](repeating: 0, count: geo.groupOut * chunk * geo.spatial)
         let unfold = geo.im2col
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
                     cols.withUnsafeMutableBufferPointer { cp in
                         product.withUnsafeMutableBufferPointer { pp in
-                            let (x, w, y, cols, prod) = (xp.baseAddress!, wp.baseAddress!, yp.baseAddress!, cp.baseAddress!, pp.baseAddress!)
+                            let (x, w, y, prod) = (xp.baseAddress!, wp.baseAddress!, yp.baseAddress!, pp.baseAddress!)
                             for start in stride(from: 0, to: geo.batch, by: chunk) {
                                 let count = min(chunk, geo.batch - start), ld = count * geo.spatial
                                 for g in 0..<geo.spec.groups {
+                                    let cols = cp.baseAddress! + (keeps ? g * geo.columnFloats(samples: chunk) : 0)
                                     for n in 0..<count {
                                         TrainingKernels.im2col(x + geo.inputOffset(sample: start + n, group: g), into: cols + n * geo.spatial,
                                                                leadingDimension: ld, unfold)
                                     }
                                     // product [O/g, count·spatial] = bias (row-wise) + W_g · cols
-                                    for o in 0..<geo.groupOut {
-                                        (prod + o * ld).update(repeating: bias?[g * geo.groupOut + o] ?? 0, count: ld)
+                                    if let bias {
+                                        for o in 0..<geo.groupOut { (prod + o * ld).update(repeating: bias[g * geo.groupOut + o], count: ld) }
                                     }
                                     Gemm.sgemm(transA: false, transB: false, m: geo.groupOut, n: ld, k: geo.patch,
                                                a: w + g * geo.groupOut * geo.patch, lda: geo.patch, b: cols, ldb: ld,
@@ -74,19 +85,22 @@ enum ConvMath {
                 }
             }
         }
-        return y
+        return (y, keeps ? cols : nil)
     }
 
-    static func backward(dy: [Float], x: [Float], w: [Float], geometry geo: ConvGeometry,
-                         needsBias: Bool) -> (dx: [Float], dw: [Float], db: [Float]?) {
-        var dx = [Float](repeating: 0, count: x.count)
+    /// Gradients of the input (when `needsInput`), weight and bias (when `needsBias`). `columns`: the
+    /// forward pass's kept column matrices (nil: unfold `x` again).
+    static func backward(dy: [Float], x: [Float], w: [Float], geometry geo: ConvGeometry, needsBias: Bool, needsInput: Bool = true,
+                         columns: [Float]? = nil) -> (dx: [Float]?, dw: [Float], db: [Float]?) {
+        var dx = [Float](repeating: 0, count: needsInput ? x.count : 0)
         var dw = [Float](repeating: 0, count: w.count)
         var db = [Float](repeating: 0, count: needsBias ? geo.outChannels : 0)
         let chunk = geo.samplesPerChunk
-        var cols = [Float](repeating: 0, count: geo.patch * chunk * geo.spatial)
-        var dcols = cols
-        var dyGroup = [Float](repeating: 0, count: geo.groupOut * chunk * geo.spatial)
-        let ones = [Float](repeating: 1, count: chunk * geo.spatial)
+        let saved = columns.flatMap { $0.count == geo.columnFloats(samples: geo.batch) * geo.spec.groups ? $0 : nil }
+        var cols = uninitializedFloats(saved == nil ? geo.columnFloats(samples: chunk) : 0)
+        var dcols = uninitializedFloats(needsInput ? geo.columnFloats(samples: chunk) : 0)
+        var dyGroup = uninitializedFloats(geo.groupOut * chunk * geo.spatial)
+        let ones = [Float](repeating: 1, count: needsBias ? chunk * geo.spatial : 0)
         let unfold = geo.im2col
         x.withUnsafeBufferPointer { xp in
         w.withUnsafeBufferPointer { wp in
@@ -98,8 +112,8 @@ enum ConvMath {
         dcols.withUnsafeMutableBufferPointer { dcp in
         dyGroup.withUnsafeMutableBufferPointer { gp in
         ones.withUnsafeBufferPointer { onesp in
-            let (x, w, dy, dx, dw) = (xp.baseAddress!, wp.baseAddress!, dyp.baseAddress!, dxp.baseAddress!, dwp.baseAddress!)
-            let (cols, dcols, dyg) = (cp.baseAddress!, dcp.baseAddress!, gp.baseAddress!)
+        (saved ?? []).withUnsafeBufferPointer { sp in
+            let (x, w, dy, dw, dyg) = (xp.baseAddress!, wp.baseAddress!, dyp.baseAddress!, dwp.baseAddress!, gp.baseAddress!)
             for start in stride(from: 0, to: geo.batch, by: chunk) {
                 let count = min(chunk, geo.batch - start), ld = count * geo.spatial
                 for g in 0..<geo.spec.groups {
@@ -109,8 +123,16 @@ enum ConvMath {
                             (dyg + o * ld + n * geo.spatial).update(from: dy + geo.outputOffset(sample: start + n, channel: g * geo.groupOut + o),
                                                                      count: geo.spatial)
                         }
-                        TrainingKernels.im2col(x + geo.inputOffset(sample: start + n, group: g), into: cols + n * geo.spatial,
-                                               leadingDimension: ld, unfold)
+                    }
+                    let cols: UnsafePointer<Float>
+                    if let kept = sp.baseAddress, saved != nil {
+                        cols = kept + g * geo.columnFloats(samples: geo.batch)
+                    } else {
+                        for n in 0..<count {
+                            TrainingKernels.im2col(x + geo.inputOffset(sample: start + n, group: g), into: cp.baseAddress! + n * geo.spatial,
+                                                   leadingDimension: ld, unfold)
+                        }
+                        cols = UnsafePointer(cp.baseAddress!)
                     }
                     // dW_g += dY_g · colsᵀ;  db_g += dY_g · 1
                     Gemm.sgemm(transA: false, transB: true, m: geo.groupOut, n: geo.patch, k: ld,
@@ -119,6 +141,7 @@ enum ConvMath {
                         Gemm.sgemm(transA: false, transB: false, m: geo.groupOut, n: 1, k: ld, a: dyg, lda: ld,
                                    b: onesp.baseAddress!, ldb: 1, beta: 1, c: dbp.baseAddress! + g * geo.groupOut, ldc: 1)
                     }
+                    guard needsInput, let dx = dxp.baseAddress, let dcols = dcp.baseAddress else { continue }
                     // dcols = W_gᵀ · dY_g, folded back into dx
                     Gemm.sgemm(transA: true, transB: false, m: geo.patch, n: ld, k: geo.groupOut,
                                a: w + g * geo.groupOut * geo.patch, lda: geo.patch, b: dyg, ldb: ld, c: dcols, ldc: ld)
@@ -128,7 +151,7 @@ enum ConvMath {
                     }
                 }
             }
-        }}}}}}}}}}
-        return (dx, dw, needsBias ? db : nil)
+        }}}}}}}}}}}
+        return (needsInput ? dx : nil, dw, needsBias ? db : nil)
     }
 }

@@ -30,7 +30,14 @@ enum PoolMath {
 
     static func maxBackward(dy: [Float], argmax: [Int32], inputCount: Int) -> [Float] {
         var dx = [Float](repeating: 0, count: inputCount)
-        for (g, i) in zip(dy, argmax) { dx[Int(i)] += g }
+        dy.withUnsafeBufferPointer { g in
+            argmax.withUnsafeBufferPointer { a in
+                dx.withUnsafeMutableBufferPointer { d in
+                    guard let gp = g.baseAddress, let ap = a.baseAddress, let dp = d.baseAddress else { return }
+                    TrainingKernels.maxPoolBackward(dy: gp, argmax: ap, dx: dp, count: min(g.count, a.count))
+                }
+            }
+        }
         return dx
     }
 
