@@ -62,6 +62,20 @@ final class QuantizeCommandTests: XCTestCase {
     }
 
     /// Bad input: one line on stderr, exit 2, no output file.
+    /// `--exclude fc1,fc2` (the recipe's list form) means `--exclude fc1 fc2`: here both exclude
+    /// every layer of the student, and a comma list with one bad name names that name alone.
+    func testExcludeTakesCommaAndSpaceSeparatedNames() throws {
+        let out = try makeTemporaryDirectory().appendingPathComponent("q.msa").path
+        for names in [["fc1,fc2"], ["fc1", "fc2"]] {
+            let run = runModelSmith(["quantize"] + student + ["--calib", data, "--exclude"] + names + ["-o", out])
+            XCTAssertEqual(run.status, 2)
+            XCTAssertEqual(run.stderr, "modelsmith: error: no linear or conv2d node is left to quantize\n", "\(names)")
+        }
+        let bad = runModelSmith(["quantize"] + student + ["--calib", data, "--exclude", "fc1,relu1", "-o", out])
+        XCTAssertEqual(bad.stderr, "modelsmith: error: --exclude 'relu1': no linear or conv2d node has that name\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     func testBadInputExitsTwoAndLeavesNoFile() throws {
         let dir = try makeTemporaryDirectory()
         let out = dir.appendingPathComponent("q.msa").path
