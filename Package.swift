@@ -13,6 +13,8 @@ let package = Package(
             "TensorCore", "ModelFormats", "ModelGraph", "Kernels", "ModelRuntime",
             "Quantization", "Pruning", "Training", "Benchmarking",
         ]),
+        // The CLI library (recipe parsing, option groups), for the Fuzz package.
+        .library(name: "ModelSmithCLIKit", targets: ["ModelSmithCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -10,6 +10,6 @@ public struct ArtifactReader: WeightArchiveReader {
     public func canRead(_ url: URL) -> Bool { url.pathExtension.lowercased() == "msa" }
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
-        try Artifact.read(url.path, limits: limits)
+        try Artifact.read(displayPath(url), limits: limits)
     }
 }

@@ -12,6 +12,8 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
     case checksumMismatch(path: String, tensor: String)
     case missingGraph(path: String)
     case outputExists(path: String)
+    /// A tensor holds NaN or ±Inf where the command refuses them; `hint` says how to proceed.
+    case nonFiniteValues(path: String, tensor: String, count: NonFiniteCount, hint: String?)
     case writeFailed(path: String, reason: String)
 
     public var description: String {
@@ -27,6 +29,8 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
         case .checksumMismatch(let path, let tensor): return "\(path): tensor '\(tensor)' is corrupted (checksum mismatch)"
         case .missingGraph(let path): return "\(path): no model.json inside; pass the graph with --graph model.json"
         case .outputExists(let path): return "\(path): already exists; pass --force to overwrite"
+        case .nonFiniteValues(let path, let tensor, let count, let hint):
+            return "\(path): tensor '\(tensor)' holds \(count.summary); refused" + (hint.map { " (\($0))" } ?? "")
         case .writeFailed(let path, let reason): return "\(path): cannot write: \(reason)"
         }
     }

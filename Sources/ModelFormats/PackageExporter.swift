@@ -28,7 +28,10 @@ public enum PackageExporter {
         let tensors = try exportedTensors(contents.tensors, keepInt8: keepInt8, path: path)
         switch ext {
         case ".safetensors":
-            let provenance = String(decoding: try JSONEncoder().encode(contents.provenance), as: UTF8.self)
+            // Sorted keys: the same model exports to the same bytes in every process.
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let provenance = String(decoding: try encoder.encode(contents.provenance), as: UTF8.self)
             let bytes = try Safetensors.encode(tensors, metadata: ["format": "pt", "modelsmith.provenance": provenance])
             try AtomicFile.write(bytes, to: path, force: force)
         case ".npz":

@@ -36,6 +36,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Remove this prefix from tensor names that start with it (e.g. 'module.').", valueName: "prefix"))
     var stripPrefix: String?
 
+    @Flag(name: .long, help: "Write tensors holding NaN or Inf (with a warning, recorded in the provenance) instead of refusing.")
+    var allowNonfinite = false
+
     @OptionGroup var common: CommonOptions
 
     /// The extension of `-o` that names the output format, if it is one `PackageExporter` writes.
@@ -57,12 +60,14 @@ struct ConvertCommand: ParsableCommand {
         var contents = try input.readContents()
         if let prefix = stripPrefix { contents = try contents.strippingPrefix(prefix) }
         contents = try ModelPackage.validatedContents(contents, graphPath: input.graph)
+        let nonFinite = try checkNonFinite(contents, console: console)
         let format = outputExtension ?? ".msa"
         if format == ".msa" {
             guard contents.graphJSON != nil else { throw FormatError.missingGraph(path: input.model) }
             var step = ProvenanceStep(step: "convert", options: ["from": .string(URL(fileURLWithPath: input.model).lastPathComponent),
                                                                  "level": .int(level)])
             if let prefix = stripPrefix { step.options["strip_prefix"] = .string(prefix) }
+            if !nonFinite.isEmpty { step.results["nonfinite_tensors"] = .array(nonFinite.map { .string($0) }) }
             contents.provenance.steps.append(step)
         }
         try PackageExporter.export(contents, to: output.output, keepInt8: keepInt8, force: output.force, level: level)
@@ -75,5 +80,17 @@ struct ConvertCommand: ParsableCommand {
         } else {
             console.note("wrote \(output.output): \(contents.tensors.count) tensors, \(Formatting.bytes(bytes))")
         }
+    }
+
+    /// NaN/Inf in any tensor: refused (exit 2, naming the first such tensor) unless
+    /// `--allow-nonfinite`, which warns for each and returns their names for the provenance.
+    private func checkNonFinite(_ contents: PackageContents, console: Console) throws -> [String] {
+        let found = NonFiniteScan.scan(contents.tensors)
+        if let first = found.first, !allowNonfinite {
+            throw FormatError.nonFiniteValues(path: input.model, tensor: first.name, count: first.count,
+                                              hint: "pass --allow-nonfinite to write it anyway")
+        }
+        for (name, count) in found { console.warning("tensor '\(name)' holds \(count.summary); written as is (--allow-nonfinite)") }
+        return found.map(\.name)
     }
 }

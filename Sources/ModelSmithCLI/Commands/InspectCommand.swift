@@ -26,6 +26,10 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let contents = try ModelPackage.validatedContents(input.readContents(), graphPath: input.graph)
+        // NaN/Inf weights are worth knowing before anything else (docs/robustness.md, "Numerics").
+        for (name, count) in NonFiniteScan.scan(contents.tensors) {
+            Console(common).warning("tensor '\(name)' holds \(count.summary)")
+        }
         var summary: ModelSummary
         if contents.graphJSON != nil {
             summary = try ModelSummary(package: ModelPackage(contents: contents), path: input.model)
@@ -43,7 +47,7 @@ struct InspectCommand: ParsableCommand {
     /// How an artifact stores its tensors (empty for other inputs).
     private func storedTensors() throws -> [ModelSummary.StoredTensor] {
         guard ArtifactReader().canRead(URL(fileURLWithPath: input.model)) else { return [] }
-        return try Artifact.index(at: input.model).tensors.map { entry in
+        return try Artifact.index(at: input.model, limits: input.readLimits()).tensors.map { entry in
             let encoding = entry.transform == .none ? entry.encoding.rawValue : "\(entry.encoding.rawValue)+\(entry.transform.rawValue)"
             return ModelSummary.StoredTensor(name: entry.name, role: entry.role.rawValue, encoding: encoding,
                                              storedBytes: entry.storedBytes, decodedBytes: entry.decodedBytes)

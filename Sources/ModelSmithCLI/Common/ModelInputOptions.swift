@@ -15,16 +15,41 @@ public struct ModelInputOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("PyTorch checkpoints: the key holding the state_dict (state_dict, model, …; a/b for nested dicts). Detected when omitted.", valueName: "key"))
     public var key: String?
 
+    @Option(name: .customLong("limit"), help: ArgumentHelp(
+        "Override a resource bound for reading untrusted input (repeatable): \(ReadLimits.overridable.map(\.name).joined(separator: ", ")). Sizes take K/M/G/T; see docs/robustness.md.",
+        valueName: "name=value"))
+    public var limitOverrides: [String] = []
+
     public init() {}
 
-    /// Reads and validates the package (a graph is required).
-    public func loadPackage(limits: ReadLimits = .default) throws -> ModelPackage {
-        try ModelPackage(contents: readContents(limits: limits), graphPath: graph)
+    public func validate() throws {
+        _ = try readLimits()
+    }
+
+    /// The default `ReadLimits` with every `--limit` applied.
+    public func readLimits() throws -> ReadLimits {
+        var limits = ReadLimits.default
+        for text in limitOverrides { try limits.apply(override: text) }
+        return limits
+    }
+
+    /// Reads and validates the package (a graph is required); `limits` defaults to `readLimits()`.
+    /// Weights holding NaN or ±Inf are refused (naming the first such tensor): every command that
+    /// loads a package to run or transform it would otherwise propagate them into its output
+    /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
+    public func loadPackage(limits: ReadLimits? = nil) throws -> ModelPackage {
+        let package = try ModelPackage(contents: readContents(limits: limits), graphPath: graph)
+        if let first = NonFiniteScan.scan(package.tensors).first {
+            throw FormatError.nonFiniteValues(path: model, tensor: first.name, count: first.count, hint: nil)
+        }
+        return package
     }
 
     /// Reads the model's tensors (and graph, if inside) without validating: a PyTorch checkpoint
-    /// with `--key` through its reader, anything else through the reader registry.
-    public func readContents(limits: ReadLimits = .default) throws -> PackageContents {
+    /// with `--key` through its reader, anything else through the reader registry. `limits`
+    /// defaults to `readLimits()` (the defaults with `--limit` overrides).
+    public func readContents(limits: ReadLimits? = nil) throws -> PackageContents {
+        let limits = try limits ?? readLimits()
         guard let key else { return try WeightReaders.read(model, limits: limits) }
         let url = URL(fileURLWithPath: model)
         let reader = PyTorchCheckpointReader(options: PyTorchLoadOptions(key: key))

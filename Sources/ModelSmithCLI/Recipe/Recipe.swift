@@ -49,10 +49,7 @@ public struct Recipe: Equatable {
 
     /// Parses recipe YAML; relative paths are resolved against `baseDirectory`.
     public init(yaml text: String, file: String, baseDirectory: String) throws {
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
-            throw RecipeError.malformed(file: file, reason: String(describing: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid YAML")
-        }
+        let root = try RecipeYAML.load(text, file: file)
         guard let document = root as? [String: Any] else { throw RecipeError.malformed(file: file, reason: "the top level must be a mapping") }
         let known: Set<String> = ["name", "model", "graph", "output", "data", "budget", "steps"]
         if let unknown = document.keys.sorted().first(where: { !known.contains($0) }) {
