@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ModelGraphTests", dependencies: ["ModelGraph", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),

@@ -52,7 +52,8 @@ public struct ABReport {
         })] + (summary.map { [.paragraph($0)] } ?? []))
         page.add("Latency", [
             .chart(svg: SVGChart.spreads(title: "Latency per call (ms)", unit: "ms", rows: latency.map {
-                .init(label: "\($0.label) · batch \($0.batch) · \($0.threads)t", p50: $0.p50, p90: $0.p90, p99: $0.p99)
+                .init(label: "\($0.label) · batch \($0.batch) · \($0.threads)t", p50: $0.p50, p90: $0.p90, p99: $0.p99,
+                      series: $0.label == "model" ? 1 : 0)  // the colours of the per-layer charts: baseline blue, model red
             })),
             .table(header: ["model", "batch", "threads", "p50 ms", "p90 ms", "p99 ms", "mean ms", "samples/s"], rows: latency.map { r in
                 [r.label, "\(r.batch)", "\(r.threads)"] + [r.p50, r.p90, r.p99, r.mean].map { String(format: "%.4f", $0) }

@@ -16,11 +16,14 @@ public enum SVGChart {
     public struct Spread: Sendable {
         public var label: String
         public var p50: Double, p90: Double, p99: Double
-        public init(label: String, p50: Double, p90: Double, p99: Double) {
+        /// Rows of one series (one model) share a colour.
+        public var series: Int
+        public init(label: String, p50: Double, p90: Double, p99: Double, series: Int = 0) {
             self.label = label
             self.p50 = p50
             self.p90 = p90
             self.p99 = p99
+            self.series = series
         }
     }
 
@@ -85,7 +88,7 @@ public enum SVGChart {
         for (i, row) in rows.enumerated() {
             let y = 36 + i * 22
             svg += "<text x=\"\(left - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escape(row.label))</text>"
-            svg += "<rect x=\"\(left)\" y=\"\(y + 2)\" width=\"\(fmt(x(row.p50) - Double(left)))\" height=\"14\" fill=\"\(color(i % 2))\"><title>p50 \(fmt(row.p50)) \(escape(unit))</title></rect>"
+            svg += "<rect x=\"\(left)\" y=\"\(y + 2)\" width=\"\(fmt(x(row.p50) - Double(left)))\" height=\"14\" fill=\"\(color(row.series))\"><title>p50 \(fmt(row.p50)) \(escape(unit))</title></rect>"
             svg += "<line x1=\"\(fmt(x(row.p50)))\" y1=\"\(y + 9)\" x2=\"\(fmt(x(row.p99)))\" y2=\"\(y + 9)\" stroke=\"#333\"/>"
             svg += "<line x1=\"\(fmt(x(row.p90)))\" y1=\"\(y + 4)\" x2=\"\(fmt(x(row.p90)))\" y2=\"\(y + 14)\" stroke=\"#333\"><title>p90 \(fmt(row.p90)) \(escape(unit))</title></line>"
             svg += "<line x1=\"\(fmt(x(row.p99)))\" y1=\"\(y + 2)\" x2=\"\(fmt(x(row.p99)))\" y2=\"\(y + 16)\" stroke=\"#333\"><title>p99 \(fmt(row.p99)) \(escape(unit))</title></line>"

@@ -13,8 +13,9 @@
 
 /* ---------------------------------------------------------------- reference (portable) */
 
+/* NaN passes through (as PyTorch's relu); -0 stays -0. */
 void ck_relu_f32_ref(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void ck_sigmoid_f32_ref(const float *x, float *y, size_t n) {
@@ -65,12 +66,13 @@ void ck_channel_affine_f32_ref(const float *x, float *y, size_t batch, size_t ch
 
 __attribute__((target("avx512f")))
 static void relu_avx512(const float *x, float *y, size_t n) {
+    /* max(0, x) returns its second operand when either is NaN: NaN passes, as in the reference. */
     const __m512 zero = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_loadu_ps(x + i), zero));
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(zero, _mm512_loadu_ps(x + i)));
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_max_ps(_mm512_maskz_loadu_ps(m, x + i), zero));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_max_ps(zero, _mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 
@@ -116,7 +118,7 @@ __attribute__((target("avx2")))
 static void relu_avx2(const float *x, float *y, size_t n) {
     const __m256 zero = _mm256_setzero_ps();
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(_mm256_loadu_ps(x + i), zero));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(zero, _mm256_loadu_ps(x + i)));
     ck_relu_f32_ref(x + i, y + i, n - i);
 }
 

@@ -178,3 +178,89 @@ void ck_spmm_f32_variant(ck_sparse_isa isa, const ck_csr_f32 *w, const float *x,
 void ck_spmm_f32(const ck_csr_f32 *w, const float *x, int64_t batch, const float *bias, float *y, float *scratch) {
     ck_spmm_f32_variant(ck_sparse_best_isa(), w, x, batch, bias, y, scratch);
 }
+
+// ---------------------------------------------------------------- sparse weight × dense columns (conv)
+
+static inline float relu_if(float v, int relu) { return relu && v < 0.0f ? 0.0f : v; }  // NaN passes
+
+static void columns_scalar(const ck_csr_f32 *w, const float *b, int64_t ldb, int64_t n, const float *bias, int relu, float *y) {
+    int narrow = w->index_bits == 16;
+    for (int64_t r = 0; r < w->rows; r++) {
+        for (int64_t j = 0; j < n; j++) {
+            float sum = bias ? bias[r] : 0.0f;
+            for (int64_t p = w->row_start[r]; p < w->row_start[r + 1]; p++) sum += w->values[p] * b[column(w, p, narrow) * ldb + j];
+            y[r * n + j] = relu_if(sum, relu);
+        }
+    }
+}
+
+#ifdef CK_X86
+// Each non-zero adds value · (a row segment of b) to the output row: 32 (AVX2) or 64 (AVX-512)
+// outputs per pass in four accumulators; masked loads and stores cover the tail of n.
+__attribute__((target("avx2,fma"))) static void columns_avx2(const ck_csr_f32 *w, const float *b, int64_t ldb, int64_t n,
+                                                            const float *bias, int relu, float *y) {
+    int narrow = w->index_bits == 16;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t r = 0; r < w->rows; r++) {
+        __m256 init = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+        for (int64_t j0 = 0; j0 < n; j0 += 32) {
+            __m256i m[4];
+            for (int t = 0; t < 4; t++) m[t] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j0 - 8 * t)), lane);
+            __m256 a0 = init, a1 = init, a2 = init, a3 = init;
+            for (int64_t p = w->row_start[r]; p < w->row_start[r + 1]; p++) {
+                __m256 v = _mm256_broadcast_ss(w->values + p);
+                const float *src = b + column(w, p, narrow) * ldb + j0;
+                a0 = _mm256_fmadd_ps(v, _mm256_maskload_ps(src, m[0]), a0);
+                a1 = _mm256_fmadd_ps(v, _mm256_maskload_ps(src + 8, m[1]), a1);
+                a2 = _mm256_fmadd_ps(v, _mm256_maskload_ps(src + 16, m[2]), a2);
+                a3 = _mm256_fmadd_ps(v, _mm256_maskload_ps(src + 24, m[3]), a3);
+            }
+            __m256 acc[4] = {a0, a1, a2, a3};
+            for (int t = 0; t < 4; t++) {
+                __m256 v = acc[t];
+                if (relu) v = _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+                _mm256_maskstore_ps(y + r * n + j0 + 8 * t, m[t], v);
+            }
+        }
+    }
+}
+
+__attribute__((target(AVX512))) static void columns_avx512(const ck_csr_f32 *w, const float *b, int64_t ldb, int64_t n,
+                                                          const float *bias, int relu, float *y) {
+    int narrow = w->index_bits == 16;
+    for (int64_t r = 0; r < w->rows; r++) {
+        __m512 init = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+        for (int64_t j0 = 0; j0 < n; j0 += 64) {
+            __mmask16 m[4];
+            for (int t = 0; t < 4; t++) {
+                int64_t left = n - j0 - 16 * t;
+                m[t] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+            }
+            __m512 a0 = init, a1 = init, a2 = init, a3 = init;
+            for (int64_t p = w->row_start[r]; p < w->row_start[r + 1]; p++) {
+                __m512 v = _mm512_set1_ps(w->values[p]);
+                const float *src = b + column(w, p, narrow) * ldb + j0;
+                a0 = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m[0], src), a0);
+                a1 = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m[1], src + 16), a1);
+                a2 = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m[2], src + 32), a2);
+                a3 = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m[3], src + 48), a3);
+            }
+            __m512 acc[4] = {a0, a1, a2, a3};
+            for (int t = 0; t < 4; t++) {
+                __m512 v = acc[t];
+                if (relu) v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps());
+                _mm512_mask_storeu_ps(y + r * n + j0 + 16 * t, m[t], v);
+            }
+        }
+    }
+}
+#endif
+
+void ck_spmm_f32_columns_variant(ck_sparse_isa isa, const ck_csr_f32 *w, const float *b, int64_t ldb, int64_t n,
+                                 const float *bias, int relu, float *y) {
+#ifdef CK_X86
+    if (isa == CK_SPARSE_AVX512 && ck_sparse_isa_supported(isa)) { columns_avx512(w, b, ldb, n, bias, relu, y); return; }
+    if (isa == CK_SPARSE_AVX2 && ck_sparse_isa_supported(isa)) { columns_avx2(w, b, ldb, n, bias, relu, y); return; }
+#endif
+    columns_scalar(w, b, ldb, n, bias, relu, y);
+}

@@ -54,21 +54,12 @@ public final class Conv2d: @unchecked Sendable {
     public let postOp: PostOp
     private let id = KernelID.make()
     private let weight: Tensor
-    private let plainWeight: dnnl_memory_desc_t
+    private let packed: PackedWeights
     private let weightDims: [Int]
     private let bias: DNNLMemory?
     private let biasData: Tensor?
     private let lock = NSLockLike()
-    private var plans: [Int: BatchPlan] = [:]
-    private var packedWeights: [(AlignedBuffer, DNNLMemory)] = []
-
-    private struct BatchPlan {
-        let primitive: DNNLPrimitive
-        let weights: DNNLMemory
-        let source: dnnl_memory_desc_t
-        let destination: dnnl_memory_desc_t
-        let scratchpad: dnnl_memory_desc_t
-    }
+    private var plans: [Int: ForwardPlan] = [:]
 
     public init(geometry g: Conv2dGeometry, weight: Tensor, bias: Tensor?, postOp: PostOp = .none) throws {
         try g.validate()
@@ -84,10 +75,10 @@ public final class Conv2d: @unchecked Sendable {
         self.weight = weight
         if g.groups == 1 {
             weightDims = expected
-            plainWeight = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_oihw)
+            packed = PackedWeights(plain: try DNNL.descriptor(weightDims, dnnl_f32, dnnl_oihw))
         } else {
             weightDims = [g.groups, g.outChannels / g.groups, g.inChannels / g.groups, g.kernel.h, g.kernel.w]
-            plainWeight = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_goihw)
+            packed = PackedWeights(plain: try DNNL.descriptor(weightDims, dnnl_f32, dnnl_goihw))
         }
         biasData = bias
         self.bias = try bias.map {
@@ -99,7 +90,7 @@ public final class Conv2d: @unchecked Sendable {
 
     public func implementation(batch: Int) throws -> String { try plan(batch: batch).primitive.implementation }
 
-    private func plan(batch: Int) throws -> BatchPlan {
+    private func plan(batch: Int) throws -> ForwardPlan {
         try lock.withLock {
             if let plan = plans[batch] { return plan }
             let g = geometry
@@ -121,34 +112,18 @@ public final class Conv2d: @unchecked Sendable {
             let primitive = try withUnsafePointer(to: &desc) {
                 try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle, what: "f32 conv2d \(g)")
             }
-            let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
-            let packed = try packedWeight(layout: chosen)
-            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination,
-                                 scratchpad: primitive.memoryDescriptor(dnnl_query_scratchpad_md) ?? dnnl_memory_desc_t())
+            let plan = try ForwardPlan(primitive: primitive, source: source, destination: destination,
+                                       weights: packed, weightData: weight.storage.pointer)
             plans[batch] = plan
             return plan
         }
-    }
-
-    private func packedWeight(layout: dnnl_memory_desc_t) throws -> DNNLMemory {
-        for (_, memory) in packedWeights {
-            var a = memory.descriptor, b = layout
-            if dnnl_memory_desc_equal(&a, &b) != 0 { return memory }
-        }
-        let packed = try reorderedCopy(from: plainWeight, data: weight.storage.pointer, to: layout)
-        packedWeights.append(packed)
-        return packed.1
     }
 
     /// `input` is `[batch, C, H, W]`, `output` is `[batch, O, OH, OW]`.
     public func run(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     context: ExecutionContext) throws {
         guard batch > 0 else { return }
-        let plan = try plan(batch: batch)
-        let src = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_SRC, descriptor: plan.source, data: input)
-        let dst = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_DST, descriptor: plan.destination, data: output)
-        let scratch = try context.scratchpad(kernel: id, batch: batch, descriptor: plan.scratchpad)
-        try plan.primitive.execute(context, src: src, weights: plan.weights, bias: bias, dst: dst, scratchpad: scratch)
+        try plan(batch: batch).run(kernel: id, batch: batch, input: input, output: output, bias: bias, context: context)
     }
 
     /// The direct 7-loop convolution (double accumulation) that `run` is tested against.

@@ -16,21 +16,12 @@ public final class DenseLinear: @unchecked Sendable {
     public let outFeatures: Int
     public let postOp: PostOp
     private let id = KernelID.make()
-    private let plainWeight: dnnl_memory_desc_t
     private let weight: Tensor
+    private let packed: PackedWeights
     private let bias: DNNLMemory?
     private let biasData: Tensor?
     private let lock = NSLockLike()
-    private var plans: [Int: BatchPlan] = [:]
-    private var packedWeights: [(AlignedBuffer, DNNLMemory)] = []
-
-    private struct BatchPlan {
-        let primitive: DNNLPrimitive
-        let weights: DNNLMemory
-        let source: dnnl_memory_desc_t
-        let destination: dnnl_memory_desc_t
-        let scratchpad: dnnl_memory_desc_t
-    }
+    private var plans: [Int: ForwardPlan] = [:]
 
     /// - Parameters:
     ///   - weight: f32 `[out, in]`.
@@ -46,7 +37,7 @@ public final class DenseLinear: @unchecked Sendable {
         }
         self.postOp = postOp
         self.weight = weight
-        plainWeight = try DNNL.descriptor([inFeatures, outFeatures], dnnl_f32, dnnl_ba)
+        packed = PackedWeights(plain: try DNNL.descriptor([inFeatures, outFeatures], dnnl_f32, dnnl_ba))
         if let bias {
             biasData = bias
             self.bias = try DNNLMemory(try DNNL.descriptor([1, outFeatures], dnnl_f32, dnnl_ab),
@@ -63,7 +54,7 @@ public final class DenseLinear: @unchecked Sendable {
     /// The oneDNN implementation chosen for `batch` rows (e.g. "brg:avx512_core").
     public func implementation(batch: Int) throws -> String { try plan(batch: batch).primitive.implementation }
 
-    private func plan(batch: Int) throws -> BatchPlan {
+    private func plan(batch: Int) throws -> ForwardPlan {
         try lock.withLock {
             if let plan = plans[batch] { return plan }
             var source = try DNNL.descriptor([batch, inFeatures], dnnl_f32, dnnl_ab)
@@ -80,35 +71,18 @@ public final class DenseLinear: @unchecked Sendable {
                 try DNNLPrimitive(opDescriptor: UnsafeRawPointer($0), attributes: attributes.handle,
                                   what: "f32 matmul \(batch)x\(inFeatures)x\(outFeatures)")
             }
-            let chosen = primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeight
-            let packed = try packedWeight(layout: chosen)
-            let plan = BatchPlan(primitive: primitive, weights: packed, source: source, destination: destination,
-                                 scratchpad: primitive.memoryDescriptor(dnnl_query_scratchpad_md) ?? dnnl_memory_desc_t())
+            let plan = try ForwardPlan(primitive: primitive, source: source, destination: destination,
+                                       weights: packed, weightData: weight.storage.pointer)
             plans[batch] = plan
             return plan
         }
-    }
-
-    /// The weight in `layout`, reordered once per distinct layout (most batch sizes share one).
-    private func packedWeight(layout: dnnl_memory_desc_t) throws -> DNNLMemory {
-        for (_, memory) in packedWeights {
-            var a = memory.descriptor, b = layout
-            if dnnl_memory_desc_equal(&a, &b) != 0 { return memory }
-        }
-        let packed = try reorderedCopy(from: plainWeight, data: weight.storage.pointer, to: layout)
-        packedWeights.append(packed)
-        return packed.1
     }
 
     /// Runs on `batch` rows: `input` is `[batch, in]`, `output` is `[batch, out]`, both row-major.
     public func run(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     context: ExecutionContext) throws {
         guard batch > 0 else { return }
-        let plan = try plan(batch: batch)
-        let src = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_SRC, descriptor: plan.source, data: input)
-        let dst = try context.memory(kernel: id, batch: batch, slot: DNNL_ARG_DST, descriptor: plan.destination, data: output)
-        let scratch = try context.scratchpad(kernel: id, batch: batch, descriptor: plan.scratchpad)
-        try plan.primitive.execute(context, src: src, weights: plan.weights, bias: bias, dst: dst, scratchpad: scratch)
+        try plan(batch: batch).run(kernel: id, batch: batch, input: input, output: output, bias: bias, context: context)
     }
 
     /// The plain loop (double accumulation) that `run` is tested against.

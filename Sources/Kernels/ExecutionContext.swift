@@ -49,6 +49,20 @@ public final class ExecutionContext: @unchecked Sendable {
         return try memory(kernel: kernel, batch: batch, slot: DNNL_ARG_SCRATCHPAD, descriptor: descriptor, data: scratchBuffer!.pointer)
     }
 
+    private var workBuffers: [AlignedBuffer?] = []
+
+    /// Working memory for kernels (an INT8 layer's quantized input, accumulators, patches): buffer
+    /// `slot`, grown to the largest request and then reused, so a steady-state run allocates
+    /// nothing. Steps of a run execute one at a time and share the slots; a kernel uses a distinct
+    /// slot for each buffer it needs at the same time. Contents are unspecified on return.
+    public func workspace(_ slot: Int, byteCount: Int) -> UnsafeMutableRawPointer {
+        while workBuffers.count <= slot { workBuffers.append(nil) }
+        if let buffer = workBuffers[slot], buffer.byteCount >= byteCount { return buffer.pointer }
+        let buffer = AlignedBuffer(byteCount: byteCount)
+        workBuffers[slot] = buffer
+        return buffer.pointer
+    }
+
     func wait() throws { try DNNL.check(dnnl_stream_wait(stream), "stream_wait") }
 
     deinit { dnnl_stream_destroy(stream) }

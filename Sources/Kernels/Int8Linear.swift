@@ -23,6 +23,11 @@ public struct ActivationQuantization: Hashable, Sendable {
     public func quantize(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<UInt8>) {
         ck_quantize_f32_u8(x, count, scale, zeroPoint, out)
     }
+
+    /// The real values of `count` u8 codes: `x = (q − zeroPoint) · scale`.
+    public func dequantize(_ q: UnsafePointer<UInt8>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { out[i] = Float(Int32(q[i]) - zeroPoint) * scale }
+    }
 }
 
 /// What an INT8 layer writes: u8 for a following INT8 layer (requantized with that layer's input
@@ -70,19 +75,57 @@ public final class Int8Linear: @unchecked Sendable {
     public var n: Int { matmul.n }
     public var k: Int { matmul.k }
 
-    /// Runs `m` rows of u8 input (m·k) into `output` (m·n u8 or f32 as `mode` says), using
-    /// `accumulators` (m·n) as scratch. `reference` selects the plain C product.
-    public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,
-                        output: UnsafeMutableRawPointer, mode: Int8Output, reference: Bool = false) throws {
-        if reference { matmul.reference(a: x, m: m, c: accumulators) } else { try matmul.run(a: x, m: m, c: accumulators) }
+    /// An output mode with its per-channel factors computed once (at plan time), so a run
+    /// allocates nothing: `s_x·s_w[j] / s_next` for u8, `s_x·s_w[j]` for f32.
+    public struct Epilogue: Sendable {
+        public let mode: Int8Output
+        let factors: [Float]
+    }
+
+    public func epilogue(_ mode: Int8Output) -> Epilogue {
         switch mode {
+        case .u8(let next, _): return Epilogue(mode: mode, factors: accumulatorScales.map { $0 / next.scale })
+        case .f32: return Epilogue(mode: mode, factors: accumulatorScales)
+        }
+    }
+
+    /// Runs `m` rows of u8 input (m·k) into `output` (m·n u8 or f32 as `epilogue` says), using
+    /// `accumulators` (m·n) as scratch. `reference` selects the plain C product (no library call);
+    /// `sparse` the sparse product of the same (pruned) weight, with its scratch
+    /// (`SparseInt8.scratchBytes`): the same integers, so the same output bytes.
+    public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,
+                        output: UnsafeMutableRawPointer, epilogue: Epilogue, context: ExecutionContext,
+                        reference: Bool = false, sparse: (matrix: SparseInt8Matrix, scratch: UnsafeMutableRawPointer)? = nil) throws {
+        if let sparse {
+            precondition(sparse.matrix.rows == n && sparse.matrix.cols == k, "sparse weight does not match the layer")
+            SparseInt8.product(weight: sparse.matrix, x: x, m: m, accumulators: accumulators, scratch: sparse.scratch)
+        } else if reference {
+            matmul.reference(a: x, m: m, c: accumulators)
+        } else {
+            try matmul.run(a: x, m: m, c: accumulators, context: context)
+        }
+        switch epilogue.mode {
         case .u8(let next, let relu):
-            let multipliers = accumulatorScales.map { $0 / next.scale }
-            ck_requantize_s32_u8(accumulators, m, n, offsets, multipliers, next.zeroPoint, relu ? 1 : 0,
+            ck_requantize_s32_u8(accumulators, m, n, offsets, epilogue.factors, next.zeroPoint, relu ? 1 : 0,
                                  output.assumingMemoryBound(to: UInt8.self))
         case .f32(let relu):
-            ck_dequantize_s32_f32(accumulators, m, n, offsets, accumulatorScales, relu ? 1 : 0,
+            ck_dequantize_s32_f32(accumulators, m, n, offsets, epilogue.factors, relu ? 1 : 0,
                                   output.assumingMemoryBound(to: Float.self))
         }
+    }
+
+    /// One-off form of `forward` (builds the epilogue and a context per call; for tests and tools).
+    public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,
+                        output: UnsafeMutableRawPointer, mode: Int8Output, reference: Bool = false,
+                        sparse: SparseInt8Matrix? = nil) throws {
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(SparseInt8.scratchBytes(inFeatures: k), 1), alignment: 64)
+        defer { scratch.deallocate() }
+        try forward(x, m: m, accumulators: accumulators, output: output, epilogue: epilogue(mode),
+                    context: ExecutionContext(), reference: reference, sparse: sparse.map { ($0, scratch) })
+    }
+
+    /// The layer's weight as a sparse matrix (for the sparse product).
+    public func sparseWeight() -> SparseInt8Matrix {
+        matmul.weights.withUnsafeBufferPointer { SparseInt8Matrix(dense: $0, rows: n, cols: k) }
     }
 }

@@ -6,7 +6,8 @@ import TensorCore
 ///
 /// Buffers are sized for `maxBatch` samples (a run with a smaller batch uses a prefix of each) and
 /// placed by value liveness: two values share bytes only when their lifetimes do not overlap.
-/// Views (flatten, reshape, dropout, identity) reuse their input's bytes.
+/// Views (flatten, reshape, dropout, identity) reuse their input's bytes. Values are f32, except
+/// those an INT8 chain passes between consecutive INT8 layers as u8 codes (`Slot.u8`).
 final class ExecutionPlan: @unchecked Sendable {
     struct Step {
         let node: String
@@ -23,6 +24,8 @@ final class ExecutionPlan: @unchecked Sendable {
     struct Slot {
         let offset: Int
         let sampleShape: [Int]
+        /// Set when the value is held as u8 codes with these parameters (an INT8 chain), not f32.
+        let u8: ActivationQuantization?
         var elementsPerSample: Int { sampleShape.reduce(1, *) }
     }
 
@@ -41,13 +44,15 @@ final class ExecutionPlan: @unchecked Sendable {
         maxBatch = options.maxBatch
         inputs = graph.inputs
         outputs = graph.outputs
-        let (planned, fusedAway) = Fusion.plan(graph, tensors: tensors, enabled: options.fuse)
+        var (planned, fusedAway) = Fusion.plan(graph, tensors: tensors, enabled: options.fuse)
+        if options.fuse { try KernelRegistry.chainInt8(&planned, graphOutputs: Set(graph.outputs), tensors: tensors) }
         self.fusedAway = fusedAway
 
         // 1. Shapes and kernels; each value belongs to a buffer (views share their input's).
         var buffers: [Buffer] = []
         var bufferOf: [String: Int] = [:]
         var sampleShape: [String: [Int]] = [:]
+        var u8Values: [String: ActivationQuantization] = [:]
         var produced: [[String]] = [[]]  // index 0: before the first step
         for input in graph.inputs {
             guard let first = input.shape.first, first == -1 || first > 0,
@@ -58,7 +63,7 @@ final class ExecutionPlan: @unchecked Sendable {
             let shape = Array(input.shape.dropFirst())
             sampleShape[input.name] = shape
             bufferOf[input.name] = buffers.count
-            buffers.append(try Buffer(elementsPerSample: shape, defined: -1, maxBatch: maxBatch, value: input.name))
+            buffers.append(try Buffer(elementsPerSample: shape, elementBytes: 4, defined: -1, maxBatch: maxBatch, value: input.name))
             produced[0].append(input.name)
         }
         var kernels: [(PlannedNode, NodeKernel)] = []
@@ -80,7 +85,9 @@ final class ExecutionPlan: @unchecked Sendable {
             case .kernel(let kernel, let shape):
                 sampleShape[node.output] = shape
                 bufferOf[node.output] = buffers.count
-                buffers.append(try Buffer(elementsPerSample: shape, defined: kernels.count, maxBatch: maxBatch, value: node.output))
+                u8Values[node.output] = item.u8Output
+                buffers.append(try Buffer(elementsPerSample: shape, elementBytes: item.u8Output == nil ? 4 : 1,
+                                          defined: kernels.count, maxBatch: maxBatch, value: node.output))
                 kernels.append((item, kernel))
                 produced.append([node.output])
             }
@@ -110,7 +117,7 @@ final class ExecutionPlan: @unchecked Sendable {
         arenaBytes = total
 
         var slotTable: [String: Slot] = [:]
-        for (name, shape) in sampleShape { slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape) }
+        for (name, shape) in sampleShape { slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape, u8: u8Values[name]) }
         slots = slotTable
         steps = kernels.enumerated().map { i, item in
             Step(node: item.0.node.name, kernel: item.1, inputs: item.0.node.inputs, output: item.0.node.output,
@@ -127,8 +134,8 @@ final class ExecutionPlan: @unchecked Sendable {
         let defined: Int
         var lastUse: Int
 
-        init(elementsPerSample shape: [Int], defined: Int, maxBatch: Int, value: String) throws {
-            guard let count = checkedProduct(shape + [maxBatch, MemoryLayout<Float>.stride]), count < Int.max - 64 else {
+        init(elementsPerSample shape: [Int], elementBytes: Int, defined: Int, maxBatch: Int, value: String) throws {
+            guard let count = checkedProduct(shape + [maxBatch, elementBytes]), count < Int.max - 64 else {
                 throw RuntimeError.unsupported(node: value, reason: "value of per-sample shape \(shape) × batch \(maxBatch) is too large")
             }
             bytes = (count + 63) / 64 * 64

@@ -8,6 +8,11 @@ struct PlannedNode {
     var node: Node
     var postOp: PostOp = .none
     var foldedBatchNorm: Node?
+    /// INT8 chaining (`KernelRegistry.chainInt8`): this INT8 node writes its output as u8 with
+    /// these parameters (its INT8 readers' `input_quant`) instead of f32.
+    var u8Output: ActivationQuantization?
+    /// This INT8 node's input arrives as u8, already quantized with its `input_quant`.
+    var u8Input = false
 }
 
 /// What a node compiles to: a kernel writing a new buffer, or a view that reuses its input's bytes.
@@ -118,7 +123,8 @@ enum KernelRegistry {
             (weight, bias) = try foldBatchNorm(bn, weight: weight, bias: bias, tensors: tensors)
         }
         let conv = try kernelCall(node) { try Conv2d(geometry: g, weight: weight, bias: bias, postOp: planned.postOp) }
-        return .kernel(Conv2dKernel(conv: conv), outputShape: [g.outChannels, g.outHeight, g.outWidth])
+        let sparse = try kernelCall(node) { try SparseConv2dKernel.ifWorthwhile(dense: conv, weight: weight, bias: bias, postOp: planned.postOp) }
+        return .kernel(sparse ?? Conv2dKernel(conv: conv), outputShape: [g.outChannels, g.outHeight, g.outWidth])
     }
 
     static func layerNorm(_ node: Node, shape: [Int], tensors: TensorMap) throws -> KernelBinding {

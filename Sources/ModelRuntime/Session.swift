@@ -55,7 +55,8 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Runs the graph and calls `tap` with a copy of every value named in `taps` as soon as it is
-    /// computed (graph inputs included), shaped `[batch] + sampleShape`.
+    /// computed (graph inputs included), shaped `[batch] + sampleShape`, always f32: a value that
+    /// consecutive INT8 layers pass as u8 is delivered dequantized, `(q − zero point) · scale`.
     public func run(_ inputs: [String: Tensor], taps: Set<String>,
                     tap: (String, Tensor) throws -> Void) throws -> [String: Tensor] {
         for name in taps where plan.slots[name] == nil {
@@ -93,7 +94,13 @@ public final class Session: @unchecked Sendable {
     private func copyOut(_ value: String, arena: Arena, batch: Int) -> Tensor {
         let slot = plan.slots[value]!
         var tensor = Tensor(zeros: .f32, Shape([batch] + slot.sampleShape))
-        tensor.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: arena.base + slot.offset, byteCount: $0.count) }
+        if let q = slot.u8 {
+            tensor.withUnsafeMutableBufferPointer(of: Float.self) {
+                q.dequantize((arena.base + slot.offset).assumingMemoryBound(to: UInt8.self), count: $0.count, into: $0.baseAddress!)
+            }
+        } else {
+            tensor.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: arena.base + slot.offset, byteCount: $0.count) }
+        }
         return tensor
     }
 

@@ -4,8 +4,9 @@ public struct SessionOptions: Sendable, Equatable {
     public var maxBatch: Int
     /// Threads the kernel library uses for each run (OpenMP); results are bit-identical for a fixed count.
     public var threads: Int
-    /// Fold batchnorm into the preceding conv and fuse ReLU into linear/conv. Values removed this way
-    /// cannot be tapped; plan with `fuse: false` to observe every value.
+    /// Fold batchnorm into the preceding conv, fuse ReLU into linear/conv, and pass u8 codes between
+    /// consecutive INT8 layers. Values removed this way cannot be tapped; plan with `fuse: false`
+    /// to observe every value in f32 exactly.
     public var fuse: Bool
     /// Reject inputs holding NaN or ±Inf (the error names the input and the index).
     public var rejectNonFinite: Bool

@@ -55,26 +55,38 @@ public struct QuantScheme: Hashable, Sendable {
     /// Quantizes a weight (axis 0 = output channel) to `i8` with symmetric `QuantParams`.
     /// A channel of zeros gets scale 1 (its codes are all 0).
     public func quantizeWeight(_ weight: Tensor) -> Tensor {
-        let w = weight.floats
+        let source = weight.dtype == .f32 ? weight : weight.toF32()
         let channels = perChannelWeights ? Swift.max(weight.shape.dims.first ?? 1, 1) : 1
-        let inner = w.count / channels
+        let inner = source.elementCount / channels
         var scales = [Float](repeating: 1, count: channels)
         var out = Tensor(zeros: .i8, weight.shape)
-        out.withUnsafeMutableBufferPointer(of: Int8.self) { q in
-            for c in 0..<channels {
-                let slice = w[(c * inner)..<((c + 1) * inner)]
-                let amax = slice.reduce(Float(0)) { Swift.max($0, abs($1)) }
-                let scale = amax > 0 ? amax / Float(weightMax) : 1
-                scales[c] = scale
-                for i in slice.indices {
-                    let code = (w[i] / scale).rounded(.toNearestOrEven)
-                    q[i] = Int8(Swift.min(Swift.max(code, -Float(weightMax)), Float(weightMax)))
+        let limit = Float(weightMax)
+        source.withUnsafeBufferPointer(of: Float.self) { w in
+            out.withUnsafeMutableBufferPointer(of: Int8.self) { q in
+                for c in 0..<channels {
+                    let base = c * inner
+                    var amax: Float = 0
+                    for i in base..<(base + inner) { amax = Swift.max(amax, abs(w[i])) }
+                    let scale = amax > 0 ? amax / limit : 1
+                    scales[c] = scale
+                    for i in base..<(base + inner) {
+                        q[i] = Int8(Self.roundToEven(Swift.min(Swift.max(w[i] / scale, -limit), limit)))
+                    }
                 }
             }
         }
         out.quant = QuantParams(scales: scales, zeroPoints: [Int32](repeating: 0, count: channels),
                                 axis: perChannelWeights ? 0 : nil)
         return out
+    }
+
+    /// `v.rounded(.toNearestOrEven)` for |v| ≤ 2^22 (here |v| ≤ 127): adding and subtracting 1.5·2^23
+    /// leaves the nearest integer, ties to even, in IEEE round-to-nearest arithmetic. Written this way
+    /// the weight loop vectorizes (a `rint` call per element otherwise). Clamping before rounding
+    /// gives the same codes as after, since the limits are integers.
+    @inline(__always) static func roundToEven(_ v: Float) -> Float {
+        let magic: Float = 12_582_912  // 1.5 · 2^23
+        return (v + magic) - magic
     }
 
     /// Fake-quantizes activations (quantize then dequantize) with the given parameters.

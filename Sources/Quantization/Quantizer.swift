@@ -75,7 +75,7 @@ public enum Quantizer {
             guard stays == nil else { continue }
             out.tensors[weightName] = qWeight
             out.graph.nodes[index].attrs["input_quant"] = [
-                "scale": .number(Double(scale)), "zero_point": .number(Double(zeroPoint)),
+                "scale": .float(scale), "zero_point": .number(Double(zeroPoint)),
                 "dtype": .string(scheme.activationType.rawValue),
             ]
         }
@@ -101,8 +101,8 @@ public enum Quantizer {
             "layers": .object(Dictionary(uniqueKeysWithValues: layers.map { layer in
                 (layer.node, .object([
                     "status": .string(layer.status.rawValue),
-                    "range": .array([.number(Double(layer.rangeMin)), .number(Double(layer.rangeMax))]),
-                    "scale": .number(Double(layer.scale)), "zero_point": .number(Double(layer.zeroPoint)),
+                    "range": .array([.float(layer.rangeMin), .float(layer.rangeMax)]),
+                    "scale": .float(layer.scale), "zero_point": .number(Double(layer.zeroPoint)),
                     "clipped_fraction": .number(layer.clippedFraction),
                     "reason": layer.reason.map { .string($0) } ?? .null,
                 ]))
@@ -116,14 +116,25 @@ public enum Quantizer {
         return ProvenanceStep(step: "quantize", options: options, results: results)
     }
 
+    /// 10·log10(Σw² / Σ(w − s·q)²) of a weight and its symmetric quantization (no dequantized copy).
     private static func weightSQNR(_ weight: Tensor, _ quantized: Tensor) -> Double {
-        let w = weight.floats, q = quantized.floats
-        var signal = 0.0, noise = 0.0
-        for i in w.indices {
-            signal += Double(w[i]) * Double(w[i])
-            let d = Double(w[i]) - Double(q[i])
-            noise += d * d
+        let source = weight.dtype == .f32 ? weight : weight.toF32()
+        let scales = quantized.quant!.scales
+        let inner = source.elementCount / scales.count
+        // Eight partial sums (SIMD lanes) so the additions do not form one long dependency chain.
+        var signal = SIMD8<Double>(), noise = SIMD8<Double>()
+        source.withUnsafeBufferPointer(of: Float.self) { w in
+            quantized.withUnsafeBufferPointer(of: Int8.self) { q in
+                for c in scales.indices {
+                    let scale = scales[c]
+                    for i in (c * inner)..<((c + 1) * inner) {
+                        let x = Double(w[i]), d = x - Double(scale * Float(q[i]))
+                        signal[i & 7] += x * x
+                        noise[i & 7] += d * d
+                    }
+                }
+            }
         }
-        return decibels(signal: signal, noise: noise)
+        return decibels(signal: signal.sum(), noise: noise.sum())
     }
 }

@@ -30,6 +30,12 @@ public enum JSONValue: Codable, Hashable, Sendable {
         }
     }
 
+    /// A JSON number from a Float, written as the Float's shortest decimal form (0.9, not
+    /// 0.8999999761581421), so provenance reads as the options were typed.
+    public static func float(_ value: Float) -> JSONValue {
+        value.isFinite ? .number(Double("\(value)") ?? Double(value)) : .null
+    }
+
     public var intValue: Int? { if case .number(let n) = self, n.rounded() == n, abs(n) < 1e15 { return Int(n) }; return nil }
     public var doubleValue: Double? { if case .number(let n) = self { return n }; return nil }
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }

@@ -33,3 +33,8 @@ public struct FloatArray: Sendable, Equatable {
     /// The same values seen with another shape of equal element count.
     public func reshaped(_ newShape: [Int]) -> FloatArray { FloatArray(shape: newShape, values: values) }
 }
+
+/// `count` floats for a kernel that writes every one of them before any is read (skips zero-filling).
+func uninitializedFloats(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}

@@ -45,12 +45,12 @@ public struct LearningRatePlan: Sendable, Equatable {
     }
 
     public var summary: [String: JSONValue] {
-        var out: [String: JSONValue] = ["lr": .number(Double(base)), "warmup_steps": .number(Double(warmupSteps))]
+        var out: [String: JSONValue] = ["lr": .float(base), "warmup_steps": .number(Double(warmupSteps))]
         switch schedule {
         case .constant: out["schedule"] = "constant"
         case .step(let every, let gamma):
-            out["schedule"] = "step"; out["step_epochs"] = .number(Double(every)); out["gamma"] = .number(Double(gamma))
-        case .cosine(let minimum): out["schedule"] = "cosine"; out["min_lr"] = .number(Double(minimum))
+            out["schedule"] = "step"; out["step_epochs"] = .number(Double(every)); out["gamma"] = .float(gamma)
+        case .cosine(let minimum): out["schedule"] = "cosine"; out["min_lr"] = .float(minimum)
         }
         return out
     }

@@ -45,7 +45,15 @@ public enum Losses {
     /// Without labels, α is taken as 1. Gradient: `α·T·(softmax(s/T) − softmax(t/T))/N + (1−α)·(softmax(s) − onehot(y))/N`.
     public static func distillation(student: FloatArray, teacher: FloatArray?, labels: [Int]?,
                                     temperature: Float, alpha: Float) throws -> LossResult {
+        try distillation(student: student, teacher: teacher, labels: labels, temperature: temperature, alpha: alpha, batchRows: nil)
+    }
+
+    /// `batchRows`: the rows of the whole batch when `student` is a share of it (the mean divides by
+    /// the whole batch, so the shares' values and gradients add up to the whole batch's).
+    static func distillation(student: FloatArray, teacher: FloatArray?, labels: [Int]?,
+                             temperature: Float, alpha: Float, batchRows: Int?) throws -> LossResult {
         let (rows, classes) = rowsAndClasses(student)
+        let divisor = Double(batchRows ?? rows)
         let alpha = Double(labels == nil ? 1 : alpha)
         let t = Double(temperature)
         if let teacher, teacher.shape.last != classes {
@@ -62,9 +70,9 @@ public enum Losses {
             for i in 0..<student.count {
                 let p = exp(logP[i])
                 if p > 0 { kl += p * (logP[i] - logQ[i]) }  // 0·log 0 = 0, as xlogy
-                grad[i] += alpha * t * (exp(logQ[i]) - p) / Double(rows)
+                grad[i] += alpha * t * (exp(logQ[i]) - p) / divisor
             }
-            total += alpha * t * t * kl / Double(rows)
+            total += alpha * t * t * kl / divisor
         }
         if let labels, alpha < 1 {
             let logQ = logSoftmax(student.values, rows: rows, classes: classes)
@@ -73,20 +81,25 @@ public enum Losses {
                 ce -= logQ[r * classes + labels[r]]
                 for c in 0..<classes {
                     let onehot: Double = c == labels[r] ? 1 : 0
-                    grad[r * classes + c] += (1 - alpha) * (exp(logQ[r * classes + c]) - onehot) / Double(rows)
+                    grad[r * classes + c] += (1 - alpha) * (exp(logQ[r * classes + c]) - onehot) / divisor
                 }
             }
-            total += (1 - alpha) * ce / Double(rows)
+            total += (1 - alpha) * ce / divisor
         }
         return LossResult(value: total, gradient: FloatArray(shape: student.shape, values: grad.map { Float($0) }))
     }
 
     /// `mean((s − t)²)` over all elements; gradient `2(s − t)/(N·C)`.
     public static func mse(student: FloatArray, target: FloatArray) throws -> LossResult {
+        try mse(student: student, target: target, batchRows: nil)
+    }
+
+    static func mse(student: FloatArray, target: FloatArray, batchRows: Int?) throws -> LossResult {
         guard student.shape == target.shape else {
             throw TrainingError.outputSizeMismatch(teacher: target.shape.last ?? 0, student: student.shape.last ?? 0)
         }
-        let n = Double(max(student.count, 1))
+        let (rows, _) = rowsAndClasses(student)
+        let n = Double(max(batchRows.map { $0 * student.count / max(rows, 1) } ?? student.count, 1))
         var total = 0.0
         var grad = [Float](repeating: 0, count: student.count)
         for i in 0..<student.count {
@@ -109,16 +122,18 @@ public enum TrainingObjective: Sendable, Equatable {
 
     public var needsTeacher: Bool { self != .crossEntropy }
 
-    func evaluate(student: FloatArray, teacher: FloatArray?, labels: [Int]?) throws -> LossResult {
+    /// `batchRows`: the whole batch's rows when `student` is one share of it (see `Losses.distillation`).
+    func evaluate(student: FloatArray, teacher: FloatArray?, labels: [Int]?, batchRows: Int? = nil) throws -> LossResult {
         switch self {
         case .crossEntropy:
             guard let labels else { throw TrainingError.missingLabels(reason: "cross-entropy training needs labels (the 'y' key)") }
-            return try Losses.crossEntropy(logits: student, labels: labels)
+            return try Losses.distillation(student: student, teacher: nil, labels: labels, temperature: 1, alpha: 0, batchRows: batchRows)
         case .distillation(let temperature, let alpha):
-            return try Losses.distillation(student: student, teacher: teacher, labels: labels, temperature: temperature, alpha: alpha)
+            return try Losses.distillation(student: student, teacher: teacher, labels: labels, temperature: temperature, alpha: alpha,
+                                           batchRows: batchRows)
         case .mse:
             guard let teacher else { throw TrainingError.missingLabels(reason: "mse needs teacher logits") }
-            return try Losses.mse(student: student, target: teacher)
+            return try Losses.mse(student: student, target: teacher, batchRows: batchRows)
         }
     }
 }

@@ -23,6 +23,8 @@ public struct TrainableModel: Sendable {
     public let passthrough: TensorMap
     /// Names of parameters that were absent and got PyTorch's default initialisation.
     public let initialized: [String]
+    /// Multiply-adds of the linear and conv2d products for one sample (forward pass): a cost estimate.
+    public let multiplyAddsPerSample: Int
 
     /// Wraps a graph and its tensors. Absent parameters are initialised as PyTorch initialises
     /// `nn.Linear`/`nn.Conv2d`/norm layers (seeded by `initSeed`); their shapes come from the graph's
@@ -34,6 +36,7 @@ public struct TrainableModel: Sendable {
         var names: [String] = []
         var initialized: [String] = []
         var rng = SeededRNG(seed: initSeed)
+        var multiplyAdds = 0
         // One pass over a batch of one sample gives every value's shape, so absent params can be created.
         var values: [String: FloatArray] = [:]
         for input in graph.inputs {
@@ -66,7 +69,11 @@ public struct TrainableModel: Sendable {
                 roleValues[role] = value
                 if isBuffer { buffers[tensorName] = value } else { parameters[tensorName] = value; names.append(tensorName) }
             }
-            values[node.output] = try OpRules.forward(node, index: index, inputs: inputs, params: roleValues, mode: .inference).output
+            let output = try OpRules.forward(node, index: index, inputs: inputs, params: roleValues, mode: .inference).output
+            values[node.output] = output
+            if node.op == .linear || node.op == .conv2d, let w = roleValues["weight"] {
+                multiplyAdds += w.count * (node.op == .conv2d ? output.shape.dropFirst(2).reduce(1, *) : 1)
+            }
         }
         var maskValues: [String: [Float]] = [:]
         for (name, mask) in masks {
@@ -87,6 +94,7 @@ public struct TrainableModel: Sendable {
         self.masks = maskValues
         self.passthrough = passthrough
         self.initialized = initialized
+        self.multiplyAddsPerSample = multiplyAdds
     }
 
     /// Every tensor (learned parameters and buffers as f32, then passthrough tensors), in node order.
@@ -173,8 +181,11 @@ public struct TrainableModel: Sendable {
     }
 
     /// Backward pass: from the gradients of graph outputs, the gradients of every parameter (masked)
-    /// and of every graph input. Gradients add up where a value feeds several nodes.
-    public func backward(_ tape: Tape, outputGradients: [String: FloatArray]) throws -> Gradients {
+    /// and, with `inputGradients`, of every graph input. Gradients add up where a value feeds several
+    /// nodes. Without `inputGradients` (training), no work is spent on values that only lead back to
+    /// the graph inputs (e.g. the first convolution's input gradient).
+    public func backward(_ tape: Tape, outputGradients: [String: FloatArray], inputGradients: Bool = true) throws -> Gradients {
+        let needed = valuesNeedingGradients(inputGradients: inputGradients)
         var grads: [String: [Float]] = [:]
         for (name, g) in outputGradients {
             guard let out = tape.outputs[name], out.shape == g.shape else {
@@ -186,9 +197,11 @@ public struct TrainableModel: Sendable {
         for (index, node) in graph.nodes.enumerated().reversed() {
             guard let g = grads.removeValue(forKey: node.output) else { continue }  // does not reach the loss
             let saved = tape.saved[index]
-            let r = try OpRules.backward(node, dy: FloatArray(shape: saved.output.shape, values: g), saved: saved, params: roleValues(node))
+            let needsInputs = node.inputs.contains { needed.contains($0) }
+            let r = try OpRules.backward(node, dy: FloatArray(shape: saved.output.shape, values: g), saved: saved, params: roleValues(node),
+                                         needsInputGradients: needsInputs)
             for (input, gi) in zip(node.inputs, r.inputs) {
-                guard let gi else { continue }
+                guard let gi, needed.contains(input) else { continue }
                 accumulate(&grads, input, gi)
             }
             for (role, gp) in r.params {
@@ -203,6 +216,17 @@ public struct TrainableModel: Sendable {
         }
         for info in graph.inputs { result.inputs[info.name] = grads[info.name] }
         return result
+    }
+
+    /// Values whose gradient reaches a parameter (or a graph input, with `inputGradients`): outputs of
+    /// nodes with learnable parameters and everything computed from them.
+    private func valuesNeedingGradients(inputGradients: Bool) -> Set<String> {
+        var needed: Set<String> = inputGradients ? Set(graph.inputs.map(\.name)) : []
+        for node in graph.nodes {
+            let learns = node.params.values.contains { parameters[$0] != nil }
+            if learns || node.inputs.contains(where: { needed.contains($0) }) { needed.insert(node.output) }
+        }
+        return needed
     }
 
     private func accumulate(_ grads: inout [String: [Float]], _ name: String, _ g: [Float]) {

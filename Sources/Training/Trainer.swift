@@ -1,4 +1,6 @@
 import Foundation
+import Kernels
+import ModelGraph
 import TensorCore
 
 /// One epoch's measurements, emitted as a JSON line with `--json`.
@@ -67,7 +69,7 @@ public struct TrainerConfiguration: Sendable {
         switch objective {
         case .crossEntropy: out["loss"] = "cross_entropy"
         case .distillation(let t, let a):
-            out["loss"] = "kd"; out["temperature"] = .number(Double(t)); out["alpha"] = .number(Double(a))
+            out["loss"] = "kd"; out["temperature"] = .float(t); out["alpha"] = .float(a)
         case .mse: out["loss"] = "mse"
         }
         if let p = earlyStoppingPatience { out["early_stopping_patience"] = .number(Double(p)) }
@@ -170,6 +172,14 @@ public struct Trainer {
             for (name, b) in checkpoint.buffers where model.buffers[name] != nil { model.buffers[name] = b }
             for name in model.buffers.keys { best.buffers[name] = checkpoint.best[name] ?? model.buffers[name] }
         }
+        // More than one thread: each step's batch is split between `workers` threads (data parallel,
+        // oneDNN single-threaded on each), unless an op mixes samples (batchnorm statistics).
+        // A step too small to split runs on one thread too: an OpenMP team per tiny product costs more than it saves.
+        let threads = DNNL.maxThreads
+        let workers = Trainer.dataParallelWorkers(model, threads: threads, batchSize: config.batchSize)
+        let oneThread = workers > 1 || model.multiplyAddsPerSample * config.batchSize < Trainer.minimumSplitMultiplyAdds
+        if oneThread { DNNL.setThreads(1) }  // what is not split (optimizer, eval) runs on this thread alone
+        defer { if oneThread { DNNL.setThreads(threads) } }
         var stoppedEarly = false
         var lastGoodCheckpoint = resumeFrom.flatMap { _ in config.checkpointPath }
         var lastEval = book.history.last?.evalAccuracy
@@ -185,27 +195,27 @@ public struct Trainer {
                 let globalStep = epoch * stepsPerEpoch + step
                 rate = config.learningRate.rate(step: globalStep, epoch: epoch, totalSteps: totalSteps)
                 let indices = order[(step * config.batchSize)..<min((step + 1) * config.batchSize, data.count)]
-                let batch = data.batch(indices)
                 let dropoutSeed = config.seed ^ (UInt64(globalStep + 1) &* 0xD1B5_4A32_D192_ED03)
-                let tape = try model.forward([inputName: batch.x], mode: .training(seed: dropoutSeed))
-                let logits = tape.outputs[outputName]!
-                let loss = try config.objective.evaluate(student: logits, teacher: batch.teacher, labels: batch.labels)
-                guard loss.value.isFinite else {
+                let outcome = try (workers > 1
+                    ? Trainer.splitStep(model, data: data, indices: indices, workers: workers, seed: dropoutSeed, objective: config.objective,
+                                        inputName: inputName, outputName: outputName)
+                    : Trainer.step(&model, data: data, indices: indices, batchRows: nil, seed: dropoutSeed, objective: config.objective,
+                                   inputName: inputName, outputName: outputName))
+                guard outcome.loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: epoch + 1, step: step + 1, lastCheckpoint: lastGoodCheckpoint)
                 }
-                let grads = try model.backward(tape, outputGradients: [outputName: loss.gradient])
                 for name in model.parameterNames {
-                    guard let g = grads.parameters[name] else { continue }
+                    guard let g = outcome.gradients[name] else { continue }
                     var p = model.parameters[name]!.values
                     model.parameters[name]!.values = []  // keep p uniquely referenced during the update
                     config.optimizer.step(parameter: &p, gradient: g.values, state: &states[name]!, learningRate: rate)
                     model.parameters[name]!.values = p
                 }
                 model.applyMasks()
-                lossSum += loss.value * Double(indices.count)
+                lossSum += outcome.loss * Double(indices.count)
                 seen += indices.count
                 samplesThisRun += indices.count
-                if let labels = batch.labels { correct += Trainer.correctCount(logits, labels) }
+                correct += outcome.correct
                 let elapsed = Date().timeIntervalSince(runStart)
                 let rateNow = Double(samplesThisRun) / max(elapsed, 1e-9)
                 let remainingSamples = Double(totalSteps - globalStep - 1) * Double(config.batchSize)
@@ -249,6 +259,96 @@ public struct Trainer {
         }
         return TrainingResult(finalModel: model, bestModel: best, finalAccuracy: book.history.last?.evalAccuracy,
                               bestAccuracy: book.bestAccuracy, bestEpoch: book.bestEpoch, history: book.history, stoppedEarly: stoppedEarly)
+    }
+
+    /// What one step's forward, loss and backward produce.
+    struct StepOutcome {
+        /// The loss of the batch (of the share, scaled to the whole batch, for one worker's share).
+        var loss: Double
+        var correct: Int
+        var gradients: [String: FloatArray]
+    }
+
+    /// A step with fewer multiply-adds than this (about 50 µs of products) runs on one thread: the
+    /// hand-over would cost more than it saves.
+    static let minimumSplitMultiplyAdds = 1 << 22
+
+    /// Threads that split each batch: `threads` when no op mixes samples, the batch has a sample per
+    /// thread and a step has enough work (`minimumSplitMultiplyAdds`), else 1.
+    static func dataParallelWorkers(_ model: TrainableModel, threads: Int, batchSize: Int) -> Int {
+        guard threads > 1, batchSize >= threads, model.multiplyAddsPerSample * batchSize >= minimumSplitMultiplyAdds,
+              !mixesSamples(model.graph) else { return 1 }
+        return threads
+    }
+
+    /// Whether an op's result for one sample depends on other samples of the batch (batchnorm's batch statistics).
+    static func mixesSamples(_ graph: Graph) -> Bool {
+        graph.nodes.contains { node in
+            switch node.op {
+            case .batchnorm2d: return true
+            case .linear, .conv2d, .layernorm, .relu, .gelu, .sigmoid, .tanh, .silu, .add, .mul, .softmax, .logSoftmax,
+                 .maxpool2d, .avgpool2d, .globalAvgpool, .flatten, .reshape, .concat, .dropout, .identity:
+                return false
+            }
+        }
+    }
+
+    /// Forward, loss and backward on the samples `indices` (the whole batch, or one share of a batch of `batchRows`).
+    static func step(_ model: inout TrainableModel, data: TrainingData, indices: ArraySlice<Int>, batchRows: Int?, seed: UInt64,
+                     objective: TrainingObjective, inputName: String, outputName: String) throws -> StepOutcome {
+        let batch = data.batch(indices)
+        let tape = try model.forward([inputName: batch.x], mode: .training(seed: seed))
+        let logits = tape.outputs[outputName]!
+        let loss = try objective.evaluate(student: logits, teacher: batch.teacher, labels: batch.labels, batchRows: batchRows)
+        guard loss.value.isFinite else { return StepOutcome(loss: loss.value, correct: 0, gradients: [:]) }
+        let grads = try model.backward(tape, outputGradients: [outputName: loss.gradient], inputGradients: false)
+        return StepOutcome(loss: loss.value, correct: batch.labels.map { correctCount(logits, $0) } ?? 0, gradients: grads.parameters)
+    }
+
+    /// `step` with the batch split into `workers` contiguous shares run concurrently (each share's
+    /// dropout seeded by (seed, share)); the gradients are summed in share order, so a run is
+    /// reproducible for a given thread count.
+    static func splitStep(_ model: TrainableModel, data: TrainingData, indices: ArraySlice<Int>, workers: Int, seed: UInt64,
+                          objective: TrainingObjective, inputName: String, outputName: String) throws -> StepOutcome {
+        let shares = (0..<workers).map { w in
+            let lower = indices.startIndex + w * indices.count / workers, upper = indices.startIndex + (w + 1) * indices.count / workers
+            return indices[lower..<upper]
+        }
+        let slots = ShareSlots(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            DNNL.setThreads(1)  // per calling thread: no OpenMP team inside a share
+            var local = model
+            slots.results[w] = Result {
+                try step(&local, data: data, indices: shares[w], batchRows: indices.count, seed: seed ^ (UInt64(w) &* 0x9E37_79B9_7F4A_7C15),
+                         objective: objective, inputName: inputName, outputName: outputName)
+            }
+        }
+        var total = try slots.results[0]!.get()
+        for w in 1..<workers {
+            let share = try slots.results[w]!.get()
+            total.loss += share.loss
+            total.correct += share.correct
+            for (name, g) in share.gradients {
+                guard var sum = total.gradients.removeValue(forKey: name) else { total.gradients[name] = g; continue }
+                sum.values.withUnsafeMutableBufferPointer { s in
+                    g.values.withUnsafeBufferPointer { Elementwise.add(s.baseAddress!, $0.baseAddress!, s.baseAddress!, count: s.count) }
+                }
+                total.gradients[name] = sum
+            }
+        }
+        return total
+    }
+
+    /// One result slot per worker; each worker writes only its own slot, the caller reads them after the join.
+    private final class ShareSlots: @unchecked Sendable {
+        let results: UnsafeMutablePointer<Result<StepOutcome, any Error>?>
+        let count: Int
+        init(count: Int) {
+            self.count = count
+            results = .allocate(capacity: count)
+            results.initialize(repeating: nil, count: count)
+        }
+        deinit { results.deinitialize(count: count); results.deallocate() }
     }
 
     static func correctCount(_ logits: FloatArray, _ labels: [Int]) -> Int {

@@ -16,10 +16,11 @@ final class Int8KernelTests: XCTestCase {
         for (n, k) in [(1, 1), (5, 63), (33, 300), (64, 128)] {
             let w: [Int8] = randomBytes(n * k, seed: UInt64(n * 1000 + k), in: -127...127)
             let mm = try Int8Matmul(weights: w, n: n, k: k)
+            let context = try ExecutionContext()
             for m in [1, 7, 64] {
                 let a: [UInt8] = randomBytes(m * k, seed: UInt64(m), in: 0...255)
                 var fast = [Int32](repeating: 0, count: m * n), slow = fast
-                try mm.run(a: a, m: m, c: &fast)
+                try mm.run(a: a, m: m, c: &fast, context: context)
                 mm.reference(a: a, m: m, c: &slow)
                 XCTAssertEqual(fast, slow, "m \(m) n \(n) k \(k)")
             }
@@ -75,6 +76,46 @@ final class Int8KernelTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(Double(y[i * n + j]) - exact), quantizationErrorBound * 1.001 + 1e-5, "[\(i), \(j)]")
             }
         }
+    }
+
+    /// The AVX-512 quantize / requantize / dequantize loops give the same bytes as the portable
+    /// ones, on odd lengths (masked tails), rounding ties, values far outside [0, 255], and ReLU.
+    func testVectorEpiloguesEqualPortableLoopsExactly() throws {
+        let (m, n) = (3, 37)
+        var rng = SeededRNG(seed: 21)
+        // Accumulators around ties: multiplier 0.5 makes every odd sum a tie.
+        let acc: [Int32] = (0..<(m * n)).map { i in i % 5 == 0 ? Int32(rng.next() % 2_000_000) - 1_000_000 : Int32(rng.next() % 1001) - 500 }
+        let offset: [Int32] = (0..<n).map { Int32($0) - 18 }
+        let multipliers: [Float] = (0..<n).map { $0 % 3 == 0 ? 0.5 : rng.uniform(0.001, 2) }
+        let floats: [Float] = (0..<(m * n)).map { i in i % 7 == 0 ? Float(i) + 0.5 : rng.uniform(-400, 400) }
+        for relu in [Int32(0), 1] {
+            var vector = [UInt8](repeating: 0, count: m * n), portable = vector
+            ck_requantize_s32_u8(acc, m, n, offset, multipliers, 100, relu, &vector)
+            ck_requantize_s32_u8_ref(acc, m, n, offset, multipliers, 100, relu, &portable)
+            XCTAssertEqual(vector, portable, "requantize relu \(relu)")
+            var y = [Float](repeating: 0, count: m * n), yRef = y
+            ck_dequantize_s32_f32(acc, m, n, offset, multipliers, relu, &y)
+            ck_dequantize_s32_f32_ref(acc, m, n, offset, multipliers, relu, &yRef)
+            XCTAssertEqual(y.map(\.bitPattern), yRef.map(\.bitPattern), "dequantize relu \(relu)")
+        }
+        var q = [UInt8](repeating: 0, count: floats.count), qRef = q
+        ck_quantize_f32_u8(floats, floats.count, 1, 3, &q)
+        ck_quantize_f32_u8_ref(floats, floats.count, 1, 3, &qRef)
+        XCTAssertEqual(q, qRef)
+        print("int8 epilogue ISA: \(String(cString: ck_int8_isa()))")
+    }
+
+    /// A context's workspace is allocated once per slot and reused: the same bytes for any request
+    /// up to the largest seen, a new buffer only when a request outgrows it.
+    func testWorkspaceIsReusedAcrossRuns() throws {
+        let context = try ExecutionContext()
+        let first = context.workspace(0, byteCount: 1000)
+        XCTAssertEqual(context.workspace(0, byteCount: 1000), first)
+        XCTAssertEqual(context.workspace(0, byteCount: 10), first)
+        XCTAssertNotEqual(context.workspace(1, byteCount: 10), first, "slots are distinct buffers")
+        let grown = context.workspace(0, byteCount: 5000)
+        XCTAssertEqual(context.workspace(0, byteCount: 1000), grown)
+        XCTAssertEqual(Int(bitPattern: grown) % 64, 0, "64-byte aligned")
     }
 
     /// im2col with padding writes the pad value and copies patches in (c, kh, kw) order.

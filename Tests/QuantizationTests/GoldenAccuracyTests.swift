@@ -60,6 +60,24 @@ final class GoldenAccuracyTests: XCTestCase {
     /// unchanged, but `a1` (fc2's input) now has rare values in the thousands. The default method
     /// must keep FP32 accuracy; min/max, which spends the 8-bit range on the outlier, must not.
     func testDefaultMethodKeepsAccuracyOnOutlierModel() throws {
+        let package = try outlierTeacher()
+        let (fp32, int8) = try accuracies(package, image: false, methods: Self.allMethods)
+        print("outlier model fp32 \(fp32) int8 \(int8.map { "\($0.key.name)=\($0.value)" }.sorted())")
+        XCTAssertEqual(fp32, 0.975, accuracy: 1e-9, "the detector does not change the FP32 function")
+        XCTAssertGreaterThanOrEqual(int8[.default]!, fp32 - Self.maxDrop, "default \(CalibrationMethod.default)")
+        XCTAssertLessThan(int8[.minmax]!, fp32 - 0.02, "min/max should lose accuracy here")
+    }
+
+    /// The fixture ONNX Runtime is measured on (`Fixtures/make_outlier_teacher.py`) is this model, bit for bit.
+    func testOutlierFixtureIsTheOutlierModel() throws {
+        let built = try outlierTeacher()
+        let fixture = try ModelPackage.load(path: fixture("outlier_teacher.weights.npz"), graphPath: fixture("teacher.model.json"))
+        for (name, tensor) in built.tensors {
+            XCTAssertEqual(fixture.tensors[name]?.floats.map(\.bitPattern), tensor.floats.map(\.bitPattern), name)
+        }
+    }
+
+    private func outlierTeacher() throws -> ModelPackage {
         var package = try load("teacher")
         let (train, _) = try data(image: false)
         let x = train.x.floats, features = 64
@@ -75,12 +93,7 @@ final class GoldenAccuracyTests: XCTestCase {
         package.tensors["fc1.weight"] = Tensor(w1, shape: [512, 64])
         package.tensors["fc1.bias"] = Tensor(b1, shape: [512])
         package.tensors["fc2.weight"] = Tensor(w2, shape: [512, 512])
-
-        let (fp32, int8) = try accuracies(package, image: false, methods: Self.allMethods)
-        print("outlier model fp32 \(fp32) int8 \(int8.map { "\($0.key.name)=\($0.value)" }.sorted())")
-        XCTAssertEqual(fp32, 0.975, accuracy: 1e-9, "the detector does not change the FP32 function")
-        XCTAssertGreaterThanOrEqual(int8[.default]!, fp32 - Self.maxDrop, "default \(CalibrationMethod.default)")
-        XCTAssertLessThan(int8[.minmax]!, fp32 - 0.02, "min/max should lose accuracy here")
+        return package
     }
 
     func testCalibrationRefusesBadData() throws {

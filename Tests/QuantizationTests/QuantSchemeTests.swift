@@ -1,5 +1,6 @@
 import XCTest
 import TensorCore
+import TestSupport
 @testable import Quantization
 
 final class QuantSchemeTests: XCTestCase {
@@ -29,6 +30,21 @@ final class QuantSchemeTests: XCTestCase {
     }
 
     /// Per channel: row 0 max 2 → s = 2/127, row 1 all zero → s = 1, codes 0; ties round to even.
+    /// The vectorizable rounding equals `rounded(.toNearestOrEven)` on every quarter and every tie in
+    /// the weight code range, and on random values; the weight codes equal the plain formula.
+    func testWeightRoundingEqualsTiesToEven() {
+        var rng = SeededRNG(seed: 4)
+        let values = stride(from: Float(-130), through: 130, by: 0.25).map { $0 } + (0..<10_000).map { _ in rng.uniform(-128, 128) }
+        for v in values { XCTAssertEqual(QuantScheme.roundToEven(v), v.rounded(.toNearestOrEven), "\(v)") }
+        let weight = randomTensor([7, 33], seed: 9)
+        let q = QuantScheme().quantizeWeight(weight)
+        let w = weight.floats, codes = q.integers
+        for i in w.indices {
+            let scale = q.quant!.scales[i / 33]
+            XCTAssertEqual(codes[i], Int(max(min((w[i] / scale).rounded(.toNearestOrEven), 127), -127)), "\(i)")
+        }
+    }
+
     func testPerChannelWeights() {
         let w = Tensor([2, -1, 0.5, 0, 0, 0], shape: [2, 3])
         let q = QuantScheme().quantizeWeight(w)

@@ -69,7 +69,8 @@ final class QuantizerTests: XCTestCase {
                                             dataDigest: "abc", layers: layers, accuracy: (0.97, 0.96))
         XCTAssertEqual(step.options["variant"]?.stringValue, "trt-mlperf")
         XCTAssertEqual(step.options["activations"]?.stringValue, "per_tensor_symmetric_i8")
-        XCTAssertEqual(step.results["layers"]?["fc2"]?["scale"]?.doubleValue, Double(layers[1].scale))
+        // Written in the Float's shortest decimal form, which reads back as the very same Float.
+        XCTAssertEqual(step.results["layers"]?["fc2"]?["scale"]?.doubleValue.map(Float.init), layers[1].scale)
         XCTAssertEqual(step.results["accuracy_after"]?.doubleValue, 0.96)
     }
 }

@@ -37,6 +37,26 @@ final class GradientTests: XCTestCase {
     func testConv2dGroups() throws { try conv([2, 4, 5, 5], weight: [6, 2, 3, 3], attrs: ["groups": 2, "padding": 1]) }
     func testConv2dDepthwise() throws { try conv([1, 3, 4, 4], weight: [3, 1, 3, 3], attrs: ["groups": 3, "stride": 2, "padding": 1]) }
 
+    /// The backward pass that reuses the forward pass's column matrices equals the one that unfolds
+    /// the input again, bit for bit (groups included); leaving out the input gradient changes nothing else.
+    func testConvBackwardWithKeptColumnsEqualsRecomputed() throws {
+        let spec = try ConvSpec(Node(name: "c", op: .conv2d, inputs: ["x"], output: "y", attrs: ["groups": 2, "padding": 1]))
+        let geo = ConvGeometry(batch: 3, inChannels: 4, height: 6, width: 5, outChannels: 6, kernelH: 3, kernelW: 3, spec: spec)
+        let x = random([3, 4, 6, 5], 1).values, w = random([6, 2, 3, 3], 2).values
+        let (y, columns) = ConvMath.forward(x: x, w: w, bias: random([6], 3).values, geometry: geo)
+        XCTAssertNotNil(columns)
+        let dy = random([3, 6, geo.outH, geo.outW], 4).values
+        XCTAssertEqual(dy.count, y.count)
+        let kept = ConvMath.backward(dy: dy, x: x, w: w, geometry: geo, needsBias: true, columns: columns)
+        let again = ConvMath.backward(dy: dy, x: x, w: w, geometry: geo, needsBias: true, columns: nil)
+        let weightsOnly = ConvMath.backward(dy: dy, x: x, w: w, geometry: geo, needsBias: true, needsInput: false, columns: columns)
+        XCTAssertEqual(kept.dx, again.dx)
+        XCTAssertEqual(kept.dw.map(\.bitPattern), again.dw.map(\.bitPattern))
+        XCTAssertEqual(kept.db, again.db)
+        XCTAssertNil(weightsOnly.dx)
+        XCTAssertEqual(weightsOnly.dw.map(\.bitPattern), kept.dw.map(\.bitPattern))
+    }
+
     func testRelu() throws { try unary(.relu) }
     func testGeluErf() throws { try unary(.gelu) }
     func testGeluTanh() throws { try unary(.gelu, attrs: ["approximate": "tanh"]) }

@@ -2,6 +2,7 @@ import Foundation
 import ModelFormats
 import ModelGraph
 import TensorCore
+import TestSupport
 import XCTest
 @testable import Training
 
@@ -38,6 +39,46 @@ final class TrainerTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ms-train-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.appendingPathComponent(name).path
+    }
+
+    /// A batch split between threads gives the whole batch's loss and gradients (sums in another
+    /// order: close, not equal), for cross-entropy and KD; graphs with batchnorm are never split.
+    func testSplitStepEqualsWholeBatchStep() throws {
+        var model = try freshStudent(seed: 3)
+        let train = try data("train", first: 70)
+        let teacher = FloatArray(shape: [70, 10], values: randomValues(700, seed: 9))
+        let kd = try TrainingData(x: train.x, labels: train.labels, teacherLogits: teacher)
+        let indices = Array((0..<70).reversed())[3..<68]  // 65 rows: shares of 32 and 33
+        for objective in [TrainingObjective.crossEntropy, .distillation(temperature: 4, alpha: 0.9), .mse] {
+            let whole = try Trainer.step(&model, data: kd, indices: indices, batchRows: nil, seed: 1, objective: objective,
+                                         inputName: "x", outputName: "logits")
+            let split = try Trainer.splitStep(model, data: kd, indices: indices, workers: 2, seed: 1, objective: objective,
+                                              inputName: "x", outputName: "logits")
+            XCTAssertEqual(split.loss, whole.loss, accuracy: Double(Self.splitTolerance) * abs(whole.loss), "\(objective)")
+            XCTAssertEqual(split.correct, whole.correct)
+            XCTAssertEqual(Set(split.gradients.keys), Set(model.parameterNames))
+            for (name, g) in whole.gradients {
+                XCTAssertNil(closenessFailure(split.gradients[name]!.values, g.values, rtol: Self.splitTolerance, atol: Self.splitTolerance),
+                             "\(objective) \(name)")
+            }
+        }
+        // 64·64 + 64·10 multiply-adds per sample: split from 4·2²⁰ per step, i.e. batches of 886 and more
+        XCTAssertEqual(model.multiplyAddsPerSample, 64 * 64 + 64 * 10)
+        XCTAssertEqual(Trainer.dataParallelWorkers(model, threads: 2, batchSize: 886), 2)
+        XCTAssertEqual(Trainer.dataParallelWorkers(model, threads: 2, batchSize: 885), 1)
+        XCTAssertEqual(Trainer.dataParallelWorkers(model, threads: 1, batchSize: 886), 1)
+        var withNorm = model.graph
+        withNorm.nodes.append(Node(name: "bn", op: .batchnorm2d, inputs: ["logits"], output: "y"))
+        XCTAssertFalse(Trainer.mixesSamples(model.graph))
+        XCTAssertTrue(Trainer.mixesSamples(withNorm))
+    }
+
+    /// f32 sums of 32 + 33 rows vs 65 rows in one product.
+    static let splitTolerance: Float = 1e-5
+
+    func randomValues(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SeededRNG(seed: seed)
+        return (0..<count).map { _ in rng.uniform(-3, 3) }
     }
 
     func testInitialisationWithoutWeights() throws {

@@ -20,7 +20,7 @@ func runtimeBenchmark(_ args: [String]) throws {
     let flopsPerSample = zip(widths, widths.dropFirst()).map { 2.0 * Double($0 * $1) }.reduce(0, +)
     for batch in [64, 1] {
         let session = try Session(package: package, options: SessionOptions(maxBatch: batch, threads: 1))
-        let x = randomInput([batch, widths[0]], seed: 1)
+        let x = randomUniform([batch, widths[0]], seed: 1)
 
         // The same matmuls (bias + fused ReLU) straight on oneDNN primitives, buffers preallocated.
         let layers = try (0..<(widths.count - 1)).map { i in
@@ -52,35 +52,10 @@ func runtimeBenchmark(_ args: [String]) throws {
     let teacher = try ModelPackage.load(path: teacherDirectory + "/teacher.weights.npz", graphPath: teacherDirectory + "/teacher.model.json")
     for batch in [1, 8, 64] {
         let session = try Session(package: teacher, options: SessionOptions(maxBatch: batch, threads: 1))
-        let x = randomInput([batch, 64], seed: 2)
+        let x = randomUniform([batch, 64], seed: 2)
         let seconds = try medianSeconds(max(iterations, 200)) { _ = try session.run(["x": x]) }
         print(String(format: "teacher batch %2d: %.4f ms per call, %.0f samples/s", batch, seconds * 1e3, Double(batch) / seconds))
     }
-}
-
-private func mlpPackage(widths: [Int]) -> ModelPackage {
-    var tensors = TensorMap()
-    var nodes: [Node] = []
-    var previous = "x"
-    for i in 0..<(widths.count - 1) {
-        let bound = 1 / Float(widths[i]).squareRoot()
-        tensors["fc\(i).weight"] = randomInput([widths[i + 1], widths[i]], seed: UInt64(10 + i), scale: bound)
-        tensors["fc\(i).bias"] = randomInput([widths[i + 1]], seed: UInt64(20 + i), scale: bound)
-        let last = i == widths.count - 2
-        nodes.append(Node(name: "fc\(i)", op: .linear, inputs: [previous], output: last ? "y" : "h\(i)",
-                          params: ["weight": "fc\(i).weight", "bias": "fc\(i).bias"]))
-        if !last {
-            nodes.append(Node(name: "relu\(i)", op: .relu, inputs: ["h\(i)"], output: "a\(i)"))
-            previous = "a\(i)"
-        }
-    }
-    let graph = Graph(name: "mlp", inputs: [ValueInfo(name: "x", shape: [-1, widths[0]])], outputs: ["y"], nodes: nodes)
-    return ModelPackage(graph: graph, tensors: tensors)
-}
-
-private func randomInput(_ dims: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
-    var rng = SeededRNG(seed: seed)
-    return Tensor((0..<dims.reduce(1, *)).map { _ in rng.uniform(-scale, scale) }, shape: Shape(dims))
 }
 
 /// Medians of `iterations` calls of `a` and of `b`, alternating, after warm-up calls of each.

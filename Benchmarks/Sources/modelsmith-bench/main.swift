@@ -6,7 +6,8 @@ let benchmarks: [(name: String, summary: String, run: ([String]) throws -> Void)
     ("artifact", "write/read a 40M-parameter .msa: MB/s, peak RSS, bits per weight vs entropy", artifactBenchmark),
     ("train", "training samples/s of the 64-512-512-10 MLP and the small CNN at 1 and 2 threads", trainBenchmark),
     ("runtime", "Session vs raw oneDNN on a 1024-4096-4096-4096-1024 MLP; digits teacher latency", runtimeBenchmark),
-    ("prune", "sparse vs dense FP32 linear: 4096² at 90% batch 1, break-even sparsity per batch", pruneBenchmark),
+    ("prune", "sparse vs dense FP32/INT8 linear and FP32 conv: headlines, break-even sparsity per batch", pruneBenchmark),
+    ("quant", "INT8 vs FP32 (Session) on the 1024-4096-4096-4096-1024 MLP and the teacher; quantize time and peak RSS", quantBenchmark),
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -12,18 +12,29 @@ int ck_has_vnni(void);
 /// layer's weight layout). Plain loops; the ground truth for the oneDNN path.
 void ck_gemm_u8s8s32_ref(const uint8_t *a, const int8_t *w, int32_t *c, size_t m, size_t n, size_t k);
 
+/// The quantize / requantize / dequantize helpers below dispatch once, at load, to an AVX-512
+/// variant or the portable `_ref` loop; both give identical bytes. The ISA in use ("avx512" or
+/// "portable"); `ck_int8_force_portable(1)` selects the portable loops (tests), 0 the best again.
+const char *ck_int8_isa(void);
+void ck_int8_force_portable(int portable);
+
 /// q = clamp(nearbyintf(x[i] / scale) + zero_point, 0, 255), ties to even.
 void ck_quantize_f32_u8(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out);
+void ck_quantize_f32_u8_ref(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out);
 
 /// Requantizes accumulators to u8 for the next INT8 layer: with a = acc[i][j] + offset[j],
 /// q = clamp(nearbyintf((float)a · multiplier[j]) + out_zero, lo, 255), lo = out_zero when
 /// `relu` (ReLU fused: real value ≥ 0), else 0.
 void ck_requantize_s32_u8(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
                           const float *multiplier, int32_t out_zero, int relu, uint8_t *out);
+void ck_requantize_s32_u8_ref(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
+                              const float *multiplier, int32_t out_zero, int relu, uint8_t *out);
 
 /// Dequantizes accumulators to f32: y = (float)(acc[i][j] + offset[j]) · scale[j], then max(y, 0) when `relu`.
 void ck_dequantize_s32_f32(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
                            const float *scale, int relu, float *out);
+void ck_dequantize_s32_f32_ref(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
+                               const float *scale, int relu, float *out);
 
 /// im2col for u8 NCHW input (one image, c×h×w) into rows [oh·ow, c·kh·kw] (a patch per row, in
 /// the weight's (c, kh, kw) order); padding reads as `pad_value` (the input's zero point, so a

@@ -17,6 +17,7 @@ const char *ck_ops_isa(void);
 void ck_ops_force_portable(int portable);
 
 /* ---- element-wise, y may alias x ---- */
+/* relu: max(0, x) with NaN passed through (PyTorch semantics) */
 void ck_relu_f32(const float *x, float *y, size_t n);
 void ck_relu_f32_ref(const float *x, float *y, size_t n);
 void ck_sigmoid_f32(const float *x, float *y, size_t n);

@@ -109,7 +109,7 @@ struct BenchCommand: ParsableCommand {
         }
         var models = TextTable([.init("model"), .init("path"), .init("size", .right), .init("load ms", .right), .init("peak RSS", .right), .init("accuracy", .right)])
         for (label, r) in [("model", report)] + (baselineReport.map { [("baseline", $0)] } ?? []) {
-            models.add([label, r.path, "\(r.sizeBytes)", String(format: "%.1f", r.loadMilliseconds),
+            models.add([label, Formatting.relativePath(r.path), Formatting.bytes(r.sizeBytes), String(format: "%.1f", r.loadMilliseconds),
                         String(format: "%.1f MiB", Double(r.peakRSS) / 1_048_576), r.accuracy.map { String(format: "%.4f", $0) } ?? "-"])
         }
         console.output(models.render())

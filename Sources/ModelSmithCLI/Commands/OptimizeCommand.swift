@@ -148,10 +148,10 @@ struct OptimizeCommand: ParsableCommand {
         var table = TextTable([.init("step"), .init("artifact"), .init("size", .right), .init("vs input", .right),
                                .init("accuracy", .right), .init("drop (points)", .right)])
         func accuracy(_ a: Double?) -> String { a.map { String(format: "%.4f", $0) } ?? "-" }
-        table.add(["input", Self.relative(recipe.model), Formatting.bytes(baseline.size), "1.0×", accuracy(baseline.accuracy), "-"])
+        table.add(["input", Formatting.relativePath(recipe.model), Formatting.bytes(baseline.size), "1.0×", accuracy(baseline.accuracy), "-"])
         for r in results {
             let ratio = r.sizeBytes.map { $0 > 0 ? String(format: "%.1f× smaller", Double(baseline.size) / Double($0)) : "-" } ?? "-"
-            table.add(["\(r.step) \(r.command)", r.artifact.map(Self.relative) ?? "-", r.sizeBytes.map(Formatting.bytes) ?? "-", r.artifact == nil ? "-" : ratio,
+            table.add(["\(r.step) \(r.command)", r.artifact.map(Formatting.relativePath) ?? "-", r.sizeBytes.map(Formatting.bytes) ?? "-", r.artifact == nil ? "-" : ratio,
                        accuracy(r.accuracy), r.accuracyDropPoints.map { String(format: "%.2f", $0) } ?? "-"])
         }
         console.output(table.render())
@@ -169,12 +169,6 @@ struct OptimizeCommand: ParsableCommand {
             close(saved)
         }
         return try body()
-    }
-
-    /// A path shown relative to the working directory when it lies below it.
-    static func relative(_ path: String) -> String {
-        let here = FileManager.default.currentDirectoryPath + "/"
-        return path.hasPrefix(here) ? String(path.dropFirst(here.count)) : path
     }
 
     static func quoted(_ argument: String) -> String {

@@ -40,7 +40,12 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Activation type: u8 (asymmetric) or i8 (symmetric).") var activations = "u8"
     @Option(name: .customLong("calib-cache"), help: ArgumentHelp("Read histograms from this cache (no --calib), or write them to it (with --calib).", valueName: "cache.json"))
     var calibCache: String?
-    @Option(parsing: .upToNextOption, help: "Linear/conv2d nodes that stay FP32.") var exclude: [String] = []
+    @Option(parsing: .upToNextOption, help: "Linear/conv2d nodes that stay FP32 (comma- or space-separated, as prune's --layers).")
+    var exclude: [String] = []
+    /// `--exclude fc1,fc3` and `--exclude fc1 fc3` name the same nodes.
+    private var excluded: Set<String> {
+        Set(exclude.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty })
+    }
     @Option(help: ArgumentHelp("Evaluation data for accuracy-aware mode.", valueName: "test.npz")) var eval: String?
     @Option(help: "Largest accuracy drop allowed, in percentage points (with --eval).") var maxAccuracyDrop: Double?
     @Option(help: ArgumentHelp("Write the per-layer report (JSON).", valueName: "layers.json")) var report: String?
@@ -56,7 +61,7 @@ struct QuantizeCommand: ParsableCommand {
         let scheme = QuantScheme(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
         let package = try input.loadPackage()
         try Quantizer.checkNotQuantized(package)
-        try Quantizer.checkExcludes(Set(exclude), in: package.graph)
+        try Quantizer.checkExcludes(excluded, in: package.graph)
         let modelDigest = Calibrator.modelDigest(package)
 
         let statistics: [String: Histogram]
@@ -85,14 +90,15 @@ struct QuantizeCommand: ParsableCommand {
         var withinBudget = true
         if let eval {
             guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
+            guard budget >= 0, budget.isFinite else { throw ValidationError("--max-accuracy-drop must be ≥ 0 points, got \(budget)") }
             let test = try Dataset.load(path: eval, xKey: evalXKey, yKey: yKey)
             let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
-                                                     exclude: Set(exclude), eval: test, maxDrop: budget)
+                                                     exclude: excluded, eval: test, maxDrop: budget)
             (quantized, layers, accuracy, withinBudget) = (outcome.package, outcome.layers,
                                                            (outcome.accuracyBefore, outcome.accuracyAfter), outcome.withinBudget)
         } else {
             (quantized, layers) = try Quantizer.quantize(package, statistics: statistics, method: method, scheme: scheme,
-                                                         exclude: Set(exclude))
+                                                         exclude: excluded)
         }
         quantized.provenance.steps.append(Quantizer.provenanceStep(method: method, scheme: scheme, samples: sampleCount,
                                                                    dataDigest: dataDigest, layers: layers, accuracy: accuracy))

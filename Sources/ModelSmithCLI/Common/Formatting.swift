@@ -36,4 +36,10 @@ enum Formatting {
     static func shape(_ dims: [Int], batchDims: Set<Int> = []) -> String {
         "[" + dims.enumerated().map { batchDims.contains($0.offset) ? "N" : String($0.element) }.joined(separator: ", ") + "]"
     }
+
+    /// A path shown relative to the working directory when it lies below it.
+    static func relativePath(_ path: String) -> String {
+        let here = FileManager.default.currentDirectoryPath + "/"
+        return path.hasPrefix(here) ? String(path.dropFirst(here.count)) : path
+    }
 }

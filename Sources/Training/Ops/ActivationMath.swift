@@ -20,10 +20,19 @@ enum ActivationMath {
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
-    /// Kept here rather than `Elementwise.apply(.relu)`: the runtime kernel maps NaN to 0, PyTorch (and
-    /// the NaN-loss check) needs NaN to pass through.
-    static func relu(_ x: [Float]) -> [Float] { x.map { $0 < 0 ? 0 : $0 } }
-    static func reluBackward(dy: [Float], x: [Float]) -> [Float] { zip(dy, x).map { $1 > 0 ? $0 : 0 } }
+    /// ReLU's gradient from its output y (y > 0 exactly where x > 0; NaN passes no gradient).
+    static func reluBackward(dy: [Float], y: [Float]) -> [Float] {
+        var dx = [Float](repeating: 0, count: dy.count)
+        dy.withUnsafeBufferPointer { g in
+            y.withUnsafeBufferPointer { y in
+                dx.withUnsafeMutableBufferPointer { dx in
+                    guard let base = dx.baseAddress else { return }
+                    TrainingKernels.reluBackward(dy: g.baseAddress!, y: y.baseAddress!, dx: base, count: dx.count)
+                }
+            }
+        }
+        return dx
+    }
 
     static func geluBackward(dy: [Float], x: [Float], tanhApproximation: Bool) -> [Float] {
         zip(dy, x).map { g, v in

@@ -2,6 +2,10 @@ import Kernels
 
 /// 2-D convolution (PyTorch `conv2d`: NCHW input, weight [O, I/groups, kh, kw]) by im2col + `Gemm.sgemm`,
 /// and its gradients (col2im for the input).
+///
+/// Samples are unfolded side by side into one `[patch, samples·outH·outW]` column matrix, so each
+/// group is one matrix product per chunk of samples rather than one per sample (chunks keep the
+/// column matrix under `maxColumnFloats`).
 struct ConvGeometry {
     var batch, inChannels, height, width: Int
     var outChannels, kernelH, kernelW: Int
@@ -14,106 +18,64 @@ struct ConvGeometry {
     var patch: Int { groupIn * kernelH * kernelW }
     var spatial: Int { outH * outW }
 
-    /// Unfolds one sample's group `g` into cols [patch, outH·outW].
-    func im2col(_ x: UnsafePointer<Float>, sample n: Int, group g: Int, into cols: UnsafeMutablePointer<Float>) {
-        let plane = height * width
-        for c in 0..<groupIn {
-            let src = x + (n * inChannels + g * groupIn + c) * plane
-            for ki in 0..<kernelH {
-                for kj in 0..<kernelW {
-                    let row = (c * kernelH + ki) * kernelW + kj
-                    let dst = cols + row * spatial
-                    for oy in 0..<outH {
-                        let iy = oy * spec.stride.0 - spec.padding.0 + ki * spec.dilation.0
-                        for ox in 0..<outW {
-                            let ix = ox * spec.stride.1 - spec.padding.1 + kj * spec.dilation.1
-                            dst[oy * outW + ox] = (iy >= 0 && iy < height && ix >= 0 && ix < width) ? src[iy * width + ix] : 0
-                        }
-                    }
-                }
-            }
-        }
+    /// One group of one sample, as the C im2col kernel sees it.
+    var im2col: Im2colGeometry {
+        Im2colGeometry(channels: groupIn, height: height, width: width, kernel: (kernelH, kernelW), stride: spec.stride,
+                       padding: spec.padding, dilation: spec.dilation, outHeight: outH, outWidth: outW)
     }
 
-    /// Adds cols [patch, outH·outW] back into one sample's group `g` of dx (the adjoint of im2col).
-    func col2im(_ cols: UnsafePointer<Float>, sample n: Int, group g: Int, into dx: UnsafeMutablePointer<Float>) {
-        let plane = height * width
-        for c in 0..<groupIn {
-            let dst = dx + (n * inChannels + g * groupIn + c) * plane
-            for ki in 0..<kernelH {
-                for kj in 0..<kernelW {
-                    let src = cols + ((c * kernelH + ki) * kernelW + kj) * spatial
-                    for oy in 0..<outH {
-                        let iy = oy * spec.stride.0 - spec.padding.0 + ki * spec.dilation.0
-                        guard iy >= 0 && iy < height else { continue }
-                        for ox in 0..<outW {
-                            let ix = ox * spec.stride.1 - spec.padding.1 + kj * spec.dilation.1
-                            if ix >= 0 && ix < width { dst[iy * width + ix] += src[oy * outW + ox] }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    /// Column matrices stay below this many floats (16 MB); at least one sample per chunk.
+    static let maxColumnFloats = 4 << 20
+    var samplesPerChunk: Int { max(1, min(batch, Self.maxColumnFloats / max(patch * spatial, 1))) }
+    /// Whether the whole batch's column matrices (every group) fit in `maxColumnFloats`: then the
+    /// forward pass keeps them and the backward pass reuses them instead of unfolding again.
+    var keepsColumns: Bool { spec.groups * patch * batch * spatial <= Self.maxColumnFloats }
+    /// Floats of one group's column matrix for `samples` samples.
+    func columnFloats(samples: Int) -> Int { patch * samples * spatial }
+
+    /// Offset of sample `n`, group `g` in an NCHW input.
+    func inputOffset(sample n: Int, group g: Int) -> Int { (n * inChannels + g * groupIn) * height * width }
+    /// Offset of sample `n`, output channel `o` in the NCHW output.
+    func outputOffset(sample n: Int, channel o: Int) -> Int { (n * outChannels + o) * spatial }
 }
 
 enum ConvMath {
-    static func forward(x: [Float], w: [Float], bias: [Float]?, geometry geo: ConvGeometry) -> [Float] {
-        var y = [Float](repeating: 0, count: geo.batch * geo.outChannels * geo.spatial)
-        var cols = [Float](repeating: 0, count: geo.patch * geo.spatial)
+    /// Returns the output and, when `geometry.keepsColumns`, the column matrices of every group
+    /// (`[groups][patch, batch·spatial]`) for the backward pass.
+    static func forward(x: [Float], w: [Float], bias: [Float]?, geometry geo: ConvGeometry) -> (y: [Float], columns: [Float]?) {
+        var y = uninitializedFloats(geo.batch * geo.outChannels * geo.spatial)
+        let chunk = geo.samplesPerChunk
+        let keeps = geo.keepsColumns
+        // Kept: one column matrix per group side by side (chunk == batch). Else one reused per chunk and group.
+        var cols = uninitializedFloats(geo.columnFloats(samples: chunk) * (keeps ? geo.spec.groups : 1))
+        var product = geo.patch > 0 ? uninitializedFloats(geo.groupOut * chunk * geo.spatial)
+                                    : [Float](repeating: 0, count: geo.groupOut * chunk * geo.spatial)
+        let unfold = geo.im2col
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
                     cols.withUnsafeMutableBufferPointer { cp in
-                        for n in 0..<geo.batch {
-                            for g in 0..<geo.spec.groups {
-                                geo.im2col(xp.baseAddress!, sample: n, group: g, into: cp.baseAddress!)
-                                Gemm.sgemm(transA: false, transB: false, m: geo.groupOut, n: geo.spatial, k: geo.patch,
-                                           a: wp.baseAddress! + g * geo.groupOut * geo.patch, lda: geo.patch,
-                                           b: cp.baseAddress!, ldb: geo.spatial,
-                                           c: yp.baseAddress! + (n * geo.outChannels + g * geo.groupOut) * geo.spatial,
-                                           ldc: geo.spatial)
-                            }
-                            if let bias {
-                                for o in 0..<geo.outChannels {
-                                    let base = (n * geo.outChannels + o) * geo.spatial
-                                    for s in 0..<geo.spatial { yp[base + s] += bias[o] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return y
-    }
-
-    static func backward(dy: [Float], x: [Float], w: [Float], geometry geo: ConvGeometry,
-                         needsBias: Bool) -> (dx: [Float], dw: [Float], db: [Float]?) {
-        var dx = [Float](repeating: 0, count: x.count)
-        var dw = [Float](repeating: 0, count: w.count)
-        var cols = [Float](repeating: 0, count: geo.patch * geo.spatial)
-        var dcols = [Float](repeating: 0, count: geo.patch * geo.spatial)
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                dy.withUnsafeBufferPointer { dyp in
-                    dx.withUnsafeMutableBufferPointer { dxp in
-                        dw.withUnsafeMutableBufferPointer { dwp in
-                            cols.withUnsafeMutableBufferPointer { cp in
-                                dcols.withUnsafeMutableBufferPointer { dcp in
-                                    for n in 0..<geo.batch {
-                                        for g in 0..<geo.spec.groups {
-                                            let dyg = dyp.baseAddress! + (n * geo.outChannels + g * geo.groupOut) * geo.spatial
-                                            geo.im2col(xp.baseAddress!, sample: n, group: g, into: cp.baseAddress!)
-                                            // dW_g += dY_g · colsᵀ
-                                            Gemm.sgemm(transA: false, transB: true, m: geo.groupOut, n: geo.patch, k: geo.spatial,
-                                                       a: dyg, lda: geo.spatial, b: cp.baseAddress!, ldb: geo.spatial,
-                                                       beta: 1, c: dwp.baseAddress! + g * geo.groupOut * geo.patch, ldc: geo.patch)
-                                            // dcols = W_gᵀ · dY_g
-                                            Gemm.sgemm(transA: true, transB: false, m: geo.patch, n: geo.spatial, k: geo.groupOut,
-                                                       a: wp.baseAddress! + g * geo.groupOut * geo.patch, lda: geo.patch,
-                                                       b: dyg, ldb: geo.spatial, c: dcp.baseAddress!, ldc: geo.spatial)
-                                            geo.col2im(dcp.baseAddress!, sample: n, group: g, into: dxp.baseAddress!)
+                        product.withUnsafeMutableBufferPointer { pp in
+                            let (x, w, y, prod) = (xp.baseAddress!, wp.baseAddress!, yp.baseAddress!, pp.baseAddress!)
+                            for start in stride(from: 0, to: geo.batch, by: chunk) {
+                                let count = min(chunk, geo.batch - start), ld = count * geo.spatial
+                                for g in 0..<geo.spec.groups {
+                                    let cols = cp.baseAddress! + (keeps ? g * geo.columnFloats(samples: chunk) : 0)
+                                    for n in 0..<count {
+                                        TrainingKernels.im2col(x + geo.inputOffset(sample: start + n, group: g), into: cols + n * geo.spatial,
+                                                               leadingDimension: ld, unfold)
+                                    }
+                                    // product [O/g, count·spatial] = bias (row-wise) + W_g · cols
+                                    if let bias {
+                                        for o in 0..<geo.groupOut { (prod + o * ld).update(repeating: bias[g * geo.groupOut + o], count: ld) }
+                                    }
+                                    Gemm.sgemm(transA: false, transB: false, m: geo.groupOut, n: ld, k: geo.patch,
+                                               a: w + g * geo.groupOut * geo.patch, lda: geo.patch, b: cols, ldb: ld,
+                                               beta: bias == nil ? 0 : 1, c: prod, ldc: ld)
+                                    for n in 0..<count {
+                                        for o in 0..<geo.groupOut {
+                                            (y + geo.outputOffset(sample: start + n, channel: g * geo.groupOut + o))
+                                                .update(from: prod + o * ld + n * geo.spatial, count: geo.spatial)
                                         }
                                     }
                                 }
@@ -123,19 +85,73 @@ enum ConvMath {
                 }
             }
         }
-        var db: [Float]? = nil
-        if needsBias {
-            var sums = [Float](repeating: 0, count: geo.outChannels)
-            for n in 0..<geo.batch {
-                for o in 0..<geo.outChannels {
-                    let base = (n * geo.outChannels + o) * geo.spatial
-                    var s: Float = 0
-                    for i in 0..<geo.spatial { s += dy[base + i] }
-                    sums[o] += s
+        return (y, keeps ? cols : nil)
+    }
+
+    /// Gradients of the input (when `needsInput`), weight and bias (when `needsBias`). `columns`: the
+    /// forward pass's kept column matrices (nil: unfold `x` again).
+    static func backward(dy: [Float], x: [Float], w: [Float], geometry geo: ConvGeometry, needsBias: Bool, needsInput: Bool = true,
+                         columns: [Float]? = nil) -> (dx: [Float]?, dw: [Float], db: [Float]?) {
+        var dx = [Float](repeating: 0, count: needsInput ? x.count : 0)
+        var dw = [Float](repeating: 0, count: w.count)
+        var db = [Float](repeating: 0, count: needsBias ? geo.outChannels : 0)
+        let chunk = geo.samplesPerChunk
+        let saved = columns.flatMap { $0.count == geo.columnFloats(samples: geo.batch) * geo.spec.groups ? $0 : nil }
+        var cols = uninitializedFloats(saved == nil ? geo.columnFloats(samples: chunk) : 0)
+        var dcols = uninitializedFloats(needsInput ? geo.columnFloats(samples: chunk) : 0)
+        var dyGroup = uninitializedFloats(geo.groupOut * chunk * geo.spatial)
+        let ones = [Float](repeating: 1, count: needsBias ? chunk * geo.spatial : 0)
+        let unfold = geo.im2col
+        x.withUnsafeBufferPointer { xp in
+        w.withUnsafeBufferPointer { wp in
+        dy.withUnsafeBufferPointer { dyp in
+        dx.withUnsafeMutableBufferPointer { dxp in
+        dw.withUnsafeMutableBufferPointer { dwp in
+        db.withUnsafeMutableBufferPointer { dbp in
+        cols.withUnsafeMutableBufferPointer { cp in
+        dcols.withUnsafeMutableBufferPointer { dcp in
+        dyGroup.withUnsafeMutableBufferPointer { gp in
+        ones.withUnsafeBufferPointer { onesp in
+        (saved ?? []).withUnsafeBufferPointer { sp in
+            let (x, w, dy, dw, dyg) = (xp.baseAddress!, wp.baseAddress!, dyp.baseAddress!, dwp.baseAddress!, gp.baseAddress!)
+            for start in stride(from: 0, to: geo.batch, by: chunk) {
+                let count = min(chunk, geo.batch - start), ld = count * geo.spatial
+                for g in 0..<geo.spec.groups {
+                    // dY_g as [O/g, count·spatial], the layout of the forward product
+                    for n in 0..<count {
+                        for o in 0..<geo.groupOut {
+                            (dyg + o * ld + n * geo.spatial).update(from: dy + geo.outputOffset(sample: start + n, channel: g * geo.groupOut + o),
+                                                                     count: geo.spatial)
+                        }
+                    }
+                    let cols: UnsafePointer<Float>
+                    if let kept = sp.baseAddress, saved != nil {
+                        cols = kept + g * geo.columnFloats(samples: geo.batch)
+                    } else {
+                        for n in 0..<count {
+                            TrainingKernels.im2col(x + geo.inputOffset(sample: start + n, group: g), into: cp.baseAddress! + n * geo.spatial,
+                                                   leadingDimension: ld, unfold)
+                        }
+                        cols = UnsafePointer(cp.baseAddress!)
+                    }
+                    // dW_g += dY_g · colsᵀ;  db_g += dY_g · 1
+                    Gemm.sgemm(transA: false, transB: true, m: geo.groupOut, n: geo.patch, k: ld,
+                               a: dyg, lda: ld, b: cols, ldb: ld, beta: 1, c: dw + g * geo.groupOut * geo.patch, ldc: geo.patch)
+                    if needsBias {
+                        Gemm.sgemm(transA: false, transB: false, m: geo.groupOut, n: 1, k: ld, a: dyg, lda: ld,
+                                   b: onesp.baseAddress!, ldb: 1, beta: 1, c: dbp.baseAddress! + g * geo.groupOut, ldc: 1)
+                    }
+                    guard needsInput, let dx = dxp.baseAddress, let dcols = dcp.baseAddress else { continue }
+                    // dcols = W_gᵀ · dY_g, folded back into dx
+                    Gemm.sgemm(transA: true, transB: false, m: geo.patch, n: ld, k: geo.groupOut,
+                               a: w + g * geo.groupOut * geo.patch, lda: geo.patch, b: dyg, ldb: ld, c: dcols, ldc: ld)
+                    for n in 0..<count {
+                        TrainingKernels.col2imAdd(dcols + n * geo.spatial, into: dx + geo.inputOffset(sample: start + n, group: g),
+                                                  leadingDimension: ld, unfold)
+                    }
                 }
             }
-            db = sums
-        }
-        return (dx, dw, db)
+        }}}}}}}}}}}
+        return (needsInput ? dx : nil, dw, needsBias ? db : nil)
     }
 }

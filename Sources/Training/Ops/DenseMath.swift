@@ -1,13 +1,14 @@
 import Kernels
 
-/// `y = x · Wᵀ + b` over the last dimension, and its gradients, on `Gemm.sgemm`.
+/// `y = x · Wᵀ + b` over the last dimension, and its gradients; every product (the bias gradient
+/// included, as dYᵀ · 1) on `Gemm.sgemm`.
 enum DenseMath {
     /// x: [rows, inFeatures], w: [out, inFeatures] → [rows, out].
     static func forward(x: [Float], rows: Int, inFeatures: Int, w: [Float], out: Int, bias: [Float]?) -> [Float] {
-        var y = [Float](repeating: 0, count: rows * out)
+        var y = bias != nil || inFeatures > 0 ? uninitializedFloats(rows * out) : [Float](repeating: 0, count: rows * out)
         if let bias {
-            y.withUnsafeMutableBufferPointer { yp in
-                for r in 0..<rows { for o in 0..<out { yp[r * out + o] = bias[o] } }
+            bias.withUnsafeBufferPointer { b in
+                y.withUnsafeMutableBufferPointer { TrainingKernels.broadcastRows(b.baseAddress!, into: $0.baseAddress!, rows: rows, columns: out) }
             }
         }
         x.withUnsafeBufferPointer { xp in
@@ -22,14 +23,18 @@ enum DenseMath {
         return y
     }
 
-    /// Returns (dx = dy · W, dW = dyᵀ · x, db = Σ_rows dy).
+    /// Returns (dx = dy · W (nil unless `needsInput`), dW = dyᵀ · x, db = dyᵀ · 1). Every output is
+    /// written by a product with beta 0 (oneDNN does not read C then), so none is zero-filled first.
     static func backward(dy: [Float], x: [Float], rows: Int, inFeatures: Int, w: [Float], out: Int,
-                         needsBias: Bool) -> (dx: [Float], dw: [Float], db: [Float]?) {
-        var dx = [Float](repeating: 0, count: rows * inFeatures)
-        var dw = [Float](repeating: 0, count: out * inFeatures)
+                         needsBias: Bool, needsInput: Bool = true) -> (dx: [Float]?, dw: [Float], db: [Float]?) {
+        var dx = uninitializedFloats(needsInput ? rows * inFeatures : 0)
+        // A product over zero rows (k = 0) may not write C: zero-fill then.
+        var dw = rows > 0 ? uninitializedFloats(out * inFeatures) : [Float](repeating: 0, count: out * inFeatures)
+        var db: [Float]? = needsBias ? [Float](repeating: 0, count: out) : nil
         dy.withUnsafeBufferPointer { dyp in
             w.withUnsafeBufferPointer { wp in
                 dx.withUnsafeMutableBufferPointer { dxp in
+                    guard needsInput, rows * inFeatures > 0 else { return }
                     Gemm.sgemm(transA: false, transB: false, m: rows, n: inFeatures, k: out,
                                a: dyp.baseAddress!, lda: out, b: wp.baseAddress!, ldb: inFeatures,
                                c: dxp.baseAddress!, ldc: inFeatures)
@@ -42,15 +47,16 @@ enum DenseMath {
                                c: dwp.baseAddress!, ldc: inFeatures)
                 }
             }
-        }
-        var db: [Float]? = nil
-        if needsBias {
-            var sums = [Float](repeating: 0, count: out)
-            dy.withUnsafeBufferPointer { dyp in
-                for r in 0..<rows { for o in 0..<out { sums[o] += dyp[r * out + o] } }
+            if needsBias {
+                let ones = [Float](repeating: 1, count: rows)
+                ones.withUnsafeBufferPointer { onesp in
+                    db!.withUnsafeMutableBufferPointer { dbp in
+                        Gemm.sgemm(transA: true, transB: false, m: out, n: 1, k: rows, a: dyp.baseAddress!, lda: out,
+                                   b: onesp.baseAddress!, ldb: 1, c: dbp.baseAddress!, ldc: 1)
+                    }
+                }
             }
-            db = sums
         }
-        return (dx, dw, db)
+        return (needsInput ? dx : nil, dw, db)
     }
 }

@@ -16,6 +16,8 @@ struct SavedForward: Sendable {
     var scales: [Float] = []
     /// maxpool2d: the flat input index of each output's maximum.
     var argmax: [Int32] = []
+    /// conv2d: the column matrices of the forward product, when small enough to keep (see `ConvGeometry.keepsColumns`).
+    var columns: [Float]? = nil
     /// batchnorm2d / layernorm: normalised values and statistics.
     var norm: NormMath.Normalized? = nil
     /// New values for buffers (batchnorm running statistics), by param role.
@@ -45,8 +47,10 @@ enum OpRules {
         case .conv2d:
             let geo = try convGeometry(node, x, try param(node, params, "weight"))
             let bias = try optionalParam(node, params, "bias", count: geo.outChannels)?.values
-            let y = ConvMath.forward(x: x.values, w: params["weight"]!.values, bias: bias, geometry: geo)
-            return keep(y, [geo.batch, geo.outChannels, geo.outH, geo.outW])
+            let (y, columns) = ConvMath.forward(x: x.values, w: params["weight"]!.values, bias: bias, geometry: geo)
+            var saved = keep(y, [geo.batch, geo.outChannels, geo.outH, geo.outW])
+            if case .training = mode { saved.columns = columns }
+            return saved
         case .batchnorm2d:
             let (batch, channels, plane) = try nchw(node, x)
             let gamma = try param(node, params, "weight", count: channels).values
@@ -74,7 +78,7 @@ enum OpRules {
             var saved = keep(norm.y, x.shape)
             saved.norm = norm
             return saved
-        case .relu: return keep(ActivationMath.relu(x.values), x.shape)
+        case .relu: return keep(ActivationMath.forward(.relu, x.values), x.shape)
         case .gelu:
             let tanhForm = try GeluAttributes(node).approximate == .tanh
             return keep(ActivationMath.forward(tanhForm ? .geluTanh : .gelu, x.values), x.shape)
@@ -126,8 +130,9 @@ enum OpRules {
     // MARK: backward
 
     /// Gradients of the node's inputs (nil where the input needs none) and of its trainable params by role.
-    static func backward(_ node: Node, dy: FloatArray, saved: SavedForward,
-                         params: [String: FloatArray]) throws -> (inputs: [[Float]?], params: [String: [Float]]) {
+    /// `needsInputGradients` false: the inputs' gradients may be left out (nil) where that saves work.
+    static func backward(_ node: Node, dy: FloatArray, saved: SavedForward, params: [String: FloatArray],
+                         needsInputGradients: Bool = true) throws -> (inputs: [[Float]?], params: [String: [Float]]) {
         let x = saved.inputs[0]
         let g = dy.values
         switch node.op {
@@ -135,12 +140,13 @@ enum OpRules {
             let w = try param(node, params, "weight")
             let inFeatures = w.shape[1]
             let r = DenseMath.backward(dy: g, x: x.values, rows: x.count / max(inFeatures, 1), inFeatures: inFeatures,
-                                       w: w.values, out: w.shape[0], needsBias: params["bias"] != nil)
+                                       w: w.values, out: w.shape[0], needsBias: params["bias"] != nil, needsInput: needsInputGradients)
             return ([r.dx], withBias(["weight": r.dw], r.db))
         case .conv2d:
             let w = try param(node, params, "weight")
             let geo = try convGeometry(node, x, w)
-            let r = ConvMath.backward(dy: g, x: x.values, w: w.values, geometry: geo, needsBias: params["bias"] != nil)
+            let r = ConvMath.backward(dy: g, x: x.values, w: w.values, geometry: geo, needsBias: params["bias"] != nil,
+                                      needsInput: needsInputGradients, columns: saved.columns)
             return ([r.dx], withBias(["weight": r.dw], r.db))
         case .batchnorm2d:
             let (batch, channels, plane) = try nchw(node, x)
@@ -158,7 +164,7 @@ enum OpRules {
             if params["weight"] != nil { grads["weight"] = r.dgamma }
             if params["bias"] != nil { grads["bias"] = r.dbeta }
             return ([r.dx], grads)
-        case .relu: return ([ActivationMath.reluBackward(dy: g, x: x.values)], [:])
+        case .relu: return ([ActivationMath.reluBackward(dy: g, y: saved.output.values)], [:])
         case .gelu: return ([ActivationMath.geluBackward(dy: g, x: x.values, tanhApproximation: try GeluAttributes(node).approximate == .tanh)], [:])
         case .sigmoid: return ([ActivationMath.sigmoidBackward(dy: g, y: saved.output.values)], [:])
         case .tanh: return ([ActivationMath.tanhBackward(dy: g, y: saved.output.values)], [:])

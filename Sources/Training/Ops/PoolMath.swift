@@ -1,3 +1,5 @@
+import Kernels
+
 /// max/avg pooling over NCHW (PyTorch: implicit −∞ padding for max, `count_include_pad` for avg,
 /// floor mode), global average pooling, and their gradients.
 struct PoolGeometry {
@@ -13,26 +15,13 @@ enum PoolMath {
     static func maxForward(_ x: [Float], _ geo: PoolGeometry) -> (y: [Float], argmax: [Int32]) {
         var y = [Float](repeating: 0, count: geo.outCount)
         var argmax = [Int32](repeating: 0, count: geo.outCount)
-        var o = 0
-        for plane in 0..<(geo.batch * geo.channels) {
-            let base = plane * geo.height * geo.width
-            for oy in 0..<geo.outH {
-                for ox in 0..<geo.outW {
-                    var best = -Float.infinity
-                    var bestIndex = -1
-                    for ki in 0..<geo.spec.kernel.0 {
-                        let iy = oy * geo.spec.stride.0 - geo.spec.padding.0 + ki
-                        guard iy >= 0 && iy < geo.height else { continue }
-                        for kj in 0..<geo.spec.kernel.1 {
-                            let ix = ox * geo.spec.stride.1 - geo.spec.padding.1 + kj
-                            guard ix >= 0 && ix < geo.width else { continue }
-                            let v = x[base + iy * geo.width + ix]
-                            if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = base + iy * geo.width + ix }
-                        }
-                    }
-                    y[o] = best
-                    argmax[o] = Int32(bestIndex)
-                    o += 1
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { y in
+                argmax.withUnsafeMutableBufferPointer { argmax in
+                    guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+                    TrainingKernels.maxPoolWithArgmax(xp, into: yp, argmax: argmax.baseAddress!, planes: geo.batch * geo.channels,
+                                                      height: geo.height, width: geo.width, kernel: geo.spec.kernel,
+                                                      stride: geo.spec.stride, padding: geo.spec.padding, outHeight: geo.outH, outWidth: geo.outW)
                 }
             }
         }
@@ -41,7 +30,14 @@ enum PoolMath {
 
     static func maxBackward(dy: [Float], argmax: [Int32], inputCount: Int) -> [Float] {
         var dx = [Float](repeating: 0, count: inputCount)
-        for (g, i) in zip(dy, argmax) { dx[Int(i)] += g }
+        dy.withUnsafeBufferPointer { g in
+            argmax.withUnsafeBufferPointer { a in
+                dx.withUnsafeMutableBufferPointer { d in
+                    guard let gp = g.baseAddress, let ap = a.baseAddress, let dp = d.baseAddress else { return }
+                    TrainingKernels.maxPoolBackward(dy: gp, argmax: ap, dx: dp, count: min(g.count, a.count))
+                }
+            }
+        }
         return dx
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import TensorCore
 
 /// `torch.optim.Adam` (L2 weight decay added to the gradient):
@@ -23,8 +24,8 @@ public struct Adam: Optimizer {
     }
 
     public var summary: [String: JSONValue] {
-        ["name": "adam", "beta1": .number(Double(beta1)), "beta2": .number(Double(beta2)),
-         "eps": .number(Double(epsilon)), "weight_decay": .number(Double(weightDecay))]
+        ["name": "adam", "beta1": .float(beta1), "beta2": .float(beta2),
+         "eps": .float(epsilon), "weight_decay": .float(weightDecay)]
     }
 }
 
@@ -37,24 +38,24 @@ enum AdamUpdate {
         guard weightDecay >= 0 else { throw TrainingError.badHyperparameter(name: "--weight-decay", reason: "must be ≥ 0, got \(weightDecay)") }
     }
 
+    /// One step on the C kernel (`TrainingKernels.adam`, bit-identical to its scalar reference);
+    /// `decay` is AdamW's decoupled factor 1 − lr·λ (1 for Adam).
     static func apply(parameter: inout [Float], gradient: [Float], state: inout OptimizerState, learningRate: Float,
-                      beta1: Float, beta2: Float, epsilon: Float, l2: Float) {
-        if state.buffers.isEmpty { state.buffers = [[Float](repeating: 0, count: parameter.count), [Float](repeating: 0, count: parameter.count)] }
+                      beta1: Float, beta2: Float, epsilon: Float, l2: Float, decay: Float = 1) {
+        precondition(gradient.count == parameter.count, "gradient has \(gradient.count) values for \(parameter.count) parameters")
+        if state.buffers.count != 2 { state.buffers = [[Float](repeating: 0, count: parameter.count), [Float](repeating: 0, count: parameter.count)] }
         state.step += 1
         let t = Float(state.step)
-        let bias1 = 1 - powf(beta1, t)
-        let bias2Sqrt = (1 - powf(beta2, t)).squareRoot()
-        let stepSize = learningRate / bias1
+        let step = AdamStep(beta1: beta1, beta2: beta2, stepSize: learningRate / (1 - powf(beta1, t)),
+                            bias2Sqrt: (1 - powf(beta2, t)).squareRoot(), epsilon: epsilon, l2: l2, decay: decay)
         var m = state.buffers[0], v = state.buffers[1]
         state.buffers = []  // keep m and v uniquely referenced while they are updated
         parameter.withUnsafeMutableBufferPointer { p in
-            m.withUnsafeMutableBufferPointer { m in
-                v.withUnsafeMutableBufferPointer { v in
-                    for i in p.indices {
-                        let g = gradient[i] + l2 * p[i]
-                        m[i] = beta1 * m[i] + (1 - beta1) * g
-                        v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                        p[i] -= stepSize * m[i] / (v[i].squareRoot() / bias2Sqrt + epsilon)
+            gradient.withUnsafeBufferPointer { g in
+                m.withUnsafeMutableBufferPointer { m in
+                    v.withUnsafeMutableBufferPointer { v in
+                        guard let pp = p.baseAddress else { return }
+                        TrainingKernels.adam(pp, gradient: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, count: p.count, step)
                     }
                 }
             }

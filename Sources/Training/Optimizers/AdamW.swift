@@ -16,14 +16,12 @@ public struct AdamW: Optimizer {
     }
 
     public func step(parameter: inout [Float], gradient: [Float], state: inout OptimizerState, learningRate: Float) {
-        let decay = 1 - learningRate * weightDecay
-        for i in parameter.indices { parameter[i] *= decay }
         AdamUpdate.apply(parameter: &parameter, gradient: gradient, state: &state, learningRate: learningRate,
-                         beta1: beta1, beta2: beta2, epsilon: epsilon, l2: 0)
+                         beta1: beta1, beta2: beta2, epsilon: epsilon, l2: 0, decay: 1 - learningRate * weightDecay)
     }
 
     public var summary: [String: JSONValue] {
-        ["name": "adamw", "beta1": .number(Double(beta1)), "beta2": .number(Double(beta2)),
-         "eps": .number(Double(epsilon)), "weight_decay": .number(Double(weightDecay))]
+        ["name": "adamw", "beta1": .float(beta1), "beta2": .float(beta2),
+         "eps": .float(epsilon), "weight_decay": .float(weightDecay)]
     }
 }

@@ -36,7 +36,7 @@ public struct SGD: Optimizer {
     }
 
     public var summary: [String: JSONValue] {
-        ["name": "sgd", "momentum": .number(Double(momentum)), "dampening": .number(Double(dampening)),
-         "nesterov": .bool(nesterov), "weight_decay": .number(Double(weightDecay))]
+        ["name": "sgd", "momentum": .float(momentum), "dampening": .float(dampening),
+         "nesterov": .bool(nesterov), "weight_decay": .float(weightDecay)]
     }
 }
