@@ -19,8 +19,14 @@ case " $targets " in *" $target "*) ;; *) echo "unknown target '$target' (expect
 
 scratch=.build-fuzz
 # FUZZ_SKIP_BUILD=1 runs what is built (say, while sources are being edited).
-[ "${FUZZ_SKIP_BUILD:-0}" = 1 ] || swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "fuzz-$target" \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
+if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
+    # SwiftPM keeps the build plan of the path dependency ".." across source files being added or
+    # removed there ("missing inputs", "cannot find X in scope"); dropping the plan re-plans
+    # without recompiling what is up to date.
+    rm -f "$scratch/release.yaml" "$scratch"/*/release/description.json
+    swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "fuzz-$target" \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
+fi
 binary="$scratch/release/fuzz-$target"
 mkdir -p "$scratch/corpus/$target" "$scratch/crashes/$target"
 
