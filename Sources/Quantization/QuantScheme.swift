@@ -53,7 +53,8 @@ public struct QuantScheme: Hashable, Sendable {
     }
 
     /// Quantizes a weight (axis 0 = output channel) to `i8` with symmetric `QuantParams`.
-    /// A channel of zeros gets scale 1 (its codes are all 0).
+    /// A channel of zeros gets scale 1 (its codes are all 0). The weight must be finite
+    /// (`Quantizer.quantize` checks it and names the node).
     public func quantizeWeight(_ weight: Tensor) -> Tensor {
         let source = weight.dtype == .f32 ? weight : weight.toF32()
         let channels = perChannelWeights ? Swift.max(weight.shape.dims.first ?? 1, 1) : 1

@@ -51,6 +51,9 @@ public enum Quantizer {
             guard let weightName = node.params["weight"], let weight = package.tensors[weightName] else {
                 throw QuantizationError.badWeight(node: node.name, reason: "has no weight tensor")
             }
+            guard weight.floats.allSatisfy(\.isFinite) else {
+                throw QuantizationError.badWeight(node: node.name, reason: "weight '\(weightName)' holds NaN or Inf; it has no INT8 scale")
+            }
             let stays: LayerReport.Status? = exclude.contains(node.name) ? .excluded : fallback[node.name] != nil ? .fallback : nil
             if let previous = quantizedWeights[weightName], previous != (stays == nil) {
                 throw QuantizationError.sharedWeight(tensor: weightName)

@@ -55,6 +55,17 @@ final class QuantizerTests: XCTestCase {
         }
     }
 
+    /// A NaN weight has no INT8 scale: the library refuses it naming the node (it used to trap in the
+    /// Int8 conversion).
+    func testNonFiniteWeightIsRefusedNamingTheNode() throws {
+        var package = TestModels.tinyMLP()
+        let name = package.graph.node(named: "fc2")!.params["weight"]!
+        package.tensors[name]!.withUnsafeMutableBufferPointer(of: Float.self) { $0[3] = .nan }
+        XCTAssertThrowsError(try Quantizer.quantize(package, statistics: TestModels.tinyStatistics(), method: .minmax, scheme: QuantScheme())) {
+            XCTAssertEqual("\($0)", "node 'fc2': weight '\(name)' holds NaN or Inf; it has no INT8 scale")
+        }
+    }
+
     func testMissingStatisticsNameTheNode() {
         XCTAssertThrowsError(try Quantizer.quantize(TestModels.tinyMLP(), statistics: [:], method: .minmax,
                                                     scheme: QuantScheme())) {
