@@ -5,7 +5,8 @@ import TensorCore
 /// Everything needed to continue a run exactly after the last completed epoch: weights, buffers,
 /// optimizer state, the best weights so far and the bookkeeping. Stored as a safetensors file
 /// (tensors `param/…`, `buffer/…`, `opt/<name>/<k>`, `best/…`; scalars in the `state` metadata entry),
-/// written atomically.
+/// written atomically. The `sha256` metadata entry covers the state and every tensor byte, so a
+/// damaged checkpoint is refused on `--resume` instead of continuing from corrupted weights.
 struct Checkpoint {
     struct State: Codable, Equatable {
         var fingerprint: String
@@ -33,18 +34,34 @@ struct Checkpoint {
         }
         for (name, b) in best.sorted(by: { $0.key < $1.key }) { map["best/\(name)"] = b.tensor }
         let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        let bytes = try Safetensors.encode(map, metadata: ["state": stateJSON, "format": "modelsmith-checkpoint-1"])
-        try AtomicFile.write(bytes, to: path, force: true)
+        var metadata = ["state": stateJSON, "format": "modelsmith-checkpoint-1"]
+        // The data section does not move when metadata is added, so its digest can go in the header.
+        metadata["sha256"] = Self.digest(state: stateJSON, file: try Safetensors.encode(map, metadata: metadata))
+        try AtomicFile.write(try Safetensors.encode(map, metadata: metadata), to: path, force: true)
+    }
+
+    /// SHA-256 of the state JSON followed by the safetensors data section (everything after the
+    /// 8-byte length and the header).
+    static func digest(state: String, file: [UInt8]) -> String {
+        var hasher = SHA256.Hasher()
+        Array(state.utf8).withUnsafeBytes { hasher.update($0) }
+        let headerLength = file.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        file.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[min(8 + headerLength, $0.count)...])) }
+        return hasher.finalizeHex()
     }
 
     static func read(from path: String) throws -> Checkpoint {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TrainingError.badCheckpoint(path: path, reason: "cannot be read")
         }
-        let (map, metadata) = try Safetensors.decodeWithMetadata([UInt8](data), path: path)
+        let bytes = [UInt8](data)
+        let (map, metadata) = try Safetensors.decodeWithMetadata(bytes, path: path)
         guard metadata["format"] == "modelsmith-checkpoint-1", let stateText = metadata["state"],
               let state = try? JSONDecoder().decode(State.self, from: Data(stateText.utf8)) else {
             throw TrainingError.badCheckpoint(path: path, reason: "is not a ModelSmith training checkpoint")
+        }
+        guard metadata["sha256"] == digest(state: stateText, file: bytes) else {
+            throw TrainingError.badCheckpoint(path: path, reason: "is damaged (checksum mismatch)")
         }
         var checkpoint = Checkpoint(state: state, parameters: [:], buffers: [:], optimizer: [:], best: [:])
         for (key, tensor) in map {

@@ -135,6 +135,20 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(error.map { "\($0)" }, "checkpoint \(checkpoint): was written by a run with other options, model or data")
     }
 
+    /// One flipped bit anywhere in the tensor data (here: the last byte of the file) makes `--resume` refuse the checkpoint.
+    func testResumeRefusesADamagedCheckpoint() throws {
+        let checkpoint = temporaryPath("d.ckpt")
+        let train = try data("train", first: 100)
+        let configuration = try config(epochs: 2, checkpoint: checkpoint)
+        XCTAssertThrowsError(try Trainer(configuration: configuration).run(model: try freshStudent(), data: train,
+                                                                           progress: { p in if p.epoch == 2 { throw Interrupted() } }))
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: checkpoint))
+        bytes[bytes.count - 1] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: checkpoint))
+        let error = throwing { _ = try Trainer(configuration: configuration).run(model: try self.freshStudent(), data: train, resumeFrom: checkpoint) }
+        XCTAssertEqual(error.map { "\($0)" }, "checkpoint \(checkpoint): is damaged (checksum mismatch)")
+    }
+
     func testPrunedWeightsStayExactlyZero() throws {
         var base = try freshStudent()
         var mask = Tensor(zeros: .bool, [64, 64])
