@@ -25,7 +25,10 @@ test: deps
 demo: release
 	./scripts/demo.sh
 
+# The Benchmarks package depends on ".." by path; SwiftPM keeps its build plan across files added
+# there, so the plan is dropped first (nothing up to date is recompiled).
 bench: release
+	rm -f Benchmarks/.build/release.yaml
 	$(SWIFT) build -c release --package-path Benchmarks
 	./Benchmarks/.build/release/modelsmith-bench
 
