@@ -1,10 +1,11 @@
 import Foundation
+import ModelFormats
 import XCTest
 
 /// NaN/Inf in weights (Fixtures/nan_weights.tar: fc1.weight holds NaN at flat indices 6 and 19,
 /// +Inf at 12): `inspect` warns, `convert` refuses unless --allow-nonfinite, which warns and records
-/// the tensors in the artifact's provenance; commands that load a package to transform it
-/// (`quantize`, through `ModelInputOptions.loadPackage`) refuse it.
+/// the tensors in the artifact's provenance; commands that load a package to run or transform it
+/// (through `ModelInputOptions.loadPackage`, for every model they read) refuse it.
 final class MalformedNumericsTests: XCTestCase {
     private let summary = "holds 2 NaN and 1 Inf values (the first at flat index 6)"
 
@@ -33,6 +34,21 @@ final class MalformedNumericsTests: XCTestCase {
         XCTAssertEqual(run.status, 2)
         XCTAssertEqual(run.stderr, "modelsmith: error: \(fixture("nan_weights.tar")): tensor 'fc1.weight' \(summary); refused\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), [])
+    }
+
+    /// A command's other models (here `verify --reference`, likewise --teacher and --baseline) go
+    /// through the same check as its main one.
+    func testSecondModelsAreCheckedToo() throws {
+        let dir = try makeTemporaryDirectory()
+        var contents = try WeightReaders.read(fixture("nan_weights.tar"))
+        contents.tensors["fc1.weight"]!.withUnsafeMutableBufferPointer(of: Float.self) { w in
+            for i in w.indices where !w[i].isFinite { w[i] = 0 }
+        }
+        let clean = dir.appendingPathComponent("clean.tar").path
+        try PackageExporter.export(contents, to: clean, keepInt8: false, force: false)
+        let run = runModelSmith(["verify", clean, "--reference", fixture("nan_weights.tar"), "--data", fixture("calib4.npz")])
+        XCTAssertEqual(run.status, 2)
+        XCTAssertEqual(run.stderr, "modelsmith: error: \(fixture("nan_weights.tar")): tensor 'fc1.weight' \(summary); refused\n")
     }
 
     func testAllowNonfiniteWritesWithNoticeAndProvenance() throws {

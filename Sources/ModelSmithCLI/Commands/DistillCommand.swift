@@ -59,7 +59,7 @@ struct DistillCommand: ParsableCommand {
     func run() throws {
         let console = Console(common)
         let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed)
-        let teacherPackage = try ModelPackage.load(path: teacher, graphPath: teacherGraph)
+        let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph)
         let dataset = try Dataset.load(path: training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey)
         let session = try Session(package: teacherPackage, options: SessionOptions(maxBatch: 256, threads: training.threads))
         console.detail("computing teacher logits once for \(dataset.count) samples")

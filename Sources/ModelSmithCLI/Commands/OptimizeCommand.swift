@@ -126,7 +126,7 @@ struct OptimizeCommand: ParsableCommand {
     private func measure(_ path: String, graph: String?, on data: Dataset?) throws -> (size: Int, accuracy: Double?) {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         guard let data, data.labels != nil else { return (size ?? 0, nil) }
-        let package = try ModelPackage.load(path: path, graphPath: graph)
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph)
         let session = try Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1))
         return (size ?? 0, try Evaluation.accuracy(session: session, dataset: data, batch: 64))
     }

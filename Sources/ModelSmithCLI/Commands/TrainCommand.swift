@@ -158,7 +158,7 @@ struct TrainingOptions: ParsableArguments {
             guard let bytes = FileManager.default.contents(atPath: path) else { throw FormatError.fileNotFound(path: path) }
             return try TrainableModel(graph: try Graph(json: bytes), tensors: TensorMap(), initSeed: seed)
         }
-        let package = try ModelPackage.load(path: path, graphPath: graph)
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph)
         return try TrainableModel(graph: package.graph, tensors: package.tensors, masks: package.masks, initSeed: seed)
     }
 

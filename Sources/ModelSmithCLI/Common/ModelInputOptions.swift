@@ -38,9 +38,18 @@ public struct ModelInputOptions: ParsableArguments {
     /// loads a package to run or transform it would otherwise propagate them into its output
     /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
     public func loadPackage(limits: ReadLimits? = nil) throws -> ModelPackage {
-        let package = try ModelPackage(contents: readContents(limits: limits), graphPath: graph)
+        try Self.checkFinite(ModelPackage(contents: readContents(limits: limits), graphPath: graph), path: model)
+    }
+
+    /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
+    /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused.
+    public static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default) throws -> ModelPackage {
+        try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits), path: path)
+    }
+
+    private static func checkFinite(_ package: ModelPackage, path: String) throws -> ModelPackage {
         if let first = NonFiniteScan.scan(package.tensors).first {
-            throw FormatError.nonFiniteValues(path: model, tensor: first.name, count: first.count, hint: nil)
+            throw FormatError.nonFiniteValues(path: path, tensor: first.name, count: first.count, hint: nil)
         }
         return package
     }
