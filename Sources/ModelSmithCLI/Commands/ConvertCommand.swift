@@ -71,7 +71,7 @@ struct ConvertCommand: ParsableCommand {
             contents.provenance.steps.append(step)
         }
         try PackageExporter.export(contents, to: output.output, keepInt8: keepInt8, force: output.force, level: level)
-        let bytes = ModelSummary.sizeOnDisk(output.output)
+        let bytes = RuntimeSupport.sizeOnDisk(output.output)
         if common.json {
             try JSONOutput.print(JSONValue.object([
                 "output": .string(output.output), "format": .string(String(format.dropFirst())),

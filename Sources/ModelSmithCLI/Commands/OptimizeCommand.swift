@@ -124,11 +124,11 @@ struct OptimizeCommand: ParsableCommand {
 
     /// Size on disk and accuracy on the eval data (when it has labels).
     private func measure(_ path: String, graph: String?, on data: Dataset?) throws -> (size: Int, accuracy: Double?) {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        guard let data, data.labels != nil else { return (size ?? 0, nil) }
+        let size = RuntimeSupport.sizeOnDisk(path)
+        guard let data, data.labels != nil else { return (size, nil) }
         let package = try ModelInputOptions.loadPackage(path: path, graph: graph)
         let session = try Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1))
-        return (size ?? 0, try Evaluation.accuracy(session: session, dataset: data, batch: 64))
+        return (size, try Evaluation.accuracy(session: session, dataset: data, batch: 64))
     }
 
     private func prepareOutputFolder(_ path: String) throws {

@@ -87,7 +87,7 @@ struct ModelSummary {
         tensors = contents.tensors
         masks = contents.masks
         provenance = contents.provenance
-        bytesOnDisk = Self.sizeOnDisk(path)
+        bytesOnDisk = RuntimeSupport.sizeOnDisk(path)
         for node in graph?.nodes ?? [] {
             for tensorName in Set(node.params.values) { usedBy[tensorName, default: []].append(node.name) }
         }
@@ -101,22 +101,6 @@ struct ModelSummary {
             total += tensor.elementCount
         }
         return total > 0 ? Double(zeros) / Double(total) : 0
-    }
-
-    /// A file's size, or the total size of the regular files under a directory.
-    static func sizeOnDisk(_ path: String) -> Int {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return 0 }
-        guard isDirectory.boolValue else { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
-        var total = 0
-        let url = URL(fileURLWithPath: path)
-        let walker = fm.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey])
-        while let item = walker?.nextObject() as? URL {
-            let values = try? item.resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
-            if values?.isRegularFile == true { total += values?.fileSize ?? 0 }
-        }
-        return total
     }
 
     // MARK: - Output

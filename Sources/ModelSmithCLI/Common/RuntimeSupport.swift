@@ -3,7 +3,7 @@ import ModelGraph
 import ModelRuntime
 import TensorCore
 
-/// Shared pieces of the commands that run models (`run`, `verify`, `bench`).
+/// Shared pieces of the commands that run and measure models (`run`, `verify`, `bench`, `optimize`, sizes for `inspect`/`convert`).
 enum RuntimeSupport {
     /// Reads a dataset and checks it against the graph's single input: shape (naming the dim),
     /// dtype and finite values.
@@ -26,15 +26,18 @@ enum RuntimeSupport {
         return values.map { $0! }
     }
 
-    /// Bytes on disk of a file, or of every file under a directory.
+    /// A file's size, or the total size of the regular files under a directory.
     static func sizeOnDisk(_ path: String) -> Int {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return 0 }
-        if !isDirectory.boolValue { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        guard isDirectory.boolValue else { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
         var total = 0
-        for case let file as String in fm.enumerator(atPath: path) ?? FileManager.DirectoryEnumerator() {
-            total += (try? fm.attributesOfItem(atPath: (path as NSString).appendingPathComponent(file))[.size] as? Int) ?? 0
+        let url = URL(fileURLWithPath: path)
+        let walker = fm.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey])
+        while let item = walker?.nextObject() as? URL {
+            let values = try? item.resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
+            if values?.isRegularFile == true { total += values?.fileSize ?? 0 }
         }
         return total
     }
