@@ -1,3 +1,4 @@
+import Dispatch
 import ModelGraph
 import TensorCore
 
@@ -29,4 +30,19 @@ func mlpPackage(widths: [Int]) -> ModelPackage {
 func randomUniform(_ dims: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
     var rng = SeededRNG(seed: seed)
     return Tensor((0..<dims.reduce(1, *)).map { _ in rng.uniform(-scale, scale) }, shape: Shape(dims))
+}
+
+/// Medians of `iterations` calls of `a` and of `b`, alternating, after warm-up calls of each.
+func interleavedMedianSeconds(_ iterations: Int, _ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
+    for _ in 0..<max(3, iterations / 10) { try a(); try b() }
+    var samplesA: [Double] = [], samplesB: [Double] = []
+    for _ in 0..<iterations {
+        var start = DispatchTime.now().uptimeNanoseconds
+        try a()
+        samplesA.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        start = DispatchTime.now().uptimeNanoseconds
+        try b()
+        samplesB.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return (samplesA.sorted()[iterations / 2], samplesB.sorted()[iterations / 2])
 }

@@ -42,7 +42,7 @@ func quantBenchmark(_ args: [String]) throws {
         let a = try Session(package: fp32, options: SessionOptions(maxBatch: batch, threads: 1))
         let b = try Session(package: int8, options: SessionOptions(maxBatch: batch, threads: 1))
         let x = randomUniform([batch, mlpWidths[0]], seed: 3)
-        let (fp32Seconds, int8Seconds) = try interleavedMedians(iterations, { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
+        let (fp32Seconds, int8Seconds) = try interleavedMedianSeconds(iterations, { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
         let ops = flopsPerSample * Double(batch)
         let implementation = try Int8Matmul(weights: [Int8](repeating: 1, count: 4096 * 4096), n: 4096, k: 4096).implementation(m: batch)
         // The executor's share: the same four u8×s8→s32 products alone (no quantize/requantize, no Session).
@@ -53,7 +53,7 @@ func quantBenchmark(_ args: [String]) throws {
         let context = try ExecutionContext()
         let source = [UInt8](repeating: 77, count: batch * 4096)
         var accumulators = [Int32](repeating: 0, count: batch * 4096)
-        let (sessionSeconds, rawSeconds) = try interleavedMedians(iterations, { _ = try b.run(["x": x]) }) {
+        let (sessionSeconds, rawSeconds) = try interleavedMedianSeconds(iterations, { _ = try b.run(["x": x]) }) {
             for product in products { try product.run(a: source, m: batch, c: &accumulators, context: context) }
         }
         print(String(format: "mlp batch %2d: int8 session %.3f ms, the raw int8 products alone %.3f ms (%.0f GOP/s): products are %.0f%% of the session's time",
@@ -72,7 +72,7 @@ func quantBenchmark(_ args: [String]) throws {
         let a = try Session(package: teacher, options: SessionOptions(maxBatch: batch, threads: 1))
         let b = try Session(package: teacherInt8, options: SessionOptions(maxBatch: batch, threads: 1))
         let x = test.batch(0..<batch)
-        let (fp32Seconds, int8Seconds) = try interleavedMedians(max(iterations, 500), { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
+        let (fp32Seconds, int8Seconds) = try interleavedMedianSeconds(max(iterations, 500), { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
         print(String(format: "teacher batch %2d: fp32 %.4f ms  int8 %.4f ms  int8 speed-up %.2fx",
                      batch, fp32Seconds * 1e3, int8Seconds * 1e3, fp32Seconds / int8Seconds))
     }
@@ -139,20 +139,6 @@ private func export(_ mlp: ModelPackage, calibration: Dataset, to directory: Str
     print("exported the MLP weights and calibration samples to \(directory)")
 }
 
-/// Medians of `iterations` calls of `a` and of `b`, alternating, after warm-up calls of each.
-private func interleavedMedians(_ iterations: Int, _ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
-    for _ in 0..<max(3, iterations / 10) { try a(); try b() }
-    var samplesA: [Double] = [], samplesB: [Double] = []
-    for _ in 0..<iterations {
-        var start = DispatchTime.now().uptimeNanoseconds
-        try a()
-        samplesA.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        start = DispatchTime.now().uptimeNanoseconds
-        try b()
-        samplesB.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return (samplesA.sorted()[iterations / 2], samplesB.sorted()[iterations / 2])
-}
 
 /// VmHWM of this process (peak resident set), in bytes.
 private func peakRSSBytes() -> Int {

@@ -58,20 +58,6 @@ func runtimeBenchmark(_ args: [String]) throws {
     }
 }
 
-/// Medians of `iterations` calls of `a` and of `b`, alternating, after warm-up calls of each.
-private func interleavedMedianSeconds(_ iterations: Int, _ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
-    for _ in 0..<max(3, iterations / 10) { try a(); try b() }
-    var samplesA: [Double] = [], samplesB: [Double] = []
-    for _ in 0..<iterations {
-        var start = DispatchTime.now().uptimeNanoseconds
-        try a()
-        samplesA.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        start = DispatchTime.now().uptimeNanoseconds
-        try b()
-        samplesB.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return (samplesA.sorted()[iterations / 2], samplesB.sorted()[iterations / 2])
-}
 
 /// Median wall time of `iterations` calls (monotonic clock) after max(3, iterations/10) warm-up calls.
 private func medianSeconds(_ iterations: Int, _ body: () throws -> Void) rethrows -> Double {
