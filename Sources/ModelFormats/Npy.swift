@@ -144,21 +144,8 @@ public enum Npy {
         guard t.elementCount > 0 else { return out }
         t.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in
-                var index = [Int](repeating: 0, count: rank)
-                var source = 0
-                for element in 0..<t.elementCount {
-                    dst.baseAddress!.advanced(by: element * width).copyMemory(from: src.baseAddress!.advanced(by: source * width), byteCount: width)
-                    // Advance the C-order multi-index, keeping the Fortran offset in step.
-                    var axis = rank - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        source += strides[axis]
-                        if index[axis] < dims[axis] { break }
-                        source -= strides[axis] * dims[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
-                }
+                copyStrided(from: src.baseAddress!, to: dst.baseAddress!, count: t.elementCount, shape: dims, stride: strides,
+                            offset: 0, itemSize: width)
             }
         }
         return out

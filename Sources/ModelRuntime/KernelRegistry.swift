@@ -168,8 +168,9 @@ enum KernelRegistry {
         return channels
     }
 
-    /// Per-channel `scale = γ / √(var + eps)`, `shift = β − mean · scale` (double precision).
-    static func batchNormAffine(_ node: Node, channels: Int, tensors: TensorMap) throws -> (scale: [Float], shift: [Float]) {
+    /// A batchnorm node's γ, β, running mean and variance (each `channels` long) and its eps.
+    private static func batchNormParameters(_ node: Node, channels: Int, tensors: TensorMap) throws
+        -> (gamma: [Float], beta: [Float], mean: [Float], variance: [Float], eps: Double) {
         let gamma = try denseF32(node, "weight", tensors: tensors).floats
         let beta = try denseF32(node, "bias", tensors: tensors).floats
         let mean = try denseF32(node, "running_mean", tensors: tensors).floats
@@ -177,7 +178,12 @@ enum KernelRegistry {
         guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
             throw RuntimeError.shapeMismatch(node: node.name, reason: "batchnorm2d parameters must each have \(channels) values")
         }
-        let eps = try BatchNormAttributes(node).eps
+        return (gamma, beta, mean, variance, try BatchNormAttributes(node).eps)
+    }
+
+    /// Per-channel `scale = γ / √(var + eps)`, `shift = β − mean · scale` (double precision).
+    static func batchNormAffine(_ node: Node, channels: Int, tensors: TensorMap) throws -> (scale: [Float], shift: [Float]) {
+        let (gamma, beta, mean, variance, eps) = try batchNormParameters(node, channels: channels, tensors: tensors)
         var scale = [Float](repeating: 0, count: channels), shift = scale
         for c in 0..<channels {
             let s = Double(gamma[c]) / (Double(variance[c]) + eps).squareRoot()
@@ -190,14 +196,7 @@ enum KernelRegistry {
     /// Conv weights and bias with the following batchnorm folded in: `W'[o] = W[o]·s[o]`, `b' = (b − mean)·s + β`.
     static func foldBatchNorm(_ bn: Node, weight: Tensor, bias: Tensor?, tensors: TensorMap) throws -> (Tensor, Tensor) {
         let channels = weight.shape[0]
-        let gamma = try denseF32(bn, "weight", tensors: tensors).floats
-        let beta = try denseF32(bn, "bias", tensors: tensors).floats
-        let mean = try denseF32(bn, "running_mean", tensors: tensors).floats
-        let variance = try denseF32(bn, "running_var", tensors: tensors).floats
-        guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
-            throw RuntimeError.shapeMismatch(node: bn.name, reason: "batchnorm2d parameters must each have \(channels) values")
-        }
-        let eps = try BatchNormAttributes(bn).eps
+        let (gamma, beta, mean, variance, eps) = try batchNormParameters(bn, channels: channels, tensors: tensors)
         let perChannel = weight.elementCount / channels
         var w = weight.floats
         let b = bias?.floats ?? [Float](repeating: 0, count: channels)

@@ -226,22 +226,8 @@ public struct PyTorchCheckpoint: Sendable {
             dst.copyMemory(from: src + record.storageOffset * itemSize, byteCount: out.count)
             return
         }
-        let count = out.count / itemSize
-        var index = [Int](repeating: 0, count: shape.count)
-        var position = record.storageOffset
-        for i in 0..<count {
-            (dst + i * itemSize).copyMemory(from: src + position * itemSize, byteCount: itemSize)
-            // Advance the odometer from the last dimension.
-            var d = shape.count - 1
-            while d >= 0 {
-                index[d] += 1
-                position += stride[d]
-                if index[d] < shape[d] { break }
-                position -= stride[d] * shape[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
+        copyStrided(from: src, to: dst, count: out.count / itemSize, shape: shape, stride: stride,
+                    offset: record.storageOffset, itemSize: itemSize)
     }
 
     /// True when the strides are row-major for the shape (dimensions of size 1 may have any stride).
