@@ -90,7 +90,8 @@ public struct Graph: Codable, Hashable, Sendable {
         }
         for output in outputs where producer[output] == nil { throw GraphError.unknownOutput(output) }
 
-        var pending = nodes.map { node in Set(node.inputs.filter { producer[$0]! >= 0 }) }
+        // The node-produced values each node waits for (graph inputs are ready from the start).
+        let pending = nodes.map { node in Set(node.inputs.filter { producer[$0]! >= 0 }) }
         var ready = Set(inputs.map(\.name))
         var order: [Node] = []
         var placed = [Bool](repeating: false, count: nodes.count)
@@ -102,9 +103,7 @@ public struct Graph: Codable, Hashable, Sendable {
             placed[next] = true
             order.append(nodes[next])
             ready.insert(nodes[next].output)
-            _ = pending
         }
-        pending = []
         nodes = order
     }
 
