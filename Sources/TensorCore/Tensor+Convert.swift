@@ -38,8 +38,10 @@ extension Tensor {
     /// The elements as a Swift array of f32 values (dequantized/widened as `toF32`).
     public var floats: [Float] { toF32().withUnsafeBufferPointer(of: Float.self) { Array($0) } }
 
-    /// Integer elements widened to Int (labels, indices). Floats are truncated toward zero.
+    /// Integer elements widened to Int (labels, indices). Floats are truncated toward zero (and must
+    /// be finite and in range, as `Int(_: Float)` requires).
     public var integers: [Int] {
+        if dtype.isFloatingPoint { return floats.map { Int($0) } }  // one conversion for the whole tensor
         let raw = storage.pointer
         return (0..<elementCount).map { i in
             switch dtype {
@@ -47,7 +49,7 @@ extension Tensor {
             case .u8, .bool: return Int(raw.load(fromByteOffset: i, as: UInt8.self))
             case .i32: return Int(raw.load(fromByteOffset: 4 * i, as: Int32.self))
             case .i64: return Int(raw.load(fromByteOffset: 8 * i, as: Int64.self))
-            case .f32, .f16, .bf16: return Int(toF32().storage.pointer.load(fromByteOffset: 4 * i, as: Float.self))
+            case .f32, .f16, .bf16: preconditionFailure("floating-point dtypes are handled above")
             }
         }
     }

@@ -52,3 +52,13 @@ final class TensorTests: XCTestCase {
     }
 }
 import Foundation
+
+final class TensorIntegersTests: XCTestCase {
+    func testIntegersWidenIntegerDTypesAndTruncateFloats() throws {
+        XCTAssertEqual(try Tensor(dtype: .i8, shape: [3], bytes: [0xFF, 0x00, 0x7F]).integers, [-1, 0, 127])
+        XCTAssertEqual(Tensor([2.9, -2.9, 0], shape: [3]).integers, [2, -2, 0])
+        var half = Tensor(zeros: .f16, [2])
+        half.withUnsafeMutableBufferPointer(of: UInt16.self) { $0[0] = 0x4200; $0[1] = 0xC500 }  // 3.0, −5.0
+        XCTAssertEqual(half.integers, [3, -5])
+    }
+}
