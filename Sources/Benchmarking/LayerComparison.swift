@@ -57,8 +57,7 @@ public struct LayerComparison: Sendable, Equatable {
     }
 
     static func sparsity(_ tensor: Tensor) -> Double {
-        let values = tensor.floats
-        return values.isEmpty ? 0 : Double(values.filter { $0 == 0 }.count) / Double(values.count)
+        tensor.elementCount == 0 ? 0 : Double(tensor.zeroCount) / Double(tensor.elementCount)
     }
 
     static func tappedOutputs(_ package: ModelPackage, taps: Set<String>, inputs: [String: Tensor]) throws -> [String: [Float]] {

@@ -38,6 +38,15 @@ extension Tensor {
     /// The elements as a Swift array of f32 values (dequantized/widened as `toF32`).
     public var floats: [Float] { toF32().withUnsafeBufferPointer(of: Float.self) { Array($0) } }
 
+    /// How many elements are zero by value (±0; a quantized element equal to its zero point) — the
+    /// one count behind every "sparsity" figure.
+    public var zeroCount: Int {
+        if dtype == .f32 && quant == nil {
+            return withUnsafeBufferPointer(of: Float.self) { $0.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+        }
+        return floats.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+    }
+
     /// Integer elements widened to Int (labels, indices). Floats are truncated toward zero (and must
     /// be finite and in range, as `Int(_: Float)` requires).
     public var integers: [Int] {

@@ -54,6 +54,12 @@ final class TensorTests: XCTestCase {
 import Foundation
 
 final class TensorIntegersTests: XCTestCase {
+    func testZeroCountIsByValue() throws {
+        XCTAssertEqual(Tensor([0, -0.0, 1, .nan], shape: [4]).zeroCount, 2)  // ±0 count, NaN does not
+        let q = try Tensor(dtype: .u8, shape: [4], bytes: [128, 0, 128, 3], quant: QuantParams(scales: [0.5], zeroPoints: [128], axis: nil))
+        XCTAssertEqual(q.zeroCount, 2)  // elements equal to the zero point are zero
+    }
+
     func testIntegersWidenIntegerDTypesAndTruncateFloats() throws {
         XCTAssertEqual(try Tensor(dtype: .i8, shape: [3], bytes: [0xFF, 0x00, 0x7F]).integers, [-1, 0, 127])
         XCTAssertEqual(Tensor([2.9, -2.9, 0], shape: [3]).integers, [2, -2, 0])

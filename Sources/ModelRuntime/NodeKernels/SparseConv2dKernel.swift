@@ -14,7 +14,7 @@ final class SparseConv2dKernel: NodeKernel {
     static func ifWorthwhile(dense: Conv2d, weight: Tensor, bias: Tensor?, postOp: PostOp) throws -> SparseConv2dKernel? {
         let g = dense.geometry
         guard g.groups == 1, weight.dtype == .f32, weight.quant == nil, weight.elementCount > 0 else { return nil }
-        let zeros = weight.withUnsafeBufferPointer(of: Float.self) { $0.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+        let zeros = weight.zeroCount
         let sparsity = Double(zeros) / Double(weight.elementCount)
         let policy = KernelRegistry.sparsePolicy
         guard policy != .never, zeros > 0 else { return nil }

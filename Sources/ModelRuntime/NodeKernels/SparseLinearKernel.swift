@@ -12,7 +12,7 @@ final class SparseLinearKernel: NodeKernel {
     static func ifWorthwhile(dense: DenseLinear, weight: Tensor, bias: Tensor?, postOp: PostOp) throws -> SparseLinearKernel? {
         guard weight.dtype == .f32, weight.quant == nil, weight.shape.rank == 2 else { return nil }
         let (rows, cols) = (weight.shape[0], weight.shape[1])
-        let zeros = weight.withUnsafeBufferPointer(of: Float.self) { $0.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+        let zeros = weight.zeroCount
         let sparsity = rows * cols == 0 ? 0 : Double(zeros) / Double(rows * cols)
         let anyBatch = [1, 16, 64].contains { SparseBreakEven.prefersSparse(sparsity: sparsity, rows: rows, cols: cols, batch: $0) }
         guard anyBatch else { return nil }

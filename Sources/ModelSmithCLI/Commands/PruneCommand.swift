@@ -142,7 +142,7 @@ struct PruneCommand: ParsableCommand {
                 let mask = index.tensors.first { $0.role == .mask && $0.name == entry.name }
                 let stored = entry.storedBytes + (mask?.storedBytes ?? 0)
                 let n = max(tensor.elementCount, 1)
-                let zeros = tensor.floats.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+                let zeros = tensor.zeroCount
                 return StorageRow(name: entry.name, count: tensor.elementCount, zeros: zeros, sparsity: Double(zeros) / Double(n),
                                   storedBytes: stored, bitsPerWeight: Double(stored * 8) / Double(n),
                                   entropyBitsPerWeight: StorageEntropy.bits(of: tensor) / Double(n))

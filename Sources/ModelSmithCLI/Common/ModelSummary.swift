@@ -97,7 +97,7 @@ struct ModelSummary {
     static func zeroFraction(_ tensors: [Tensor]) -> Double {
         var zeros = 0, total = 0
         for tensor in tensors {
-            zeros += tensor.floats.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+            zeros += tensor.zeroCount
             total += tensor.elementCount
         }
         return total > 0 ? Double(zeros) / Double(total) : 0
