@@ -145,7 +145,7 @@ public enum SVGChart {
 
     static func fmt(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e9 { return String(Int(v)) }
-        return String(format: abs(v) >= 100 ? "%.1f" : (abs(v) >= 1 ? "%.3g" : "%.3g"), v)
+        return String(format: abs(v) >= 100 ? "%.1f" : "%.3g", v)
     }
 }
 

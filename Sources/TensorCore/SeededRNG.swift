@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A small, fast, reproducible generator (SplitMix64). The same seed gives the same stream on
 /// every machine, which `--seed` relies on.
 public struct SeededRNG: RandomNumberGenerator, Sendable, Codable {
@@ -26,9 +32,3 @@ public struct SeededRNG: RandomNumberGenerator, Sendable, Codable {
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import TestSupport
 @testable import TensorCore
@@ -51,7 +52,6 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(JSONValue.self, from: data), v)
     }
 }
-import Foundation
 
 final class TensorIntegersTests: XCTestCase {
     func testZeroCountIsByValue() throws {

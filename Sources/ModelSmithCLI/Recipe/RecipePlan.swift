@@ -1,3 +1,5 @@
+import Foundation
+
 /// A recipe resolved into concrete command lines: what `--dry-run` prints and `optimize` runs.
 public struct RecipePlan {
     public struct Command {
@@ -58,5 +60,3 @@ public struct RecipePlan {
         self.commands = commands
     }
 }
-
-import Foundation
