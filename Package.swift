@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // System libraries (apt: libarchive-dev, libzstd-dev, libdnnl-dev; oneDNN ships no .pc file).
@@ -31,7 +32,9 @@ let package = Package(
 
         .target(name: "TensorCore"),
         .target(name: "ModelFormats", dependencies: ["TensorCore", "CArchive", "CZstd", "CKernels"]),
-        .target(name: "ModelGraph", dependencies: ["TensorCore", "ModelFormats"]),
+        .target(name: "ModelGraph", dependencies: [
+            "TensorCore", "ModelFormats", .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "Kernels", dependencies: ["TensorCore", "CKernels", "CDNNL"]),
         .target(name: "ModelRuntime", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "Kernels"]),
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),

@@ -23,7 +23,7 @@ public struct ArchiveEntry: Sendable {
 ///
 /// Defensive by construction: entries with absolute or `..` paths are refused, only regular files
 /// are passed to `body` (directories, links and devices are skipped), declared sizes are never
-/// trusted for allocation, and `ReadLimits` bounds the entry count, the total decoded bytes and the
+/// used for allocation, and `ReadLimits` bounds the entry count, the total decoded bytes and the
 /// expansion of the archive (decoded bytes against the file's size on disk).
 public enum ArchiveEntries {
     /// Calls `body` for each regular file of the archive at `url`, in archive order.
@@ -82,15 +82,11 @@ public enum ArchiveEntries {
         }
     }
 
-    /// Reads the current entry to its end; the declared size only checks, it never sizes a buffer.
+    /// Reads the current entry to its end. The declared size only checks: the buffer grows as bytes
+    /// arrive, so a header that declares 5 GiB over a few megabytes of data allocates a few megabytes.
     private static func readData(_ archive: OpaquePointer, entry: String, declared: Int?, budget: inout DecodeBudget) throws -> [UInt8] {
         var data: [UInt8] = []
-        if let declared {
-            try budget.admit(declared: declared, entry: entry)
-            // Growing by doubling would briefly need twice the entry; a declared size that passed the
-            // limits is at most what we would accept anyway.
-            data.reserveCapacity(declared)
-        }
+        if let declared { try budget.admit(declared: declared, entry: entry) }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }

@@ -84,9 +84,30 @@ enum ArtifactDecoding {
                     throw FormatError.checksumMismatch(path: path, tensor: e.name + " (mask)")
                 }
             }
+            try checkMask(mask, of: contents.tensors[e.name], name: e.name, path: path)
             contents.masks[e.name] = mask
         }
+        for (i, e) in entries.enumerated() where e.role == .param && e.dtype == .bool {
+            guard tensors[i].withUnsafeBytes({ $0.allSatisfy { $0 <= 1 } }) else {
+                throw corruptedTensor(path: path, entry: e, "a bool element is neither 0 nor 1")
+            }
+        }
         return contents
+    }
+
+    /// A mask holds only 0 and 1, and keeps every non-zero element of its parameter (a pruned
+    /// element is zero; docs/formats.md §4.1 defines "non-zero").
+    private static func checkMask(_ mask: Tensor, of param: Tensor?, name: String, path: String) throws {
+        func bad(_ reason: String) -> FormatError { .malformed(path: path, entry: "model.json", reason: "mask '\(name)': \(reason)") }
+        guard mask.withUnsafeBytes({ $0.allSatisfy { $0 <= 1 } }) else { throw bad("an element is neither 0 nor 1") }
+        guard let param else { return }
+        let nonzero = ElementBits.nonzeroMask(of: param)
+        let dropped = mask.withUnsafeBytes { m in nonzero.withUnsafeBytes { p in m.indices.first { m[$0] == 0 && p[$0] != 0 } } }
+        if let i = dropped { throw bad("element \(i) is 0 but the parameter's element \(i) is not zero") }
+    }
+
+    private static func corruptedTensor(path: String, entry: ArtifactTensorEntry, _ reason: String) -> FormatError {
+        .malformed(path: path, entry: entry.member ?? "model.json", reason: "tensor '\(entry.name)' is corrupted: \(reason)")
     }
 
     private static func tensorWithQuant(_ t: Tensor, _ q: QuantParams?) -> Tensor {

@@ -9,6 +9,7 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case duplicateValue(String)
     case danglingInput(node: String, input: String)
     case unknownOutput(String)
+    case noOutputs
     case cycle(node: String)
     case wrongInputCount(node: String, op: OpKind, expected: Int, actual: Int)
     case missingParam(node: String, role: String)
@@ -20,6 +21,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case badAttribute(node: String, attr: String, reason: String)
     case shapeMismatch(node: String, reason: String)
     case badInputShape(input: String, shape: [Int], reason: String)
+    case unfeedableInput(input: String, dtype: DType)
+    /// A parameter's values break what its op requires (a negative batchnorm variance).
+    case badParamValue(node: String, role: String, tensor: String, reason: String)
     case badMask(tensor: String, reason: String)
     /// Any of the above, found in a file: the message starts with the file's path.
     indirect case located(path: String, error: GraphError)
@@ -33,6 +37,7 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .duplicateValue(let value): return "value '\(value)' is produced twice"
         case .danglingInput(let node, let input): return "node '\(node)': input '\(input)' is neither a graph input nor any node's output"
         case .unknownOutput(let output): return "graph output '\(output)' is not produced by any node"
+        case .noOutputs: return "model.json declares no graph outputs (\"outputs\" must name at least one value)"
         case .cycle(let node): return "node '\(node)' is part of a cycle"
         case .wrongInputCount(let node, let op, let expected, let actual):
             return "node '\(node)': \(op.rawValue) takes \(expected) input(s), got \(actual)"
@@ -46,6 +51,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .badAttribute(let node, let attr, let reason): return "node '\(node)': attribute '\(attr)' \(reason)"
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
         case .badInputShape(let input, let shape, let reason): return "graph input '\(input)' has shape \(shape): \(reason)"
+        case .unfeedableInput(let input, let dtype):
+            return "graph input '\(input)' has dtype \(dtype.rawValue); the runtime feeds only \(ValueInfo.feedableDTypes.map(\.rawValue).sorted().joined(separator: ", ")) inputs"
+        case .badParamValue(let node, let role, let tensor, let reason): return "node '\(node)': param '\(role)' (\(tensor)) \(reason)"
         case .badMask(let tensor, let reason): return "mask of tensor '\(tensor)': \(reason)"
         case .located(let path, let error): return "\(path): \(error)"
         }

@@ -88,8 +88,9 @@ private struct Rule {
         guard x.rank >= 2 else { throw mismatch("linear needs an input of shape [N, …, in_features], got \(x)") }
         let inFeatures = x.dims[x.rank - 1]
         let w = try required("weight")
-        guard w.rank == 2, w[1] == inFeatures else {
-            throw wrongShape("weight", expected: "[out_features, \(inFeatures)]", actual: w)
+        guard w.rank == 2, w[1] == inFeatures, w[0] > 0 else {
+            let suffix = w.rank == 2 && w[0] == 0 ? " with out_features ≥ 1" : ""
+            throw wrongShape("weight", expected: "[out_features, \(inFeatures)]\(suffix)", actual: w)
         }
         try expectShape("bias", [w[0]], optional: true)
         return Shape(Array(x.dims.dropLast()) + [w[0]])
@@ -123,9 +124,11 @@ private struct Rule {
 
     /// PyTorch's `floor((size + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1`, at least 1.
     func outputSize(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, axis: String) throws -> Int {
-        let span = dilation * (kernel - 1) + 1
-        let padded = size + 2 * padding
-        guard kernel >= 1, padded >= span else {
+        guard kernel >= 1, let dilated = checkedMultiply(dilation, kernel - 1), let span = checkedSum([dilated, 1]),
+              let padding2 = checkedMultiply(2, padding), let padded = checkedSum([size, padding2]) else {
+            throw mismatch("the kernel (\(kernel), dilation \(dilation)) or padding (\(padding)) along the \(axis) is out of range")
+        }
+        guard padded >= span else {
             throw mismatch("the kernel spans \(span) along the \(axis) but the padded input has only \(padded)")
         }
         return (padded - span) / stride + 1
@@ -205,7 +208,8 @@ private struct Rule {
             guard other == reference else {
                 throw mismatch("concat along axis \(axis) needs the other dimensions equal, got \(first) and \(shape)")
             }
-            total += shape[axis]
+            guard let sum = checkedSum([total, shape[axis]]) else { throw mismatch("concat along axis \(axis) has too many elements") }
+            total = sum
         }
         var out = first.dims
         out[axis] = total

@@ -113,6 +113,7 @@ final class ExecutionPlan: @unchecked Sendable {
             offsets[b] = candidate
             placed.append(b)
             total = max(total, candidate + buffers[b].bytes)
+            try MemoryBudget.admit(total, for: "node '\(buffers[b].value)' (activation arena at batch \(maxBatch))")
         }
         arenaBytes = total
 
@@ -133,12 +134,14 @@ final class ExecutionPlan: @unchecked Sendable {
         let bytes: Int
         let defined: Int
         var lastUse: Int
+        /// The graph value it holds, for messages.
+        let value: String
 
         init(elementsPerSample shape: [Int], elementBytes: Int, defined: Int, maxBatch: Int, value: String) throws {
-            guard let count = checkedProduct(shape + [maxBatch, elementBytes]), count < Int.max - 64 else {
-                throw RuntimeError.unsupported(node: value, reason: "value of per-sample shape \(shape) × batch \(maxBatch) is too large")
-            }
-            bytes = (count + 63) / 64 * 64
+            let count = checkedProduct(shape + [maxBatch, elementBytes])
+            try MemoryBudget.admit(count, for: "node '\(value)' (output of per-sample shape \(shape) at batch \(maxBatch))")
+            bytes = (count! + 63) / 64 * 64
+            self.value = value
             self.defined = defined
             lastUse = defined
         }

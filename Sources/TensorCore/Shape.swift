@@ -33,3 +33,15 @@ public func checkedProduct(_ values: [Int]) -> Int? {
 
 /// `a * b`, or nil on overflow or a negative factor.
 public func checkedMultiply(_ a: Int, _ b: Int) -> Int? { checkedProduct([a, b]) }
+
+/// Sum of non-negative integers, or nil on a negative term or overflow.
+public func checkedSum(_ values: [Int]) -> Int? {
+    var result = 0
+    for v in values {
+        guard v >= 0 else { return nil }
+        let (s, overflow) = result.addingReportingOverflow(v)
+        if overflow { return nil }
+        result = s
+    }
+    return result
+}

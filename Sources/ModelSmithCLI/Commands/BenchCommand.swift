@@ -134,14 +134,14 @@ struct BenchCommand: ParsableCommand {
         if let (b, basePackage) = baseline {
             rows.append(ABReport.ModelRow(label: "baseline", path: b.path, sizeBytes: b.sizeBytes, loadMilliseconds: b.loadMilliseconds, peakRSS: b.peakRSS, accuracy: b.accuracy))
             let input = model.1.graph.inputs[0]
-            let sample = makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
+            let sample = try makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
             layers = try LayerComparison.compare(model: model.1, modelPath: model.0.path, baseline: basePackage, baselinePath: b.path,
                                                  inputs: [input.name: sample])
         }
         let latency = results.map { ABReport.LatencyRow(label: $0.model, batch: $0.batch, threads: $0.threads, p50: $0.latency.p50,
                                                         p90: $0.latency.p90, p99: $0.latency.p99, mean: $0.latency.mean) }
         let html = ABReport(models: rows, latency: latency, layers: layers, agreement: agreement).render()
-        try AtomicFile.write(to: path, force: true) { url in try Data(html.utf8).write(to: url) }
+        try AtomicFile.write(Array(html.utf8), to: path, force: true)
     }
 
     /// Per (batch, threads): model mean latency / baseline mean latency and throughput ratio.
@@ -175,7 +175,7 @@ struct BenchCommand: ParsableCommand {
             let session = sessions[t]!
             try session.prepare(batches: batches)
             for b in batches {
-                let inputs = makeInputs(batch: b, info: input, dataset: dataset)
+                let inputs = try makeInputs(batch: b, info: input, dataset: dataset)
                 console.detail("\(label): batch \(b), \(t) thread(s)")
                 rows.append(try time(session, inputs: inputs, name: input.name, label: label, batch: b, threads: t))
             }
@@ -192,7 +192,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Up to 8 distinct input batches (dataset slices, or seeded normal values).
-    private func makeInputs(batch: Int, info: ValueInfo, dataset: Dataset?) -> [Tensor] {
+    private func makeInputs(batch: Int, info: ValueInfo, dataset: Dataset?) throws -> [Tensor] {
         if let dataset {
             return (0..<min(8, max(1, dataset.count / batch))).map { i in
                 let start = (i * batch) % dataset.count
@@ -201,6 +201,8 @@ struct BenchCommand: ParsableCommand {
         }
         var rng = SeededRNG(seed: seed)
         let shape = Shape([batch] + info.shape.dropFirst())
+        try MemoryBudget.admit(shape.checkedElementCount.flatMap { checkedMultiply($0, 2 * DType.f32.byteSize) },
+                               for: "input '\(info.name)' (two random batches of shape \(shape))")
         return (0..<2).map { _ in Tensor((0..<shape.elementCount).map { _ in rng.normal() }, shape: shape) }
     }
 
