@@ -104,6 +104,7 @@ public enum Artifact {
             guard let param = contents.tensors[name], param.shape == mask.shape, mask.dtype == .bool else {
                 throw bad("mask '\(name)' must be bool and have the shape of a parameter of the same name")
             }
+            if let problem = ElementBits.maskProblem(mask, of: param) { throw bad("mask '\(name)': \(problem)") }
             let derived = ElementBits.nonzeroMask(of: param)
             let same = derived.bitwiseEqual(mask)
             jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: same,

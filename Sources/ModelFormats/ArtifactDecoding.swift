@@ -84,7 +84,9 @@ enum ArtifactDecoding {
                     throw FormatError.checksumMismatch(path: path, tensor: e.name + " (mask)")
                 }
             }
-            try checkMask(mask, of: contents.tensors[e.name], name: e.name, path: path)
+            if let param = contents.tensors[e.name], let problem = ElementBits.maskProblem(mask, of: param) {
+                throw FormatError.malformed(path: path, entry: "model.json", reason: "mask '\(e.name)': \(problem)")
+            }
             contents.masks[e.name] = mask
         }
         for (i, e) in entries.enumerated() where e.role == .param && e.dtype == .bool {
@@ -93,17 +95,6 @@ enum ArtifactDecoding {
             }
         }
         return contents
-    }
-
-    /// A mask holds only 0 and 1, and keeps every non-zero element of its parameter (a pruned
-    /// element is zero; docs/formats.md §4.1 defines "non-zero").
-    private static func checkMask(_ mask: Tensor, of param: Tensor?, name: String, path: String) throws {
-        func bad(_ reason: String) -> FormatError { .malformed(path: path, entry: "model.json", reason: "mask '\(name)': \(reason)") }
-        guard mask.withUnsafeBytes({ $0.allSatisfy { $0 <= 1 } }) else { throw bad("an element is neither 0 nor 1") }
-        guard let param else { return }
-        let nonzero = ElementBits.nonzeroMask(of: param)
-        let dropped = mask.withUnsafeBytes { m in nonzero.withUnsafeBytes { p in m.indices.first { m[$0] == 0 && p[$0] != 0 } } }
-        if let i = dropped { throw bad("element \(i) is 0 but the parameter's element \(i) is not zero") }
     }
 
     private static func corruptedTensor(path: String, entry: ArtifactTensorEntry, _ reason: String) -> FormatError {
