@@ -63,7 +63,7 @@ final class ExecutionPlan: @unchecked Sendable {
             let shape = Array(input.shape.dropFirst())
             sampleShape[input.name] = shape
             bufferOf[input.name] = buffers.count
-            buffers.append(try Buffer(elementsPerSample: shape, elementBytes: 4, defined: -1, maxBatch: maxBatch, value: input.name))
+            buffers.append(try Buffer(elementsPerSample: shape, elementBytes: 4, defined: -1, maxBatch: maxBatch, owner: "input '\(input.name)'"))
             produced[0].append(input.name)
         }
         var kernels: [(PlannedNode, NodeKernel)] = []
@@ -87,7 +87,7 @@ final class ExecutionPlan: @unchecked Sendable {
                 bufferOf[node.output] = buffers.count
                 u8Values[node.output] = item.u8Output
                 buffers.append(try Buffer(elementsPerSample: shape, elementBytes: item.u8Output == nil ? 4 : 1,
-                                          defined: kernels.count, maxBatch: maxBatch, value: node.output))
+                                          defined: kernels.count, maxBatch: maxBatch, owner: "node '\(node.name)'"))
                 kernels.append((item, kernel))
                 produced.append([node.output])
             }
@@ -113,7 +113,7 @@ final class ExecutionPlan: @unchecked Sendable {
             offsets[b] = candidate
             placed.append(b)
             total = max(total, candidate + buffers[b].bytes)
-            try MemoryBudget.admit(total, for: "node '\(buffers[b].value)' (activation arena at batch \(maxBatch))")
+            try MemoryBudget.admit(total, for: "\(buffers[b].owner) (the activation arena at batch \(maxBatch))")
         }
         arenaBytes = total
 
@@ -134,14 +134,14 @@ final class ExecutionPlan: @unchecked Sendable {
         let bytes: Int
         let defined: Int
         var lastUse: Int
-        /// The graph value it holds, for messages.
-        let value: String
+        /// What writes it ("node 'conv1'", "input 'x'"), for messages.
+        let owner: String
 
-        init(elementsPerSample shape: [Int], elementBytes: Int, defined: Int, maxBatch: Int, value: String) throws {
+        init(elementsPerSample shape: [Int], elementBytes: Int, defined: Int, maxBatch: Int, owner: String) throws {
             let count = checkedProduct(shape + [maxBatch, elementBytes])
-            try MemoryBudget.admit(count, for: "node '\(value)' (output of per-sample shape \(shape) at batch \(maxBatch))")
+            try MemoryBudget.admit(count, for: "\(owner) (a value of per-sample shape \(shape) at batch \(maxBatch))")
             bytes = (count! + 63) / 64 * 64
-            self.value = value
+            self.owner = owner
             self.defined = defined
             lastUse = defined
         }

@@ -112,7 +112,7 @@ struct BenchCommand: ParsableCommand {
             models.add([label, Formatting.relativePath(r.path), Formatting.bytes(r.sizeBytes), String(format: "%.1f", r.loadMilliseconds),
                         String(format: "%.1f MiB", Double(r.peakRSS) / 1_048_576), r.accuracy.map { String(format: "%.4f", $0) } ?? "-"])
         }
-        console.output(models.render())
+        console.table(models.render())
         var table = TextTable([.init("model"), .init("batch", .right), .init("threads", .right), .init("p50 ms", .right), .init("p90 ms", .right),
                                .init("p99 ms", .right), .init("mean ms", .right), .init("samples/s", .right), .init("speed-up", .right)])
         for r in results {
@@ -121,7 +121,7 @@ struct BenchCommand: ParsableCommand {
             table.add([r.model, "\(r.batch)", "\(r.threads)", String(format: "%.4f", r.latency.p50), String(format: "%.4f", r.latency.p90),
                        String(format: "%.4f", r.latency.p99), String(format: "%.4f", r.latency.mean), String(format: "%.0f", r.throughput), speedup])
         }
-        console.output(table.render())
+        console.table(table.render())
         if let agreement { console.output("top-1 agreement with the baseline: \(String(format: "%.4f", agreement))") }
     }
 

@@ -40,7 +40,7 @@ struct InspectCommand: ParsableCommand {
         if common.json {
             try JSONOutput.print(summary.json)
         } else {
-            Console(common).output(summary.table)
+            Console(common).table(summary.table)
         }
     }
 

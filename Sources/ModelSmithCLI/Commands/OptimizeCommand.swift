@@ -154,7 +154,7 @@ struct OptimizeCommand: ParsableCommand {
             table.add(["\(r.step) \(r.command)", r.artifact.map(Formatting.relativePath) ?? "-", r.sizeBytes.map(Formatting.bytes) ?? "-", r.artifact == nil ? "-" : ratio,
                        accuracy(r.accuracy), r.accuracyDropPoints.map { String(format: "%.2f", $0) } ?? "-"])
         }
-        console.output(table.render())
+        console.table(table.render())
     }
 
     /// Runs `body` with file descriptor 1 pointed at stderr: a step's own tables are progress here,

@@ -179,7 +179,7 @@ struct PruneCommand: ParsableCommand {
         table.add(["file", Formatting.count(count), Formatting.count(summary.zeros), Formatting.percent(summary.sparsity),
                    Formatting.bytes(fileBytes), String(format: "%.2f", Double(fileBytes * 8) / Double(max(count, 1))),
                    String(format: "%.2f", entropyBits / Double(max(count, 1)))])
-        console.output(table.render())
+        console.table(table.render())
         console.output("pruned (*) \(Formatting.percent(summary.sparsity)) of \(Formatting.count(summary.count)) weights; "
             + "wrote \(output): \(Formatting.bytes(fileBytes)), \(Formatting.ratio(Double(denseBytes) / Double(max(fileBytes, 1)))) smaller than dense FP32, "
             + "\(Formatting.ratio(Double(fileBytes * 8) / max(entropyBits, 1))) the entropy bound")

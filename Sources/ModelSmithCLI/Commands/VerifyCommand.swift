@@ -102,7 +102,7 @@ struct VerifyCommand: ParsableCommand {
             for (name, c) in perOutput {
                 table.add([name, String(format: "%.6g", c.maxAbsError), String(format: "%.6g", c.meanAbsError), String(format: "%.6f", c.cosine)])
             }
-            console.output(table.render())
+            console.table(table.render())
             console.output("top-1 agreement \(String(format: "%.4f", first.top1Agreement)) over \(dataset.count) samples")
             if let accuracy {
                 console.output("accuracy \(String(format: "%.4f", accuracy.model)) (reference \(String(format: "%.4f", accuracy.reference)))")
