@@ -37,7 +37,7 @@ public struct DirectoryPackageReader: WeightArchiveReader {
         files.sort { $0.relative < $1.relative }
         var package = PackageAssembler(path: path, limits: limits)
         for (relative, file) in files {
-            try package.add(relative, data: readWholeFile(file, limits: limits), entry: relative)
+            try withMappedFile(file, limits: limits) { try package.add(relative, raw: $0, entry: relative) }
         }
         return try package.contents()
     }

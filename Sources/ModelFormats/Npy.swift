@@ -19,6 +19,12 @@ public enum Npy {
     ///   - path: the file, for messages; `entry`: the archive entry it came from, if any.
     /// - Throws: `FormatError` naming the file/entry and the broken rule.
     public static func decode(_ bytes: [UInt8], path: String, entry: String? = nil, limits: ReadLimits = .default) throws -> Tensor {
+        try bytes.withUnsafeBytes { try decode(raw: $0, path: path, entry: entry, limits: limits) }
+    }
+
+    /// The same over any bytes, such as a memory-mapped file: the header, the dtype and the size
+    /// the shape needs are checked before any element byte is read.
+    static func decode(raw bytes: UnsafeRawBufferPointer, path: String, entry: String? = nil, limits: ReadLimits = .default) throws -> Tensor {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
 
         guard bytes.count >= 10 else { throw malformed("truncated .npy: \(bytes.count) bytes, too short for the header") }
@@ -37,7 +43,7 @@ public enum Npy {
         guard dataOffset <= bytes.count else {
             throw malformed("truncated .npy: header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
-        let headerBytes = bytes[prefixLength..<dataOffset]
+        let headerBytes = Array(bytes[prefixLength..<dataOffset])[...]
         // 1.0/2.0 headers are latin-1: any byte ≥ 0x80 is outside what numpy writes, and the keys
         // and values we accept are ASCII, so parsing them as UTF-8 refuses nothing numpy produces.
         let header: HeaderLiteral
@@ -63,7 +69,7 @@ public enum Npy {
         }
 
         let shape = Shape(fields.shape)
-        var tensor = try bytes[dataOffset...].withUnsafeBytes { try Tensor(dtype: dtype, shape: shape, bytes: $0) }
+        var tensor = try Tensor(dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(rebasing: bytes[dataOffset...]))
         if bigEndian { tensor.withUnsafeMutableBytes { swapBytes($0, width: dtype.byteSize) } }
         if fields.fortranOrder, shape.rank > 1 { tensor = cOrder(fromFortran: tensor) }
         return tensor

@@ -10,7 +10,7 @@ public struct NpyReader: WeightArchiveReader {
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         let path = displayPath(url)
-        let tensor = try Npy.decode(readWholeFile(url, limits: limits), path: path, limits: limits)
+        let tensor = try withMappedFile(url, limits: limits) { try Npy.decode(raw: $0, path: path, limits: limits) }
         var tensors = TensorMap()
         tensors[url.deletingPathExtension().lastPathComponent] = tensor
         return PackageContents(tensors: tensors, source: path)

@@ -35,12 +35,17 @@ struct PackageAssembler {
 
     /// Decodes one file (`relative` is already normalised by `EntryPath`).
     mutating func add(_ relative: String, data: [UInt8], entry: String?) throws {
+        try data.withUnsafeBytes { try add(relative, raw: $0, entry: entry) }
+    }
+
+    /// The same over any bytes (a memory-mapped directory file).
+    mutating func add(_ relative: String, raw data: UnsafeRawBufferPointer, entry: String?) throws {
         guard Self.isPackageFile(relative) else { return }
         if relative.hasSuffix(".npy") {
             try admitTensors(1)
-            decoded.append((relative, [(nil, try Npy.decode(data, path: path, entry: entry, limits: limits))]))
+            decoded.append((relative, [(nil, try Npy.decode(raw: data, path: path, entry: entry, limits: limits))]))
         } else if relative.hasSuffix(".safetensors") {
-            let map = try Safetensors.decode(data, path: path, entry: entry, limits: limits)
+            let map = try Safetensors.decodeWithMetadata(raw: data, path: path, entry: entry, limits: limits).tensors
             try admitTensors(map.count)
             decoded.append((relative, map.map { ($0.name, $0.tensor) }))
         } else {
@@ -91,8 +96,10 @@ func hasExtension(_ url: URL, _ extensions: [String]) -> Bool {
     return extensions.contains { name.hasSuffix("." + $0) }
 }
 
-/// Reads a whole regular file, refusing one larger than the decoded-size cap before reading it.
-func readWholeFile(_ url: URL, limits: ReadLimits) throws -> [UInt8] {
+/// Calls `body` with a regular file's bytes memory-mapped, refusing one larger than the decoded-size
+/// cap first. Nothing is copied, and a page is read from disk only when touched, so the decoders' header checks run before the rest of the file is read
+/// and a tensor's bytes are read once, straight into the tensor.
+func withMappedFile<T>(_ url: URL, limits: ReadLimits, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
     let path = displayPath(url)
     let size: Int
     do { size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0 }
@@ -100,6 +107,8 @@ func readWholeFile(_ url: URL, limits: ReadLimits) throws -> [UInt8] {
     guard size <= limits.maxDecodedBytes else {
         throw FormatError.limitExceeded(path: path, entry: nil, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
     }
-    do { return [UInt8](try Data(contentsOf: url)) }
+    let data: Data
+    do { data = try Data(contentsOf: url, options: .alwaysMapped) }
     catch { throw FormatError.unreadable(path: path, reason: error.localizedDescription) }
+    return try data.withUnsafeBytes(body)
 }

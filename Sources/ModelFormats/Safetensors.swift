@@ -34,6 +34,13 @@ public enum Safetensors {
     /// Decodes the tensors and the `__metadata__` map.
     public static func decodeWithMetadata(_ bytes: [UInt8], path: String, entry: String? = nil,
                                           limits: ReadLimits = .default) throws -> (tensors: TensorMap, metadata: [String: String]) {
+        try bytes.withUnsafeBytes { try decodeWithMetadata(raw: $0, path: path, entry: entry, limits: limits) }
+    }
+
+    /// The same over any bytes, such as a memory-mapped file: the header and the data layout are
+    /// checked before any tensor byte is read.
+    static func decodeWithMetadata(raw bytes: UnsafeRawBufferPointer, path: String, entry: String? = nil,
+                                   limits: ReadLimits = .default) throws -> (tensors: TensorMap, metadata: [String: String]) {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
 
         guard bytes.count >= 8 else { throw malformed("truncated safetensors: \(bytes.count) bytes, too short for the header length") }
@@ -45,7 +52,7 @@ public enum Safetensors {
         guard 8 + headerLength <= bytes.count else {
             throw malformed("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
-        let headerBytes = bytes[8..<(8 + headerLength)]
+        let headerBytes = Array(bytes[8..<(8 + headerLength)])[...]
         guard headerBytes.first == UInt8(ascii: "{") else { throw malformed("header does not begin with '{'") }
         let header: HeaderLiteral
         do { header = try HeaderLiteral.parse(headerBytes, dialect: .json, maxDepth: limits.maxJSONDepth) }
@@ -85,11 +92,9 @@ public enum Safetensors {
         if covered != dataCount { throw malformed("bytes \(covered)..<\(dataCount) of the data section belong to no tensor") }
 
         var tensors = TensorMap()
-        try bytes.withUnsafeBytes { raw in
-            for e in entries {
-                let span = UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)])
-                tensors[e.name] = try Tensor(dtype: e.dtype, shape: Shape(e.shape), bytes: span)
-            }
+        for e in entries {
+            let span = UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)])
+            tensors[e.name] = try Tensor(dtype: e.dtype, shape: Shape(e.shape), bytes: span)
         }
         return (tensors, metadata)
     }
