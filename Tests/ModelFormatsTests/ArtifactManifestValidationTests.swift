@@ -67,6 +67,15 @@ final class ArtifactManifestValidationTests: XCTestCase {
         }
     }
 
+    /// Sets one field of a tensor's `quant` object.
+    private func quantError(_ name: String, _ key: String, _ value: Any) throws -> String {
+        try entryError(name) { entry in
+            var q = entry["quant"] as! [String: Any]
+            q[key] = value
+            entry["quant"] = q
+        }
+    }
+
     /// Replaces a tensor's payload by `payload` stored densely in a frame from `frame`, with a
     /// matching `sha256`, `encoded_bytes` and `stored_bytes` (so only the payload's content lies).
     private func payloadError(_ name: String, role: String = "param", encoding: String = "dense", payload: [UInt8], decoded: [UInt8]? = nil,
@@ -116,60 +125,32 @@ final class ArtifactManifestValidationTests: XCTestCase {
 
     func testQuantAxisOutOfRangeIsRefused() throws {
         for axis in [-1, 2, 1] {
-            let message = try entryError("int8") { entry in
-                var q = entry["quant"] as! [String: Any]
-                q["axis"] = axis
-                entry["quant"] = q
-            }
+            let message = try quantError("int8", "axis", axis)
             XCTAssertTrue(message.hasSuffix("tensor 'int8': quant: axis \(axis) does not fit shape [2, 4] with 2 scales"), message)
         }
-        let text = try entryError("int8") { entry in
-            var q = entry["quant"] as! [String: Any]
-            q["axis"] = "0"
-            entry["quant"] = q
-        }
+        let text = try quantError("int8", "axis", "0")
         XCTAssertTrue(text.hasSuffix("tensor 'int8': quant \"axis\" must be null or an integer"), text)
     }
 
     func testQuantScaleThatIsNotAPositiveNormalF32IsRefused() throws {
         // 0 and negative scales, one that overflows f32 (→ inf) and one that underflows (→ 0 or subnormal).
         for (scale, shown) in [(0.0, "0.0"), (-0.5, "-0.5"), (1e300, "inf"), (1e-50, "0.0"), (1e-40, "1e-40")] {
-            let message = try entryError("codes") { entry in
-                var q = entry["quant"] as! [String: Any]
-                q["scales"] = [scale]
-                entry["quant"] = q
-            }
+            let message = try quantError("codes", "scales", [scale])
             XCTAssertTrue(message.hasSuffix("tensor 'codes': quant: scale \(shown) (index 0) is not a positive normal f32 value"), message)
         }
     }
 
     func testQuantZeroPointOutsideItsDTypeIsRefused() throws {
-        let u8 = try entryError("codes") { entry in
-            var q = entry["quant"] as! [String: Any]
-            q["zero_points"] = [300]
-            entry["quant"] = q
-        }
+        let u8 = try quantError("codes", "zero_points", [300])
         XCTAssertTrue(u8.hasSuffix("tensor 'codes': quant: zero point 300 (index 0) is outside the range of u8 (0…255)"), u8)
-        let int32 = try entryError("codes") { entry in
-            var q = entry["quant"] as! [String: Any]
-            q["zero_points"] = [3_000_000_000]
-            entry["quant"] = q
-        }
+        let int32 = try quantError("codes", "zero_points", [3_000_000_000])
         XCTAssertTrue(int32.hasSuffix("tensor 'codes': quant zero point 3000000000 (index 0) is outside the range of u8"), int32)
-        let i8 = try entryError("int8") { entry in
-            var q = entry["quant"] as! [String: Any]
-            q["zero_points"] = [0, -129]
-            entry["quant"] = q
-        }
+        let i8 = try quantError("int8", "zero_points", [0, -129])
         XCTAssertTrue(i8.hasSuffix("tensor 'int8': quant: zero point -129 (index 1) is outside the range of i8 (-128…127)"), i8)
     }
 
     func testQuantListsOfDifferentLengthsOrTypesAreRefused() throws {
-        let lengths = try entryError("int8") { entry in
-            var q = entry["quant"] as! [String: Any]
-            q["zero_points"] = [0]
-            entry["quant"] = q
-        }
+        let lengths = try quantError("int8", "zero_points", [0])
         XCTAssertTrue(lengths.hasSuffix("quant needs one zero point per scale (2 scales, 1 zero points)"), lengths)
         let notObject = try entryError("int8") { $0["quant"] = [1, 2] }
         XCTAssertTrue(notObject.hasSuffix("tensor 'int8': \"quant\" must be an object"), notObject)
