@@ -85,8 +85,8 @@ public enum ReadNote: Sendable, Equatable {
             counts[kind, default: 0] += 1
         }
         let what = kinds.map { "\(counts[$0]!) \($0)" }.joined(separator: ", ")
-        let error = worst.maxError == 0 ? "all exact" : "largest rounding error \(shortNumber(worst.maxError)) (in '\(worst.tensor)')"
-        lines.append("\(source): converted \(what); \(error); --strict-dtypes refuses instead")
+        let error = worst.maxError == 0 ? " (exact)" : "; largest rounding error \(shortNumber(worst.maxError)) (in '\(worst.tensor)')"
+        lines.append("\(source): converted \(what)\(error); --strict-dtypes refuses instead")
         return lines
     }
 

@@ -10,8 +10,11 @@ public struct Dataset: Sendable {
     public let x: Tensor
     /// One class index per sample, when the file has labels.
     public let labels: [Int]?
+    /// What reading converted to get here (float64 arrays, integer images to f32) or skipped, for
+    /// the command's note (`ReadNote.summary`); `--strict-dtypes` refuses them instead.
+    public let notes: [ReadNote]
 
-    public init(x: Tensor, labels: [Int]? = nil, source: String = "dataset") throws {
+    public init(x: Tensor, labels: [Int]? = nil, source: String = "dataset", notes: [ReadNote] = []) throws {
         guard x.shape.rank >= 1, x.shape[0] > 0 else { throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(x.shape); need at least one sample") }
         guard x.dtype.isFloatingPoint else {
             throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16)")
@@ -21,14 +24,25 @@ public struct Dataset: Sendable {
         }
         self.x = x.dtype == .f32 && x.quant == nil ? x : x.toF32()
         self.labels = labels
+        self.notes = notes
     }
 
     /// Reads `path` (any format `WeightReaders` understands, normally `.npz`). With `yKey` nil, or
-    /// when the file has no such array, there are no labels.
+    /// when the file has no such array, there are no labels. Integer inputs (uint8 images) become
+    /// f32, and float64 ones are rounded to f32 by the reader; both are in `notes`.
     public static func load(path: String, xKey: String = "x", yKey: String? = "y", limits: ReadLimits = .default) throws -> Dataset {
         let contents = try WeightReaders.read(path, limits: limits)
-        guard let x = contents.tensors[xKey] else {
+        guard var x = contents.tensors[xKey] else {
             throw RuntimeError.missingDatasetKey(path: path, key: xKey, available: contents.tensors.names)
+        }
+        // Only what this dataset uses: notes about the file's other arrays would be noise.
+        var notes = contents.notes.filter {
+            if case .converted(let c) = $0 { return c.tensor == xKey || c.tensor == yKey }
+            return true
+        }
+        if x.dtype != .bool, let (converted, conversion) = x.convertedToF32(name: xKey) {
+            x = converted
+            notes.append(.converted(conversion))
         }
         var labels: [Int]?
         if let yKey, let y = contents.tensors[yKey] {
@@ -37,7 +51,7 @@ public struct Dataset: Sendable {
             }
             labels = y.integers
         }
-        return try Dataset(x: x, labels: labels, source: path)
+        return try Dataset(x: x, labels: labels, source: path, notes: notes)
     }
 
     public var count: Int { x.shape[0] }

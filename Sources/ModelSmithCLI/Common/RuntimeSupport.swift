@@ -7,8 +7,9 @@ import TensorCore
 enum RuntimeSupport {
     /// Reads a dataset and checks it against the graph's single input: shape (naming the dim),
     /// dtype and finite values.
-    static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph) throws -> Dataset {
-        let data = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
+    static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph, strictDTypes: Bool,
+                            console: Console) throws -> Dataset {
+        let data = try ModelInputOptions.loadDataset(path, xKey: xKey, yKey: yKey, strictDTypes: strictDTypes, console: console)
         guard graph.inputs.count == 1 else {
             throw RuntimeError.badOption("the model has \(graph.inputs.count) inputs; --data feeds exactly one")
         }
