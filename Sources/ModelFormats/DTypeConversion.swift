@@ -145,28 +145,3 @@ enum DTypeConverter {
         return (out, maxError)
     }
 }
-
-extension Tensor {
-    /// This integer tensor as f32 (for inputs and calibration data), with the conversion record;
-    /// nil when it already is floating point. Integers beyond ±2^24 round, and the error says so.
-    public func convertedToF32(name: String) -> (tensor: Tensor, conversion: DTypeConversion)? {
-        guard !dtype.isFloatingPoint, quant == nil else { return nil }
-        let converted = toF32()
-        var maxError = 0.0
-        if dtype == .i32 || dtype == .i64 {
-            for (value, rounded) in zip(integers, converted.floats) { maxError = max(maxError, abs(Double(rounded) - Double(value))) }
-        }
-        let source = dtype == .bool ? "bool" : Self.numpyName(dtype)
-        return (converted, DTypeConversion(tensor: name, from: source, to: .f32, maxError: maxError))
-    }
-
-    private static func numpyName(_ dtype: DType) -> String {
-        switch dtype {
-        case .i8: return "int8"
-        case .u8: return "uint8"
-        case .i32: return "int32"
-        case .i64: return "int64"
-        case .f32, .f16, .bf16, .bool: return dtype.rawValue
-        }
-    }
-}

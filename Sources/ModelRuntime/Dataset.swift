@@ -17,7 +17,7 @@ public struct Dataset: Sendable {
     public init(x: Tensor, labels: [Int]? = nil, source: String = "dataset", notes: [ReadNote] = []) throws {
         guard x.shape.rank >= 1, x.shape[0] > 0 else { throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(x.shape); need at least one sample") }
         guard x.dtype.isFloatingPoint else {
-            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16)")
+            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16, or u8/i8 images)")
         }
         if let labels, labels.count != x.shape[0] {
             throw RuntimeError.badDataset(path: source, reason: "\(labels.count) labels for \(x.shape[0]) samples")
@@ -28,8 +28,8 @@ public struct Dataset: Sendable {
     }
 
     /// Reads `path` (any format `WeightReaders` understands, normally `.npz`). With `yKey` nil, or
-    /// when the file has no such array, there are no labels. Integer inputs (uint8 images) become
-    /// f32, and float64 ones are rounded to f32 by the reader; both are in `notes`.
+    /// when the file has no such array, there are no labels. Byte inputs (uint8/int8 images) become
+    /// f32 exactly, and float64 ones are rounded to f32 by the reader; both are in `notes`.
     public static func load(path: String, xKey: String = "x", yKey: String? = "y", limits: ReadLimits = .default) throws -> Dataset {
         let contents = try WeightReaders.read(path, limits: limits)
         guard var x = contents.tensors[xKey] else {
@@ -40,9 +40,10 @@ public struct Dataset: Sendable {
             if case .converted(let c) = $0 { return c.tensor == xKey || c.tensor == yKey }
             return true
         }
-        if x.dtype != .bool, let (converted, conversion) = x.convertedToF32(name: xKey) {
-            x = converted
-            notes.append(.converted(conversion))
+        // Images come as bytes; wider integers are more likely labels passed by mistake, and are refused.
+        if x.dtype == .u8 || x.dtype == .i8 {
+            notes.append(.converted(DTypeConversion(tensor: xKey, from: x.dtype == .u8 ? "uint8" : "int8", to: .f32, maxError: 0)))
+            x = x.toF32()
         }
         var labels: [Int]?
         if let yKey, let y = contents.tensors[yKey] {

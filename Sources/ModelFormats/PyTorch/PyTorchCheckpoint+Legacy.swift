@@ -169,6 +169,7 @@ private struct ByteCursor {
 
     /// An 8-byte element count, then that many elements of `elementSize` bytes.
     mutating func storageBytes(elementSize: Int, what: String) throws -> [UInt8] {
+        guard bytes.count - position >= 8 else { throw malformed("\(what) is truncated") }
         let count = try integer(8)
         guard count >= 0, let byteCount = checkedMultiply(count, elementSize), byteCount <= bytes.count - position else {
             throw malformed("\(what) declares \(count) elements, more than the \(bytes.count - position) bytes left")
