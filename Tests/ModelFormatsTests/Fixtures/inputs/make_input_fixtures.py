@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import struct
 import tarfile
 
@@ -273,4 +274,9 @@ if __name__ == "__main__":
     symlink_entries()
     with open(out("expected.json"), "w") as f:
         json.dump(EXPECTED, f, indent=2, sort_keys=True)
+    # The CLI tests run the student model (64 inputs) on the data files.
+    cli = os.path.join(HERE, "..", "..", "..", "CLITests", "Fixtures", "inputs")
+    os.makedirs(cli, exist_ok=True)
+    for name in ("data_u8.npz", "data_f32.npz", "data_f64.npz", "data_f64_as_f32.npz"):
+        shutil.copy(out(name), os.path.join(cli, name))
     print("wrote fixtures to", HERE)
