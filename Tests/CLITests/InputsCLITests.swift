@@ -81,4 +81,18 @@ final class InputsCLITests: XCTestCase {
         XCTAssertEqual(run.status, 2)
         XCTAssertEqual(run.stderr, "modelsmith: error: tensor 'shared.weight' is the weight of nodes 'encode' and 'decode' (tied weights), but only 'encode' would be quantized; exclude both or neither\n")
     }
+
+    /// A cache's symbolic link is measured as the file it leads to.
+    func testInspectOfASymlinkReportsTheTargetsSizeOnDisk() throws {
+        let dir = try makeTemporaryDirectory()
+        let target = fixture("runtime/student.weights.npz")
+        let link = dir.appendingPathComponent("weights.npz").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let run = runModelSmith(["inspect", link, "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let totals = try XCTUnwrap(object["totals"] as? [String: Any])
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: target)[.size] as? Int)
+        XCTAssertEqual(totals["bytes_on_disk"] as? Int, size)
+    }
 }
