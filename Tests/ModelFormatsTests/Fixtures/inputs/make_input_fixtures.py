@@ -7,9 +7,12 @@ Every file is written by NumPy or the real `torch.save` / `torch.jit.save` (Debi
 safetensors package), which are assembled here byte by byte and then loaded back with `torch.load`
 / NumPy to prove they are what those libraries read. Expected values are written next to each
 input by NumPy (`*.expected.npz`; converted dtypes as NumPy converts them) and `expected.json`.
-Run from anywhere, once; the tests never need Python:
+Run from anywhere, once, with the NumPy 1.x that python3-torch 1.13 is built against (Debian's
+python3-numpy; put it first if a NumPy 2 is installed elsewhere); the tests never need Python:
 
-    /usr/bin/python3 make_input_fixtures.py
+    PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3 make_input_fixtures.py
+
+Storage keys of legacy_raw.pt are memory addresses, so a rerun changes its bytes, not its values.
 """
 import argparse
 import collections
@@ -203,6 +206,16 @@ def objects():
     torch.save({"model": {**sd, "hook": Unknown()}, "epoch": 1}, out("unknown_inside.pt"))
 
 
+def allow_listed_values():
+    """Every allow-listed global as Python's pickler writes it (protocol 2, as torch.save)."""
+    obj = {"f64": np.float64(-2.5), "f32": np.float32(1.5), "f16": np.float16(0.5), "i8": np.int8(-3),
+           "i64": np.int64(-2**40), "u16": np.uint16(65535), "bool": np.bool_(True), "dtype_be": np.dtype(">f8"),
+           "set": {3}, "frozen": frozenset({4}), "device": torch.device("cuda", 1), "cpu": torch.device("cpu"),
+           "size": torch.Size([]), "namespace": argparse.Namespace(), "deque_free": collections.OrderedDict(a=1)}
+    with open(out("allow_listed.pkl"), "wb") as f:
+        pickle.dump(obj, f, protocol=2)
+
+
 # --- 5. files that are not state_dicts ----------------------------------------------------------
 
 def not_state_dicts():
@@ -269,6 +282,7 @@ if __name__ == "__main__":
     numeric_dtypes()
     legacy()
     objects()
+    allow_listed_values()
     not_state_dicts()
     sharded()
     symlink_entries()
