@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Broken invariants of input files and artifacts. Each message is one line naming the file,
 /// the entry (when inside an archive) and the reason.
 public enum FormatError: Error, CustomStringConvertible, Equatable {
@@ -8,6 +10,8 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
     case unsafeEntryPath(path: String, entry: String)
     case duplicateTensor(path: String, name: String)
     case unsupportedDType(path: String, entry: String?, dtype: String)
+    /// A tensor that would be converted to a compute dtype, refused by `--strict-dtypes`.
+    case strictDType(path: String, tensor: String, dtype: String, target: DType)
     case limitExceeded(path: String, entry: String?, limit: String)
     case checksumMismatch(path: String, tensor: String)
     case missingGraph(path: String)
@@ -25,6 +29,8 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
         case .unsafeEntryPath(let path, let entry): return "\(path): entry '\(entry)' has an absolute or '..' path; refused"
         case .duplicateTensor(let path, let name): return "\(path): tensor '\(name)' appears twice"
         case .unsupportedDType(let path, let entry, let dtype): return "\(Self.locate(path, entry)): unsupported dtype '\(dtype)'"
+        case .strictDType(let path, let tensor, let dtype, let target):
+            return "\(path): tensor '\(tensor)' is \(dtype), not a compute dtype; refused by --strict-dtypes (without it, it is converted to \(target.rawValue))"
         case .limitExceeded(let path, let entry, let limit): return "\(Self.locate(path, entry)): exceeds \(limit)"
         case .checksumMismatch(let path, let tensor): return "\(path): tensor '\(tensor)' is corrupted (checksum mismatch)"
         case .missingGraph(let path): return "\(path): no model.json inside; pass the graph with --graph model.json"

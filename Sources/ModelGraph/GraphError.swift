@@ -15,6 +15,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case missingParam(node: String, role: String)
     case unknownParamRole(node: String, role: String)
     case missingTensor(node: String, role: String, tensor: String)
+    /// As `missingTensor`, where the file holds the tensor under a prefix (`module.` of
+    /// nn.DataParallel, `model.` of Lightning): the message says how to strip it.
+    case prefixedTensor(node: String, role: String, tensor: String, prefix: String)
     /// `expected` is written like a shape, with names for sizes the tensor itself decides: `[out, 64]`.
     case wrongParamShape(node: String, role: String, tensor: String, expected: String, actual: [Int])
     case wrongParamDType(node: String, role: String, tensor: String, dtype: DType)
@@ -44,6 +47,8 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .missingParam(let node, let role): return "node '\(node)': missing param '\(role)'"
         case .unknownParamRole(let node, let role): return "node '\(node)': unknown param '\(role)'"
         case .missingTensor(let node, let role, let tensor): return "node '\(node)': param '\(role)' refers to tensor '\(tensor)', which is absent"
+        case .prefixedTensor(let node, let role, let tensor, let prefix):
+            return "node '\(node)': param '\(role)' refers to tensor '\(tensor)', which is absent; the file has '\(prefix)\(tensor)': pass --strip-prefix \(prefix)"
         case .wrongParamShape(let node, let role, let tensor, let expected, let actual):
             return "node '\(node)': param '\(role)' (\(tensor)) has shape \(actual), expected \(expected)"
         case .wrongParamDType(let node, let role, let tensor, let dtype):

@@ -23,7 +23,7 @@ extension ModelPackage {
             try graph.validate(tensors: contents.tensors)
             try Self.checkMasks(contents.masks, tensors: contents.tensors)
         } catch let error as GraphError {
-            throw GraphError.located(path: graphSource, error: error)
+            throw GraphError.located(path: graphSource, error: Self.namingPrefix(error, tensors: contents.tensors))
         }
         self.init(graph: graph, tensors: contents.tensors, masks: contents.masks,
                   provenance: contents.provenance, source: contents.source)
@@ -65,6 +65,15 @@ extension ModelPackage {
         } catch {
             throw FormatError.unreadable(path: graphPath, reason: error.localizedDescription)
         }
+    }
+
+    /// A missing tensor that the file holds under a prefix (`module.fc1.weight` for `fc1.weight`)
+    /// becomes `prefixedTensor`, naming the shortest such prefix; any other error is returned as is.
+    static func namingPrefix(_ error: GraphError, tensors: TensorMap) -> GraphError {
+        guard case .missingTensor(let node, let role, let tensor) = error else { return error }
+        let prefixes = tensors.names.filter { $0.count > tensor.count && $0.hasSuffix("." + tensor) }.map { String($0.dropLast(tensor.count)) }
+        guard let prefix = prefixes.min(by: { $0.count < $1.count }) else { return error }
+        return .prefixedTensor(node: node, role: role, tensor: tensor, prefix: prefix)
     }
 
     /// Every mask belongs to a tensor of the same shape and is `bool`.

@@ -10,25 +10,40 @@ public struct Dataset: Sendable {
     public let x: Tensor
     /// One class index per sample, when the file has labels.
     public let labels: [Int]?
+    /// What reading converted to get here (float64 arrays, integer images to f32) or skipped, for
+    /// the command's note (`ReadNote.summary`); `--strict-dtypes` refuses them instead.
+    public let notes: [ReadNote]
 
-    public init(x: Tensor, labels: [Int]? = nil, source: String = "dataset") throws {
+    public init(x: Tensor, labels: [Int]? = nil, source: String = "dataset", notes: [ReadNote] = []) throws {
         guard x.shape.rank >= 1, x.shape[0] > 0 else { throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(x.shape); need at least one sample") }
         guard x.dtype.isFloatingPoint else {
-            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16)")
+            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16, or u8/i8 images)")
         }
         if let labels, labels.count != x.shape[0] {
             throw RuntimeError.badDataset(path: source, reason: "\(labels.count) labels for \(x.shape[0]) samples")
         }
         self.x = x.dtype == .f32 && x.quant == nil ? x : x.toF32()
         self.labels = labels
+        self.notes = notes
     }
 
     /// Reads `path` (any format `WeightReaders` understands, normally `.npz`). With `yKey` nil, or
-    /// when the file has no such array, there are no labels.
+    /// when the file has no such array, there are no labels. Byte inputs (uint8/int8 images) become
+    /// f32 exactly, and float64 ones are rounded to f32 by the reader; both are in `notes`.
     public static func load(path: String, xKey: String = "x", yKey: String? = "y", limits: ReadLimits = .default) throws -> Dataset {
         let contents = try WeightReaders.read(path, limits: limits)
-        guard let x = contents.tensors[xKey] else {
+        guard var x = contents.tensors[xKey] else {
             throw RuntimeError.missingDatasetKey(path: path, key: xKey, available: contents.tensors.names)
+        }
+        // Only what this dataset uses: notes about the file's other arrays would be noise.
+        var notes = contents.notes.filter {
+            if case .converted(let c) = $0 { return c.tensor == xKey || c.tensor == yKey }
+            return true
+        }
+        // Images come as bytes; wider integers are more likely labels passed by mistake, and are refused.
+        if x.dtype == .u8 || x.dtype == .i8 {
+            notes.append(.converted(DTypeConversion(tensor: xKey, from: x.dtype == .u8 ? "uint8" : "int8", to: .f32, maxError: 0)))
+            x = x.toF32()
         }
         var labels: [Int]?
         if let yKey, let y = contents.tensors[yKey] {
@@ -37,7 +52,7 @@ public struct Dataset: Sendable {
             }
             labels = y.integers
         }
-        return try Dataset(x: x, labels: labels, source: path)
+        return try Dataset(x: x, labels: labels, source: path, notes: notes)
     }
 
     public var count: Int { x.shape[0] }

@@ -10,7 +10,8 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
     case unknownExclude(String)
     case nothingToQuantize
     case missingRange(node: String, value: String)
-    case sharedWeight(tensor: String)
+    /// Tied weights: two nodes share one weight tensor, and only one of them is quantized.
+    case sharedWeight(tensor: String, quantizedNode: String, keptNode: String)
     case badWeight(node: String, reason: String)
     case nonFiniteCalibration(sample: Int, input: String)
     case tooFewSamples(requested: Int, available: Int)
@@ -30,7 +31,8 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
         case .unknownExclude(let name): return "--exclude '\(name)': no linear or conv2d node has that name"
         case .nothingToQuantize: return "no linear or conv2d node is left to quantize"
         case .missingRange(let node, let value): return "node '\(node)': no calibration range for its input '\(value)'"
-        case .sharedWeight(let tensor): return "tensor '\(tensor)' is the weight of several nodes with different quantization"
+        case .sharedWeight(let tensor, let quantized, let kept):
+            return "tensor '\(tensor)' is the weight of nodes '\(quantized)' and '\(kept)' (tied weights), but only '\(quantized)' would be quantized; exclude both or neither"
         case .badWeight(let node, let reason): return "node '\(node)': \(reason)"
         case .nonFiniteCalibration(let sample, let input): return "calibration data '\(input)': sample \(sample) contains NaN or Inf"
         case .tooFewSamples(let requested, let available): return "--samples \(requested) asked, calibration data has only \(available)"

@@ -159,14 +159,16 @@ struct BenchCommand: ParsableCommand {
         RuntimeSupport.resetPeakRSS()
         let maxBatch = batches.max()!
         let loadStart = RuntimeSupport.now()
-        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits())
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits(),
+                                                        strictDTypes: model.strictDTypes, console: console)
         var sessions: [Int: Session] = [:]
         sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
         let loadMilliseconds = Double(RuntimeSupport.now() - loadStart) / 1e6
         for t in threadCounts where sessions[t] == nil {
             sessions[t] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: t))
         }
-        let dataset = try data.map { try RuntimeSupport.loadDataset($0, xKey: inputKey, yKey: labelKey, for: package.graph) }
+        let dataset = try data.map { try RuntimeSupport.loadDataset($0, xKey: inputKey, yKey: labelKey, for: package.graph,
+                                                                            strictDTypes: model.strictDTypes, console: console) }
         guard package.graph.inputs.count == 1 else { throw RuntimeError.badOption("bench feeds models with exactly one input") }
         let input = package.graph.inputs[0]
 

@@ -58,9 +58,9 @@ struct DistillCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
-        let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed)
-        let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph)
-        let dataset = try Dataset.load(path: training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey)
+        let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed, console: console)
+        let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph, console: console)
+        let dataset = try ModelInputOptions.loadDataset(training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey, console: console)
         let session = try Session(package: teacherPackage, options: SessionOptions(maxBatch: 256, threads: training.threads))
         console.detail("computing teacher logits once for \(dataset.count) samples")
         let logits = FloatArray(try Evaluation.logits(session: session, dataset: dataset, batch: 256))

@@ -25,7 +25,7 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let contents = try ModelPackage.validatedContents(input.readContents(), graphPath: input.graph)
+        let contents = try ModelPackage.validatedContents(input.readContents(console: Console(common)), graphPath: input.graph)
         // NaN/Inf weights are worth knowing before anything else (docs/robustness.md, "Numerics").
         for (name, count) in NonFiniteScan.scan(contents.tensors) {
             Console(common).warning("tensor '\(name)' holds \(count.summary)")

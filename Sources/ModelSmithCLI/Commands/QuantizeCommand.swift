@@ -59,7 +59,7 @@ struct QuantizeCommand: ParsableCommand {
         let weightBits = cpuHasVNNI ? 8 : 7
         if weightBits == 7 { console.warning("this CPU has no VNNI: using 7-bit weights so u8×s8 products cannot saturate") }
         let scheme = QuantScheme(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
-        let package = try input.loadPackage()
+        let package = try input.loadPackage(console: console)
         try Quantizer.checkNotQuantized(package)
         try Quantizer.checkExcludes(excluded, in: package.graph)
         let modelDigest = Calibrator.modelDigest(package)
@@ -67,7 +67,7 @@ struct QuantizeCommand: ParsableCommand {
         let statistics: [String: Histogram]
         let sampleCount: Int, dataDigest: String
         if let calib {
-            let data = try Dataset.load(path: calib, xKey: xKey, yKey: nil)
+            let data = try input.loadDataset(calib, xKey: xKey, yKey: nil, console: console)
             sampleCount = samples ?? data.count
             let session = try Session(package: package)
             statistics = try Calibrator.collect(session: session, values: Quantizer.calibratedValues(package.graph),
@@ -91,7 +91,7 @@ struct QuantizeCommand: ParsableCommand {
         if let eval {
             guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
             guard budget >= 0, budget.isFinite else { throw ValidationError("--max-accuracy-drop must be ≥ 0 points, got \(budget)") }
-            let test = try Dataset.load(path: eval, xKey: evalXKey, yKey: yKey)
+            let test = try input.loadDataset(eval, xKey: evalXKey, yKey: yKey, console: console)
             let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
                                                      exclude: excluded, eval: test, maxDrop: budget)
             (quantized, layers, accuracy, withinBudget) = (outcome.package, outcome.layers,

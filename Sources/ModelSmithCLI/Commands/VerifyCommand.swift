@@ -39,11 +39,14 @@ struct VerifyCommand: ParsableCommand {
     struct Check { let name: String; let value: Double; let threshold: Double; let passed: Bool }
 
     func run() throws {
-        let package = try model.loadPackage()
+        let console = Console(common)
+        let package = try model.loadPackage(console: console)
         let integrity = model.model.lowercased().hasSuffix(".msa")
             ? "ok: \(package.tensors.count + package.masks.count) tensors match their SHA-256" : "not an artifact (no checksums)"
-        let referencePackage = try ModelInputOptions.loadPackage(path: reference, graph: referenceGraph, limits: model.readLimits())
-        let dataset = try RuntimeSupport.loadDataset(data, xKey: inputKey, yKey: labelKey, for: package.graph)
+        let referencePackage = try ModelInputOptions.loadPackage(path: reference, graph: referenceGraph, limits: model.readLimits(),
+                                                                 strictDTypes: model.strictDTypes, console: console)
+        let dataset = try RuntimeSupport.loadDataset(data, xKey: inputKey, yKey: labelKey, for: package.graph,
+                                                     strictDTypes: model.strictDTypes, console: console)
         try dataset.checkShape(against: referencePackage.graph.inputs.first ?? package.graph.inputs[0], source: data)
         let options = SessionOptions(maxBatch: batch, threads: threads)
         let session = try Session(package: package, options: options)
@@ -96,7 +99,6 @@ struct VerifyCommand: ParsableCommand {
             if let accuracy { object["accuracy"] = .object(["model": .number(accuracy.model), "reference": .number(accuracy.reference)]) }
             try JSONOutput.print(JSONValue.object(object))
         } else {
-            let console = Console(common)
             console.output("integrity: \(integrity)")
             var table = TextTable([.init("output"), .init("max abs error", .right), .init("mean abs error", .right), .init("cosine", .right)])
             for (name, c) in perOutput {

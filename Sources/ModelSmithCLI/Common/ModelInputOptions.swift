@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ModelFormats
 import ModelGraph
+import ModelRuntime
 
 /// The model a command reads: a positional path (archive, directory, weight file or artifact)
 /// and an optional `--graph model.json` that adds or replaces the graph.
@@ -14,6 +15,12 @@ public struct ModelInputOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("PyTorch checkpoints: the key holding the state_dict (state_dict, model, …; a/b for nested dicts). Detected when omitted.", valueName: "key"))
     public var key: String?
+
+    @Option(name: .long, help: ArgumentHelp("Remove this prefix from tensor names that start with it (e.g. 'module.' of nn.DataParallel).", valueName: "prefix"))
+    public var stripPrefix: String?
+
+    @Flag(name: .customLong("strict-dtypes"), help: "Refuse weights and data whose dtype would be converted (float64, int16, uint16 weights; integer or float64 data) instead of converting them with a note.")
+    public var strictDTypes = false
 
     @Option(name: .customLong("limit"), help: ArgumentHelp(
         "Override a resource bound for reading untrusted input (repeatable): \(ReadLimits.overridable.map(\.name).joined(separator: ", ")). Sizes take K/M/G/T; see docs/robustness.md.",
@@ -37,14 +44,36 @@ public struct ModelInputOptions: ParsableArguments {
     /// Weights holding NaN or ±Inf are refused (naming the first such tensor): every command that
     /// loads a package to run or transform it would otherwise propagate them into its output
     /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
-    public func loadPackage(limits: ReadLimits? = nil) throws -> ModelPackage {
-        try Self.checkFinite(ModelPackage(contents: readContents(limits: limits), graphPath: graph), path: model)
+    func loadPackage(limits: ReadLimits? = nil, console: Console) throws -> ModelPackage {
+        try Self.checkFinite(ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph), path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
-    /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused.
-    public static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default) throws -> ModelPackage {
-        try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits), path: path)
+    /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused;
+    /// what the reader converted is noted (or refused with `strictDTypes`).
+    static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default, strictDTypes: Bool = false,
+                            console: Console) throws -> ModelPackage {
+        let contents = try WeightReaders.read(path, limits: limits)
+        try admit(contents.notes, source: path, strictDTypes: strictDTypes, console: console)
+        return try checkFinite(ModelPackage(contents: contents, graphPath: graph), path: path)
+    }
+
+    /// Reads a dataset (`--data`, `--calib`, `--eval`, …), noting what was converted to f32, or
+    /// refusing it with `--strict-dtypes`.
+    func loadDataset(_ path: String, xKey: String, yKey: String?, console: Console) throws -> Dataset {
+        try Self.loadDataset(path, xKey: xKey, yKey: yKey, strictDTypes: strictDTypes, console: console)
+    }
+
+    static func loadDataset(_ path: String, xKey: String, yKey: String?, strictDTypes: Bool = false, console: Console) throws -> Dataset {
+        let data = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
+        try admit(data.notes, source: path, strictDTypes: strictDTypes, console: console)
+        return data
+    }
+
+    /// Prints the reader's notes (conversions, skipped entries), or refuses a conversion when strict.
+    static func admit(_ notes: [ReadNote], source: String, strictDTypes: Bool, console: Console) throws {
+        if strictDTypes { try ReadNote.refuseConversions(notes, source: source) }
+        for line in ReadNote.summary(notes, source: source) { console.note(line) }
     }
 
     private static func checkFinite(_ package: ModelPackage, path: String) throws -> ModelPackage {
@@ -55,16 +84,23 @@ public struct ModelInputOptions: ParsableArguments {
     }
 
     /// Reads the model's tensors (and graph, if inside) without validating: a PyTorch checkpoint
-    /// with `--key` through its reader, anything else through the reader registry. `limits`
-    /// defaults to `readLimits()` (the defaults with `--limit` overrides).
-    public func readContents(limits: ReadLimits? = nil) throws -> PackageContents {
-        let limits = try limits ?? readLimits()
+    /// with `--key` through its reader, anything else through the reader registry; then
+    /// `--strip-prefix`, and the reader's notes printed (or a conversion refused with
+    /// `--strict-dtypes`). `limits` defaults to `readLimits()` (the defaults with `--limit` overrides).
+    func readContents(limits: ReadLimits? = nil, console: Console) throws -> PackageContents {
+        var contents = try readUnrenamed(limits: limits ?? readLimits())
+        try Self.admit(contents.notes, source: model, strictDTypes: strictDTypes, console: console)
+        if let stripPrefix { contents = try contents.strippingPrefix(stripPrefix) }
+        return contents
+    }
+
+    private func readUnrenamed(limits: ReadLimits) throws -> PackageContents {
         guard let key else { return try WeightReaders.read(model, limits: limits) }
         let url = URL(fileURLWithPath: model)
         let reader = PyTorchCheckpointReader(options: PyTorchLoadOptions(key: key))
         guard FileManager.default.fileExists(atPath: model) else { throw FormatError.fileNotFound(path: model) }
         guard reader.canRead(url) else {
-            throw FormatError.malformed(path: model, entry: nil, reason: "--key applies only to PyTorch checkpoints (.pt, .pth, zip .bin)")
+            throw FormatError.malformed(path: model, entry: nil, reason: "--key applies only to PyTorch checkpoints (.pt, .pth, .bin)")
         }
         return try reader.read(url, limits: limits)
     }
