@@ -22,6 +22,9 @@ public final class Int8Matmul: @unchecked Sendable {
     /// The largest |w| (decides whether oneDNN is exact without VNNI).
     public let maxAbsWeight: Int
     public let product: Int8Product
+    /// What runs below `oneDNNMinRowsWithoutVNNI` rows when `product` is oneDNN without VNNI
+    /// (7-bit weights) and was not forced: the s16 product, faster there (docs/benchmarks.md).
+    private let fewRowsProduct: Int8Product?
     private let id = KernelID.make()
     /// The weights as oneDNN sees them (a `[k, n]` matrix in `ba` order), packed per layout.
     private let packed: PackedWeights
@@ -49,8 +52,10 @@ public final class Int8Matmul: @unchecked Sendable {
             throw Int8KernelError.productUnavailable("\(chosen) is not exact for weights up to ±\(maxAbsWeight) on this CPU (available: \(available.map(\.description).joined(separator: ", ")))")
         }
         self.product = chosen
+        fewRowsProduct = product == nil && chosen == .oneDNN && !DNNL.u8s8ExactForAnyWeights
+            ? available.first { $0.gemmISA != nil } : nil
         packed = PackedWeights(plain: try DNNL.descriptor([k, n], dnnl_s8, dnnl_ba))
-        if let isa = chosen.gemmISA {
+        if let isa = (fewRowsProduct ?? chosen).gemmISA {
             let buffer = AlignedBuffer(byteCount: ck_gemm_s16_packed_count(isa, n, k) * 2)
             weights.withUnsafeBufferPointer { ck_gemm_s16_pack(isa, $0.baseAddress, n, k, buffer.pointer.assumingMemoryBound(to: Int16.self)) }
             packedS16 = buffer
@@ -59,18 +64,30 @@ public final class Int8Matmul: @unchecked Sendable {
         }
     }
 
-    /// Creates (and caches) the oneDNN primitive for `m` rows if `product` is oneDNN; `run` calls it implicitly.
-    public func prepare(m: Int) throws { if product == .oneDNN { _ = try plan(m: m) } }
+    /// Below this many rows oneDNN's u8×s8 product without VNNI (`gemm:jit`) is slower than the s16
+    /// one (4096×4096 on AVX2: 16 ms vs 2.3 ms at 1 row, equal at 16, 37 vs 49 ms at 32).
+    public static let oneDNNMinRowsWithoutVNNI = 16
+
+    /// The product a run of `m` rows takes: `product`, or the s16 product for few rows (see `fewRowsProduct`).
+    public func product(m: Int) -> Int8Product {
+        if let fewRowsProduct, m < Self.oneDNNMinRowsWithoutVNNI { return fewRowsProduct }
+        return product
+    }
+
+    /// Creates (and caches) the oneDNN primitive for `m` rows if oneDNN runs them; `run` calls it implicitly.
+    public func prepare(m: Int) throws { if product(m: m) == .oneDNN { _ = try plan(m: m) } }
 
     /// What runs for `m` rows: oneDNN's implementation (e.g. "brg:avx512_core_vnni", "gemm:jit")
     /// or the library's own product ("modelsmith:s16_avx2", …).
     public func implementation(m: Int) throws -> String {
-        product == .oneDNN ? try plan(m: m).primitive.implementation : product.description
+        let product = product(m: m)
+        return product == .oneDNN ? try plan(m: m).primitive.implementation : product.description
     }
 
     /// `c` (m·n s32) = `a` (m·k u8) × weightsᵀ on `product`, with `context`'s stream, memory objects and scratch.
     public func run(a: UnsafePointer<UInt8>, m: Int, c: UnsafeMutablePointer<Int32>, context: ExecutionContext) throws {
         guard m > 0 else { return }
+        let product = product(m: m)
         switch product {
         case .oneDNN:
             try plan(m: m).run(kernel: id, batch: m, input: a, output: c, bias: nil, context: context)
