@@ -27,6 +27,12 @@ public struct QuantScheme: Hashable, Sendable {
     /// `quantize --weight-bits` when not given (docs/quantization.md explains the choice).
     public static let defaultWeightBits = 8
 
+    /// The scheme for a user-given width (`badWeightBits` unless 8 or 7).
+    public static func checked(perChannelWeights: Bool, activationType: ActivationType, weightBits: Int) throws -> QuantScheme {
+        guard weightBits == 8 || weightBits == 7 else { throw QuantizationError.badWeightBits(weightBits) }
+        return QuantScheme(perChannelWeights: perChannelWeights, activationType: activationType, weightBits: weightBits)
+    }
+
     public init(perChannelWeights: Bool = true, activationType: ActivationType = .u8, weightBits: Int = defaultWeightBits) {
         precondition(weightBits == 7 || weightBits == 8, "weights are 7 or 8 bits")
         self.perChannelWeights = perChannelWeights

@@ -58,8 +58,7 @@ struct QuantizeCommand: ParsableCommand {
         guard let activationType = QuantScheme.ActivationType(rawValue: activations) else {
             throw ValidationError("--activations must be u8 or i8, got '\(activations)'")
         }
-        guard weightBits == 8 || weightBits == 7 else { throw ValidationError("--weight-bits must be 8 or 7, got \(weightBits)") }
-        let scheme = QuantScheme(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
+        let scheme = try QuantScheme.checked(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
         let package = try input.loadPackage()
         try Quantizer.checkNotQuantized(package)
         try Quantizer.checkExcludes(excluded, in: package.graph)
