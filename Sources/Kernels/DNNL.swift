@@ -16,8 +16,11 @@ public enum DNNL {
 
     /// Caps oneDNN's ISA to the C kernels' MODELSMITH_CPU_FEATURES mask (docs/runtime.md, "CPU
     /// dispatch"), so one variable makes the whole runtime behave as on the smaller CPU. Runs once,
-    /// before the first primitive; without a mask oneDNN keeps its own choice (and ONEDNN_MAX_CPU_ISA).
+    /// before the first primitive. oneDNN's own ONEDNN_MAX_CPU_ISA, when set, wins (the INT8
+    /// product choice reads oneDNN's effective ISA either way).
     private static let applyCPUMask: Void = {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["ONEDNN_MAX_CPU_ISA"] == nil, environment["DNNL_MAX_CPU_ISA"] == nil else { return }
         let isa: dnnl_cpu_isa_t
         switch String(cString: ck_cpu_mask()) {
         case "avx512": isa = dnnl_cpu_isa_avx512_core

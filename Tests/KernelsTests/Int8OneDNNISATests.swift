@@ -14,7 +14,7 @@ final class Int8OneDNNISATests: XCTestCase {
     func testOneDNNOnAVX2SaturatesEightBitWeightsAndIsExactForSevenBit() throws {
         guard ProcessInfo.processInfo.environment[Self.childMarker] != nil else {
             guard ck_cpu_has(UInt32(CK_CPU_AVX2)) != 0 else { throw XCTSkip("this CPU has no AVX2: nothing to cap") }
-            for cap in [["MODELSMITH_CPU_FEATURES": "avx2"], ["ONEDNN_MAX_CPU_ISA": "AVX2"]] {
+            for cap in [["MODELSMITH_CPU_FEATURES": "avx2"], ["MODELSMITH_CPU_FEATURES": "native", "ONEDNN_MAX_CPU_ISA": "AVX2"]] {
                 let (status, log) = try runSelf(environment: cap)
                 XCTAssertEqual(status, 0, "child with \(cap) failed:\n\(log)")
                 XCTAssertTrue(log.contains("Executed 1 test"), "the child ran the test:\n\(log)")
