@@ -90,22 +90,12 @@ tile_avx2(const int16_t *a, size_t kp, const int16_t *b, size_t panel_stride, si
 
 #define AVX2_CASE(MR, NR) case (MR) * 8 + (NR): tile_avx2(a, kp, b, stride, pairs, MR, NR, c, n, col); break;
 
-__attribute__((target("avx2"))) static void gemm_avx2(const int16_t *packed, const int16_t *a16, int32_t *c0,
-                                                     size_t m, size_t n, size_t k) {
-    size_t pairs = pair_count(k), kp = pairs * 2, stride = pairs * 16, panels = (n + 7) / 8;
-    for (size_t panel = 0; panel < panels; panel += AVX2_NR) {
-        int nr = panels - panel < AVX2_NR ? (int)(panels - panel) : AVX2_NR;
-        const int16_t *b = packed + panel * stride;
-        size_t col = panel * 8;
-        for (size_t i = 0; i < m; i += AVX2_MR) {
-            int mr = m - i < AVX2_MR ? (int)(m - i) : AVX2_MR;
-            const int16_t *a = a16 + i * kp;
-            int32_t *c = c0 + i * n;
-            switch (mr * 8 + nr) {
-                AVX2_CASE(1, 1) AVX2_CASE(1, 2) AVX2_CASE(1, 3) AVX2_CASE(2, 1) AVX2_CASE(2, 2) AVX2_CASE(2, 3)
-                AVX2_CASE(3, 1) AVX2_CASE(3, 2) AVX2_CASE(3, 3) AVX2_CASE(4, 1) AVX2_CASE(4, 2) AVX2_CASE(4, 3)
-            }
-        }
+/* One register tile of `mr` ≤ 4 rows × `nr` ≤ 3 panels (constants inside each case). */
+__attribute__((target("avx2"))) static void tiles_avx2(const int16_t *a, size_t kp, const int16_t *b, size_t stride, size_t pairs,
+                                                      int mr, int nr, int32_t *c, size_t n, size_t col) {
+    switch (mr * 8 + nr) {
+        AVX2_CASE(1, 1) AVX2_CASE(1, 2) AVX2_CASE(1, 3) AVX2_CASE(2, 1) AVX2_CASE(2, 2) AVX2_CASE(2, 3)
+        AVX2_CASE(3, 1) AVX2_CASE(3, 2) AVX2_CASE(3, 3) AVX2_CASE(4, 1) AVX2_CASE(4, 2) AVX2_CASE(4, 3)
     }
 }
 
@@ -144,20 +134,28 @@ tile_avx512(const int16_t *a, size_t kp, const int16_t *b, size_t panel_stride, 
 #define AVX512_CASE(MR, NR) case (MR) * 8 + (NR): tile_avx512(a, kp, b, stride, pairs, MR, NR, c, n, col); break;
 #define AVX512_ROW(MR) AVX512_CASE(MR, 1) AVX512_CASE(MR, 2) AVX512_CASE(MR, 3) AVX512_CASE(MR, 4)
 
-__attribute__((target(AVX512_S16))) static void gemm_avx512(const int16_t *packed, const int16_t *a16, int32_t *c0,
-                                                           size_t m, size_t n, size_t k) {
-    size_t pairs = pair_count(k), kp = pairs * 2, stride = pairs * 32, panels = (n + 15) / 16;
-    for (size_t panel = 0; panel < panels; panel += AVX512_NR) {
-        int nr = panels - panel < AVX512_NR ? (int)(panels - panel) : AVX512_NR;
-        const int16_t *b = packed + panel * stride;
-        size_t col = panel * 16;
-        for (size_t i = 0; i < m; i += AVX512_MR) {
-            int mr = m - i < AVX512_MR ? (int)(m - i) : AVX512_MR;
-            const int16_t *a = a16 + i * kp;
-            int32_t *c = c0 + i * n;
-            switch (mr * 8 + nr) {
-                AVX512_ROW(1) AVX512_ROW(2) AVX512_ROW(3) AVX512_ROW(4) AVX512_ROW(5) AVX512_ROW(6)
-            }
+/* One register tile of `mr` ≤ 6 rows × `nr` ≤ 4 panels (constants inside each case). */
+__attribute__((target(AVX512_S16))) static void tiles_avx512(const int16_t *a, size_t kp, const int16_t *b, size_t stride,
+                                                            size_t pairs, int mr, int nr, int32_t *c, size_t n, size_t col) {
+    switch (mr * 8 + nr) {
+        AVX512_ROW(1) AVX512_ROW(2) AVX512_ROW(3) AVX512_ROW(4) AVX512_ROW(5) AVX512_ROW(6)
+    }
+}
+
+/* ---------------------------------------------------------------- the loops around the tiles */
+
+typedef void (*tile_fn)(const int16_t *, size_t, const int16_t *, size_t, size_t, int, int, int32_t *, size_t, size_t);
+
+/* Column panel groups outside, row tiles inside: a group of `max_nr` panels is read from cache
+ * once per row tile (one call per tile: the call is negligible next to a tile's k steps). */
+static void gemm_tiles(const int16_t *packed, const int16_t *a16, int32_t *c0, size_t m, size_t n, size_t k,
+                       size_t width, int max_mr, int max_nr, tile_fn tiles) {
+    size_t pairs = pair_count(k), kp = pairs * 2, stride = pairs * 2 * width, panels = (n + width - 1) / width;
+    for (size_t panel = 0; panel < panels; panel += (size_t)max_nr) {
+        int nr = panels - panel < (size_t)max_nr ? (int)(panels - panel) : max_nr;
+        for (size_t i = 0; i < m; i += (size_t)max_mr) {
+            int mr = m - i < (size_t)max_mr ? (int)(m - i) : max_mr;
+            tiles(a16 + i * kp, kp, packed + panel * stride, stride, pairs, mr, nr, c0 + i * n, n, panel * width);
         }
     }
 }
@@ -168,8 +166,8 @@ void ck_gemm_u8s8s32_s16(ck_int8_gemm_isa isa, const int16_t *packed, const uint
 #ifdef CK_X86
     if (ck_gemm_s16_supported(isa)) {
         widen_avx2(a, m, k, scratch);
-        if (isa == CK_INT8_GEMM_AVX512) gemm_avx512(packed, scratch, c, m, n, k);
-        else gemm_avx2(packed, scratch, c, m, n, k);
+        if (isa == CK_INT8_GEMM_AVX512) gemm_tiles(packed, scratch, c, m, n, k, 16, AVX512_MR, AVX512_NR, tiles_avx512);
+        else gemm_tiles(packed, scratch, c, m, n, k, 8, AVX2_MR, AVX2_NR, tiles_avx2);
         return;
     }
 #endif
