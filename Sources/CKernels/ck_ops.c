@@ -6,6 +6,7 @@
  * softmax) use libm and have one variant. */
 #pragma STDC FP_CONTRACT OFF
 
+#include "ck_cpu.h"
 #include "ck_ops.h"
 
 #include <immintrin.h>
@@ -167,9 +168,8 @@ static const ck_ops_table table_avx2 = {"avx2", relu_avx2, add_avx2, mul_avx2, c
 static const ck_ops_table table_avx512 = {"avx512", relu_avx512, add_avx512, mul_avx512, channel_affine_avx512};
 
 static const ck_ops_table *best_table(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return &table_avx512;
-    if (__builtin_cpu_supports("avx2")) return &table_avx2;
+    if (ck_cpu_has(CK_CPU_AVX512)) return &table_avx512;
+    if (ck_cpu_has(CK_CPU_AVX2)) return &table_avx2;
     return &table_portable;
 }
 

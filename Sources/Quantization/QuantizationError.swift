@@ -16,6 +16,7 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
     case nonFiniteCalibration(sample: Int, input: String)
     case tooFewSamples(requested: Int, available: Int)
     case calibrationShape(expected: [Int], actual: [Int])
+    case badWeightBits(Int)
 
     public var description: String {
         switch self {
@@ -38,6 +39,7 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
         case .tooFewSamples(let requested, let available): return "--samples \(requested) asked, calibration data has only \(available)"
         case .calibrationShape(let expected, let actual):
             return "calibration data has shape \(actual), the model input expects \(expected) (-1 = any batch)"
+        case .badWeightBits(let bits): return "--weight-bits must be 8 or 7, got \(bits)"
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarking
 import Foundation
+import Kernels
 import ModelFormats
 import ModelGraph
 import ModelRuntime
@@ -49,10 +50,13 @@ struct BenchCommand: ParsableCommand {
         var loadMilliseconds: Double
         var peakRSS: Int
         var accuracy: Double?
+        /// The product each INT8 node runs at the largest batch (`Session.int8Kernels`).
+        var int8Kernels: [(node: String, kernel: String)] = []
         var json: JSONValue {
             var o: [String: JSONValue] = ["path": .string(path), "size_bytes": .int(sizeBytes), "load_ms": .number(loadMilliseconds),
                                           "peak_rss_bytes": .int(peakRSS)]
             if let accuracy { o["accuracy"] = .number(accuracy) }
+            if !int8Kernels.isEmpty { o["int8_kernels"] = .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) })) }
             return .object(o)
         }
     }
@@ -100,7 +104,7 @@ struct BenchCommand: ParsableCommand {
         }
 
         if common.json {
-            var object: [String: JSONValue] = ["model": report.json, "results": .array(results.map(\.json))]
+            var object: [String: JSONValue] = ["model": report.json, "results": .array(results.map(\.json)), "cpu": CPUFeatures.json]
             if let baselineReport { object["baseline"] = baselineReport.json }
             if let agreement { object["agreement"] = .number(agreement) }
             if baselineReport != nil { object["ratios"] = .array(ratios(results)) }
@@ -188,8 +192,13 @@ struct BenchCommand: ParsableCommand {
             logits = try Evaluation.logits(session: sessions[threadCounts[0]]!, dataset: dataset, batch: maxBatch)
             accuracy = dataset.labels.map { Evaluation.accuracy(logits: logits!, labels: $0) }
         }
-        let report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
+        var report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
                                  peakRSS: RuntimeSupport.peakRSS(), accuracy: accuracy)
+        report.int8Kernels = try sessions[threadCounts[0]]!.int8Kernels(batch: maxBatch)
+        if !report.int8Kernels.isEmpty {
+            console.detail("\(label): INT8 kernels at batch \(maxBatch) (\(CPUFeatures.summary)): "
+                           + report.int8Kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", "))
+        }
         return (report, rows, logits, package, dataset)
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ModelFormats
 import ModelGraph
+import ModelRuntime
 
 /// `modelsmith inspect`: the graph with shapes and sizes, unused tensors, an artifact's
 /// encodings and provenance, and totals.
@@ -32,7 +33,11 @@ struct InspectCommand: ParsableCommand {
         }
         var summary: ModelSummary
         if contents.graphJSON != nil {
-            summary = try ModelSummary(package: ModelPackage(contents: contents), path: input.model)
+            let package = try ModelPackage(contents: contents)
+            summary = try ModelSummary(package: package, path: input.model)
+            if package.tensors.contains(where: { $0.tensor.dtype == .i8 }) {
+                summary.int8Kernels = try Session(package: package, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)
+            }
         } else {
             summary = ModelSummary(contents: contents, graph: nil, path: input.model)
         }

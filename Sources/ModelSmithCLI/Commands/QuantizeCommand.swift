@@ -38,6 +38,8 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Percentile of |x| for --method percentile.") var percentile = PercentileObserver.defaultPercentile
     @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
     @Option(help: "Activation type: u8 (asymmetric) or i8 (symmetric).") var activations = "u8"
+    @Option(help: "Weight width: 8 (codes ±127) or 7 (±63: oneDNN's fast path also on CPUs without VNNI). The artifact is the same on every host; see docs/quantization.md.")
+    var weightBits = QuantScheme.defaultWeightBits
     @Option(name: .customLong("calib-cache"), help: ArgumentHelp("Read histograms from this cache (no --calib), or write them to it (with --calib).", valueName: "cache.json"))
     var calibCache: String?
     @Option(parsing: .upToNextOption, help: "Linear/conv2d nodes that stay FP32 (comma- or space-separated, as prune's --layers).")
@@ -56,9 +58,7 @@ struct QuantizeCommand: ParsableCommand {
         guard let activationType = QuantScheme.ActivationType(rawValue: activations) else {
             throw ValidationError("--activations must be u8 or i8, got '\(activations)'")
         }
-        let weightBits = cpuHasVNNI ? 8 : 7
-        if weightBits == 7 { console.warning("this CPU has no VNNI: using 7-bit weights so u8×s8 products cannot saturate") }
-        let scheme = QuantScheme(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
+        let scheme = try QuantScheme.checked(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
         let package = try input.loadPackage(console: console)
         try Quantizer.checkNotQuantized(package)
         try Quantizer.checkExcludes(excluded, in: package.graph)
@@ -108,6 +108,11 @@ struct QuantizeCommand: ParsableCommand {
                                       before, after, maxAccuracyDrop ?? 0))
         }
         _ = try Artifact.write(quantized.contents, to: output.output, options: ArtifactWriteOptions(force: output.force))
+        if console.verbose {
+            let kernels = try Session(package: quantized, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)
+            console.detail("on this CPU (\(CPUFeatures.summary)) the \(weightBits)-bit layers run on: "
+                           + kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", "))
+        }
         if let report {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import ModelFormats
 import ModelGraph
 import TensorCore
@@ -36,6 +37,8 @@ struct ModelSummary {
     var masks: TensorMap
     var usedBy: [String: [String]] = [:]
     var stored: [StoredTensor] = []
+    /// The product each INT8 node runs at batch 1 on this CPU (`Session.int8Kernels`), and the CPU.
+    var int8Kernels: [(node: String, kernel: String)] = []
     var provenance: Provenance
     var bytesOnDisk: Int
     /// Fraction of zeros over the weights of every linear and conv2d node (nil without a graph).
@@ -138,6 +141,10 @@ struct ModelSummary {
         if let data = try? JSONEncoder().encode(provenance), let value = try? JSONDecoder().decode(JSONValue.self, from: data) {
             root["provenance"] = value
         }
+        if !int8Kernels.isEmpty {
+            root["int8_kernels"] = ["batch": .int(1), "cpu": CPUFeatures.json,
+                                    "nodes": .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) }))]
+        }
         if !stored.isEmpty {
             root["artifact"] = ["tensors": .array(stored.map { s in
                 ["name": .string(s.name), "role": .string(s.role), "encoding": .string(s.encoding),
@@ -165,6 +172,10 @@ struct ModelSummary {
                            row.bytes > 0 ? Formatting.bytes(row.bytes) : "-", row.sparsity.map(Formatting.percent) ?? "-"])
             }
             text += "\n" + table.render()
+        }
+        if !int8Kernels.isEmpty {
+            text += "\nINT8 kernels at batch 1 (\(CPUFeatures.summary)): "
+                + int8Kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", ") + "\n"
         }
         let unused = unusedTensors
         if !unused.isEmpty {
