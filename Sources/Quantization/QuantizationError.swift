@@ -36,7 +36,7 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
         case .cacheGraphMismatch(let path, let expected, let found):
             return "\(path): calibration cache was made for another graph (graph digest \(found.prefix(16))…, this model's is \(expected.prefix(16))…); recalibrate"
         case .cacheMismatch(let path, let other, let field, let value, let otherValue):
-            return "\(path): \(field) is \(value) but \(other) has \(otherValue); only caches made alike merge"
+            return "\(path): \(field) \(value) differs from \(other)'s \(otherValue); only caches made alike merge"
         case .overlappingShards(let path, let other, let rows, let example):
             return "\(path) and \(other) share \(rows) sample(s) (e.g. row digest \(example.prefix(16))…); each sample must be in one shard"
         case .duplicateShard(let shard, let path, let other): return "\(path) and \(other) are both shard \(shard)"
