@@ -5,21 +5,18 @@ public struct DatasetShard: Codable, Hashable, Sendable, CustomStringConvertible
     public let index: Int
     public let count: Int
 
-    public init(index: Int, count: Int) throws {
-        guard count >= 1, (0..<count).contains(index) else {
-            throw RuntimeError.badOption("--shard \(index)/\(count): need 0 ≤ K < N")
-        }
+    /// Nil unless 0 ≤ index < count.
+    public init?(index: Int, count: Int) {
+        guard count >= 1, (0..<count).contains(index) else { return nil }
         self.index = index
         self.count = count
     }
 
     /// Parses `K/N`.
-    public init(parsing text: String) throws {
+    public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else {
-            throw RuntimeError.badOption("--shard '\(text)': expected K/N, e.g. 0/4")
-        }
-        try self.init(index: k, count: n)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else { return nil }
+        self.init(index: k, count: n)
     }
 
     /// The rows of this shard in a dataset of `rows` samples.

@@ -60,10 +60,10 @@ final class ShardedCalibrationTests: XCTestCase {
         let data = try digits("x_train")
         let single = try Calibrator.calibrate(package, data: data, method: .entropy)
         let parts = try (0..<4).map { k in
-            (path: "part-\(k).json", cache: try Calibrator.calibrate(package, data: data, shard: DatasetShard(index: k, count: 4), method: .entropy))
+            (path: "part-\(k).json", cache: try Calibrator.calibrate(package, data: data, shard: DatasetShard(index: k, count: 4)!, method: .entropy))
         }
         XCTAssertEqual(parts.map(\.cache.samples).reduce(0, +), data.count)
-        XCTAssertEqual(parts[2].cache.shard, try DatasetShard(index: 2, count: 4))
+        XCTAssertEqual(parts[2].cache.shard, DatasetShard(index: 2, count: 4))
         XCTAssertEqual(try CalibrationCache.merge(parts.reversed()).jsonData(), single.jsonData())
 
         XCTAssertThrowsError(try CalibrationCache.merge([parts[0], parts[1], parts[3]])) {
@@ -77,7 +77,7 @@ final class ShardedCalibrationTests: XCTestCase {
             XCTAssertEqual("\($0)", "whole.json: shard none differs from part-0.json's 0/4; only caches made alike merge")
         }
         let halves = try (0..<2).map { k in
-            (path: "half-\(k).json", cache: try Calibrator.calibrate(package, data: data, shard: DatasetShard(index: k, count: 2), method: .entropy))
+            (path: "half-\(k).json", cache: try Calibrator.calibrate(package, data: data, shard: DatasetShard(index: k, count: 2)!, method: .entropy))
         }
         XCTAssertThrowsError(try CalibrationCache.merge([parts[0], halves[1]])) {
             XCTAssertEqual("\($0)", "half-1.json: shard count 2 differs from part-0.json's 4; only caches made alike merge")

@@ -29,7 +29,7 @@ struct CalibrateCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Calibration data (.npz with inputs under --x-key).", valueName: "data.npz")) var calib: String
     @Option(help: "Key of the inputs in the calibration .npz.") var xKey = "x"
-    @Option(help: ArgumentHelp("Only shard K of N equal slices of the data.", valueName: "K/N")) var shard: String?
+    @Option(help: ArgumentHelp("Only shard K of N equal slices of the data (0 ≤ K < N).", valueName: "K/N")) var shard: DatasetShard?
     @Option(help: "Method recorded in the cache (minmax | percentile | entropy | mse); quantize may apply another.") var method = "percentile"
     @Option(help: "Percentile of |x| for --method percentile.") var percentile = PercentileObserver.defaultPercentile
     @Option(help: "Histogram bins per activation (caches merge only with equal bins).") var bins = Histogram.defaultCapacity
@@ -37,7 +37,6 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         let console = Console(common)
         let method = try CalibrationMethod(name: self.method, percentile: percentile)
-        let shard = try self.shard.map { try DatasetShard(parsing: $0) }
         let package = try input.loadPackage()
         try Quantizer.checkNotQuantized(package)
         let data = try Dataset.load(path: calib, xKey: xKey, yKey: nil)

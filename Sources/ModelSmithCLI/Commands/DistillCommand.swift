@@ -80,7 +80,7 @@ struct DistillCommand: ParsableCommand {
             }
         } else {
             guard !teacherOutputs.isEmpty else { throw ValidationError("give the teacher with --teacher, or its outputs with --teacher-outputs") }
-            let paths = try PathPatterns.expand(teacherOutputs, option: "--teacher-outputs")
+            let paths = try PathPatterns.expand(teacherOutputs)
             let recorded = try TeacherOutputs.load(paths: paths)
             logits = try recorded.logits(forRows: dataset.rowDigests(), source: teacherOutputs.joined(separator: " "))
             options["teacher_outputs"] = .array(paths.map { .string($0) })

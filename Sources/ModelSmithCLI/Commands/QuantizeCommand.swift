@@ -74,7 +74,7 @@ struct QuantizeCommand: ParsableCommand {
             cache = try Calibrator.calibrate(package, data: data, rows: 0..<(samples ?? data.count), method: method)
             if let path = calibCache.first { try AtomicFile.write(Array(cache.jsonData()), to: path, force: output.force) }
         } else if !calibCache.isEmpty {
-            cache = try CalibrationCache.load(paths: try PathPatterns.expand(calibCache, option: "--calib-cache"),
+            cache = try CalibrationCache.load(paths: try PathPatterns.expand(calibCache),
                                               modelDigest: modelDigest, graphDigest: package.graphDigest)
         } else {
             throw ValidationError("give calibration data with --calib or a cache with --calib-cache")

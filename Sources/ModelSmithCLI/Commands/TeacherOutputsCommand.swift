@@ -26,7 +26,7 @@ struct TeacherOutputsCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Input rows (.npz with inputs under --x-key).", valueName: "data.npz")) var data: String
     @Option(help: "Key of the inputs in the .npz.") var xKey = "x"
-    @Option(help: ArgumentHelp("Only shard K of N equal slices of the data.", valueName: "K/N")) var shard: String?
+    @Option(help: ArgumentHelp("Only shard K of N equal slices of the data (0 ≤ K < N).", valueName: "K/N")) var shard: DatasetShard?
     @Option(parsing: .upToNextOption, help: "Values (graph value names) to record besides the logits (comma- or space-separated).")
     var hidden: [String] = []
     @Option(help: "Threads for the matrix products.") var threads = 1
@@ -35,7 +35,6 @@ struct TeacherOutputsCommand: ParsableCommand {
         let console = Console(common)
         guard output.output.hasSuffix(".npz") else { throw ValidationError("-o must name an .npz file, got '\(output.output)'") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        let shard = try self.shard.map { try DatasetShard(parsing: $0) }
         let teacher = try input.loadPackage()
         let dataset = try Dataset.load(path: data, xKey: xKey, yKey: nil)
         let values = hidden.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
