@@ -18,6 +18,11 @@ final class ScaleOutCommandTests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stdout.contains("shard \(k)/3"), r.stdout)
         }
+        let summary = runModelSmith(["calibrate"] + student + ["--calib", data, "--shard", "1/3", "--json", "-o", part(1), "--force"])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(json?["samples"] as? Int, 120)
+        XCTAssertEqual(json?["shard"] as? String, "1/3")
         let single = dir.appendingPathComponent("single.msa").path, merged = dir.appendingPathComponent("merged.msa").path
         XCTAssertEqual(runModelSmith(["quantize"] + student + ["--calib", data, "--method", "entropy", "-o", single]).status, 0)
         let fromGlob = runModelSmith(["quantize"] + student + ["--calib-cache", dir.path + "/part-*.calib.json", "--method", "entropy", "-o", merged])
@@ -29,6 +34,9 @@ final class ScaleOutCommandTests: XCTestCase {
         XCTAssertEqual(try bytes(listed), try bytes(single))
 
         let out = dir.appendingPathComponent("refused.msa").path
+        let twoToWrite = runModelSmith(["quantize"] + student + ["--calib", data, "--calib-cache", part(0), part(1), "-o", out])
+        XCTAssertEqual(twoToWrite.status, 2)
+        XCTAssertTrue(twoToWrite.stderr.contains("with --calib, --calib-cache names the one cache to write"), twoToWrite.stderr)
         try FileManager.default.removeItem(atPath: part(1))
         let cases: [([String], String)] = [
             (student + ["--calib-cache", dir.path + "/part-*.calib.json"], "shard(s) 1 of 0..<3 missing among the calibration caches"),
