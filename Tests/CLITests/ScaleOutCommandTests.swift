@@ -18,7 +18,7 @@ final class ScaleOutCommandTests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stdout.contains("shard \(k)/3"), r.stdout)
         }
-        let summary = runModelSmith(["calibrate"] + student + ["--calib", data, "--shard", "1/3", "--json", "-o", part(1), "--force"])
+        let summary = runModelSmith(["calibrate"] + student + ["--calib", data, "--shard", "1/3", "--method", "entropy", "--json", "-o", part(1), "--force"])
         XCTAssertEqual(summary.status, 0, summary.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(json?["samples"] as? Int, 120)
