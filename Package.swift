@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "ModelRuntime", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "Kernels"]),
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
-        .target(name: "Training", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
+        .target(name: "Training", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime"]),
         .target(name: "ModelSmithCLI", dependencies: [
             "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",

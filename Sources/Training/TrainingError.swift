@@ -25,6 +25,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case badHyperparameter(name: String, reason: String)
     /// Writing a file failed.
     case writeFailed(path: String, reason: String)
+    /// A teacher-outputs file is malformed or does not go with the others.
+    case badTeacherOutputs(path: String, reason: String)
+    /// A training sample has no recorded teacher output (other data, or a shard missing).
+    case missingTeacherOutput(row: Int, digest: String, source: String)
 
     public var description: String {
         switch self {
@@ -44,6 +48,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .badCheckpoint(let path, let reason): return "checkpoint \(path): \(reason)"
         case .badHyperparameter(let name, let reason): return "\(name) \(reason)"
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
+        case .badTeacherOutputs(let path, let reason): return "teacher outputs \(path): \(reason)"
+        case .missingTeacherOutput(let row, let digest, let source):
+            return "sample \(row) (row digest \(digest.prefix(16))…) has no teacher output in \(source); run teacher-outputs on this data"
         }
     }
 }
