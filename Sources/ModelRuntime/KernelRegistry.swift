@@ -15,20 +15,35 @@ struct PlannedNode {
     var u8Input = false
 }
 
-/// What a node compiles to: a kernel writing a new buffer, or a view that reuses its input's bytes.
+/// What a node compiles to: a kernel writing a new buffer, a view that reuses its input's bytes, or
+/// a constant (a buffer without the batch dimension, written by its kernel).
 enum KernelBinding {
     case kernel(NodeKernel, outputShape: [Int])
     case view(outputShape: [Int])
+    case constant(NodeKernel, shape: [Int])
 }
 
 /// Chooses the kernel for each node from its op and its tensors (DESIGN §5). Shapes are per sample
 /// (the batch dimension removed). INT8 and sparse kernels plug in at `denseLinear`/`denseConv`.
 enum KernelRegistry {
-    static func bind(_ planned: PlannedNode, inputShapes: [[Int]], tensors: TensorMap) throws -> KernelBinding {
+    /// `inputShapes`: per sample, except for inputs flagged in `constantInputs` (full shapes, no batch).
+    static func bind(_ planned: PlannedNode, inputShapes: [[Int]], constantInputs: [Bool], tensors: TensorMap) throws -> KernelBinding {
         let node = planned.node
+        if node.op == .constant {
+            let tensor = try denseF32(node, "value", tensors: tensors)
+            return .constant(ConstantKernel(tensor), shape: tensor.shape.dims)
+        }
+        guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
+        if [.add, .sub, .mul, .div].contains(node.op) {
+            return try binary(node, inputShapes: inputShapes, constantInputs: constantInputs)
+        }
+        if let constant = constantInputs.firstIndex(of: true) {
+            throw RuntimeError.unsupported(node: node.name, reason: "input '\(node.inputs[constant])' is a constant; \(node.op.rawValue) needs values with the batch dimension (fold constants before planning)")
+        }
         let shape = inputShapes[0]
         let count = shape.reduce(1, *)
         switch node.op {
+        case .constant, .add, .sub, .mul, .div: preconditionFailure("bound above")
         case .linear:
             if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try linear(planned, shape: shape, tensors: tensors)
@@ -52,11 +67,33 @@ enum KernelRegistry {
             case .tanh: activation = .geluTanh
             }
             return .kernel(ActivationKernel(activation, elementsPerSample: count), outputShape: shape)
-        case .add, .mul:
-            guard inputShapes[1] == shape else {
-                throw RuntimeError.shapeMismatch(node: node.name, reason: "\(node.op.rawValue) of shapes \(shape) and \(inputShapes[1]) (per sample) must match")
-            }
-            return .kernel(BinaryKernel(node.op == .add ? .add : .mul, elementsPerSample: count), outputShape: shape)
+        case .clip:
+            let a = try ClipAttributes(node)
+            return .kernel(UnaryKernel(.clip(min: Float(a.min), max: Float(a.max)), elementsPerSample: count), outputShape: shape)
+        case .hardsigmoid:
+            let a = try HardSigmoidAttributes(node)
+            return .kernel(UnaryKernel(.hardSigmoid(alpha: Float(a.alpha), beta: Float(a.beta)), elementsPerSample: count), outputShape: shape)
+        case .leakyRelu:
+            return .kernel(UnaryKernel(.leakyRelu(alpha: Float(try LeakyReluAttributes(node).alpha)), elementsPerSample: count), outputShape: shape)
+        case .hardswish: return .kernel(UnaryKernel(.hardSwish, elementsPerSample: count), outputShape: shape)
+        case .erf: return .kernel(UnaryKernel(.erf, elementsPerSample: count), outputShape: shape)
+        case .sqrt: return .kernel(UnaryKernel(.sqrt, elementsPerSample: count), outputShape: shape)
+        case .reciprocal: return .kernel(UnaryKernel(.reciprocal, elementsPerSample: count), outputShape: shape)
+        case .exp: return .kernel(UnaryKernel(.exp, elementsPerSample: count), outputShape: shape)
+        case .log: return .kernel(UnaryKernel(.log, elementsPerSample: count), outputShape: shape)
+        case .neg: return .kernel(UnaryKernel(.neg, elementsPerSample: count), outputShape: shape)
+        case .abs: return .kernel(UnaryKernel(.abs, elementsPerSample: count), outputShape: shape)
+        case .globalMaxpool:
+            guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "global_maxpool needs an [N, C, H, W] input, got per-sample \(shape)") }
+            return .kernel(ReduceKernel(.max, outerPerSample: shape[0], length: shape[1] * shape[2], inner: 1), outputShape: [shape[0], 1, 1])
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin:
+            return try reduce(node, shape: shape)
+        case .squeeze, .unsqueeze:
+            return .view(outputShape: try sampleOutputShape(node, shape))
+        case .transpose:
+            return try transpose(node, shape: shape)
+        case .pad:
+            return try pad(node, shape: shape)
         case .softmax, .logSoftmax:
             let axis = try sampleAxis(SoftmaxAttributes(node).axis, "axis", node, sampleRank: shape.count)
             return .kernel(SoftmaxKernel(sampleShape: shape, axis: axis, log: node.op == .logSoftmax), outputShape: shape)
@@ -65,6 +102,7 @@ enum KernelRegistry {
             let a = try Pool2dAttributes(node)
             let g = Pool2dGeometry(inHeight: shape[1], inWidth: shape[2], kernel: (a.kernel.h, a.kernel.w),
                                    stride: (a.stride.h, a.stride.w), padding: (a.padding.h, a.padding.w),
+                                   paddingEnd: (a.paddingEnd.h, a.paddingEnd.w), ceilMode: a.ceilMode,
                                    countIncludePad: a.countIncludePad)
             do { try g.validate() } catch let error as KernelError { throw RuntimeError.shapeMismatch(node: node.name, reason: error.description) }
             let kind: PoolKernel.Kind = node.op == .maxpool2d ? .max(g) : .average(g)
@@ -256,6 +294,89 @@ enum KernelRegistry {
         let a = try Conv2dAttributes(node)
         return Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight[0],
                               kernel: (weight[2], weight[3]), stride: (a.stride.h, a.stride.w),
-                              padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
+                              padding: (a.padding.h, a.padding.w), paddingEnd: (a.paddingEnd.h, a.paddingEnd.w),
+                              dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
+    }
+
+    // MARK: rows of the ONNX vocabulary (docs/ops.md)
+
+    /// The per-sample output shape by ModelGraph's shape rule (batch placeholder 1; for ops that
+    /// never touch the batch axis).
+    static func sampleOutputShape(_ node: Node, _ shape: [Int]) throws -> [Int] {
+        Array(try node.outputShape(inputs: [Shape([1] + shape)], params: [:]).dims.dropFirst())
+    }
+
+    /// `add|sub|mul|div`: equal per-sample shapes use the bit-exact SIMD kernels (add, mul); anything
+    /// else the broadcasting kernel. A constant operand has no batch dimension.
+    static func binary(_ node: Node, inputShapes: [[Int]], constantInputs: [Bool]) throws -> KernelBinding {
+        guard constantInputs.contains(false) else {
+            throw RuntimeError.unsupported(node: node.name, reason: "both inputs are constants (fold them before planning)")
+        }
+        // Full shapes with the batch as 1 for the rule; a constant's leading size must be 1 (or absent).
+        let full = zip(inputShapes, constantInputs).map { shape, constant in constant ? shape : [1] + shape }
+        let rank = full.map(\.count).max()!
+        for (i, constant) in constantInputs.enumerated() where !constant && full[i].count != rank {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) of a rank-\(full[i].count) value with a rank-\(rank) operand would move the batch axis")
+        }
+        let output = try node.outputShape(inputs: full.map { Shape($0) }, params: [:]).dims
+        guard output[0] == 1 else {
+            throw RuntimeError.shapeMismatch(node: node.name, reason: "a constant operand must have size 1 along the batch axis, got \(inputShapes)")
+        }
+        let sample = Array(output.dropFirst())
+        if !constantInputs.contains(true), inputShapes[0] == inputShapes[1], node.op == .add || node.op == .mul {
+            return .kernel(BinaryKernel(node.op == .add ? .add : .mul, elementsPerSample: sample.reduce(1, *)), outputShape: sample)
+        }
+        // Batched operands: their batch stride is one sample; a constant's batch dimension broadcasts (size 1).
+        let operation: BinaryOperation = [.add: .add, .sub: .sub, .mul: .mul, .div: .div][node.op]!
+        let operandShapes = zip(full, constantInputs).map { shape, constant in
+            constant ? shape : [Swift.max(2, output[0])] + shape.dropFirst()
+        }
+        var layoutOutput = output
+        layoutOutput[0] = Swift.max(2, output[0])
+        return .kernel(BroadcastBinaryKernel(operation, layout: BroadcastLayout(output: layoutOutput, a: operandShapes[0], b: operandShapes[1])),
+                       outputShape: sample)
+    }
+
+    /// `reduce_*`: the reduced axes must be one contiguous run (after resolving negatives).
+    static func reduce(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let full = [1] + shape
+        let axes = try ReduceAttributes(node).resolvedAxes(rank: full.count, node: node)
+        guard let first = axes.first, let last = axes.last, last - first + 1 == axes.count else {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) over axes \(axes), which are not adjacent")
+        }
+        let operation: ReduceOperation = [.reduceMean: .mean, .reduceSum: .sum, .reduceMax: .max, .reduceMin: .min][node.op]!
+        let kernel = ReduceKernel(operation, outerPerSample: full[1..<first].reduce(1, *), length: full[first...last].reduce(1, *),
+                                  inner: full[(last + 1)...].reduce(1, *))
+        return .kernel(kernel, outputShape: try sampleOutputShape(node, shape))
+    }
+
+    /// `transpose`: a strided copy reading the input in the output's order (the batch stays first).
+    static func transpose(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let full = [1] + shape
+        let perm = try TransposeAttributes(node).resolved(rank: full.count, node: node)
+        let inStrides = TensorOps.contiguousStrides(full)
+        let output = perm.map { full[$0] }
+        var strides = perm.map { inStrides[$0] }
+        strides[0] = Int64(shape.reduce(1, *))
+        var outStrides = TensorOps.contiguousStrides(output)
+        outStrides[0] = strides[0]
+        return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: strides, destinationStrides: outStrides),
+                       outputShape: Array(output.dropFirst()))
+    }
+
+    /// `pad` (constant mode): fill the output with the value, then copy the input into its interior.
+    static func pad(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let a = try PadAttributes(node)
+        let output = try sampleOutputShape(node, shape)
+        let rank = shape.count + 1
+        let outputCount = output.reduce(1, *)
+        var outStrides = TensorOps.contiguousStrides([1] + output)
+        outStrides[0] = Int64(outputCount)
+        var inStrides = TensorOps.contiguousStrides([1] + shape)
+        inStrides[0] = Int64(shape.reduce(1, *))
+        let offset = (1..<rank).map { a.pads[$0] * Int(outStrides[$0]) }.reduce(0, +)
+        return .kernel(StridedCopyKernel(dims: ([1] + shape).map(Int64.init), sourceStrides: inStrides, destinationStrides: outStrides,
+                                         destinationOffset: offset, fill: (Float(a.value), outputCount)),
+                       outputShape: output)
     }
 }

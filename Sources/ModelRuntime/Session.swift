@@ -93,7 +93,7 @@ public final class Session: @unchecked Sendable {
 
     private func copyOut(_ value: String, arena: Arena, batch: Int) -> Tensor {
         let slot = plan.slots[value]!
-        var tensor = Tensor(zeros: .f32, Shape([batch] + slot.sampleShape))
+        var tensor = Tensor(zeros: .f32, Shape(slot.isConstant ? slot.sampleShape : [batch] + slot.sampleShape))
         if let q = slot.u8 {
             tensor.withUnsafeMutableBufferPointer(of: Float.self) {
                 q.dequantize((arena.base + slot.offset).assumingMemoryBound(to: UInt8.self), count: $0.count, into: $0.baseAddress!)
