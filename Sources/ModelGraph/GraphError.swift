@@ -21,6 +21,11 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(node: String, reason: String)
     case badInputShape(input: String, shape: [Int], reason: String)
     case badMask(tensor: String, reason: String)
+    /// An ONNX file that breaks the protobuf encoding or the ONNX IR's rules (docs/onnx.md).
+    case malformedONNX(String)
+    /// A valid ONNX construct ModelSmith does not import (an element type, a sparse initializer, …).
+    case unsupportedONNX(String)
+    case unsupportedONNXOp(node: String, op: String, opset: Int)
     /// Any of the above, found in a file: the message starts with the file's path.
     indirect case located(path: String, error: GraphError)
 
@@ -47,6 +52,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
         case .badInputShape(let input, let shape, let reason): return "graph input '\(input)' has shape \(shape): \(reason)"
         case .badMask(let tensor, let reason): return "mask of tensor '\(tensor)': \(reason)"
+        case .malformedONNX(let reason): return "malformed ONNX: \(reason)"
+        case .unsupportedONNX(let reason): return "unsupported ONNX: \(reason)"
+        case .unsupportedONNXOp(let node, let op, let opset): return "node '\(node)': op '\(op)' (opset \(opset)) is not supported"
         case .located(let path, let error): return "\(path): \(error)"
         }
     }

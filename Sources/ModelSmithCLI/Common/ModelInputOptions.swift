@@ -6,7 +6,7 @@ import ModelGraph
 /// The model a command reads: a positional path (archive, directory, weight file or artifact)
 /// and an optional `--graph model.json` that adds or replaces the graph.
 public struct ModelInputOptions: ParsableArguments {
-    @Argument(help: "The model: .msa artifact, .tar[.gz|.xz|.zst], .zip, .npz, .safetensors, .pt or a directory.")
+    @Argument(help: "The model: .onnx, .msa artifact, .tar[.gz|.xz|.zst], .zip, .npz, .safetensors, .pt or a directory.")
     public var model: String
 
     @Option(name: .long, help: ArgumentHelp("A model.json graph that replaces the one inside the model (or adds one to bare weights).", valueName: "model.json"))
@@ -20,10 +20,29 @@ public struct ModelInputOptions: ParsableArguments {
         valueName: "name=value"))
     public var limitOverrides: [String] = []
 
+    @Option(name: .customLong("dim"), help: ArgumentHelp(
+        "ONNX models: the size of a symbolic input dimension other than the batch (repeatable), e.g. sequence=128.",
+        valueName: "name=size"))
+    public var dimOverrides: [String] = []
+
     public init() {}
 
     public func validate() throws {
         _ = try readLimits()
+        _ = try onnxOptions()
+    }
+
+    /// `--dim name=size` as import options.
+    public func onnxOptions() throws -> ONNXImport.Options {
+        var options = ONNXImport.Options()
+        for text in dimOverrides {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let size = Int(parts[1]), size >= 1 else {
+                throw ValidationError("--dim '\(text)': expected name=size with a positive size")
+            }
+            options.dims[parts[0]] = size
+        }
+        return options
     }
 
     /// The default `ReadLimits` with every `--limit` applied.
@@ -38,7 +57,10 @@ public struct ModelInputOptions: ParsableArguments {
     /// loads a package to run or transform it would otherwise propagate them into its output
     /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
     public func loadPackage(limits: ReadLimits? = nil) throws -> ModelPackage {
-        try Self.checkFinite(ModelPackage(contents: readContents(limits: limits), graphPath: graph), path: model)
+        if ONNXImport.canRead(model) {
+            return try Self.checkFinite(ModelPackage.load(path: model, graphPath: graph, limits: limits ?? readLimits(), onnx: onnxOptions()), path: model)
+        }
+        return try Self.checkFinite(ModelPackage(contents: readContents(limits: limits), graphPath: graph), path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
@@ -59,6 +81,9 @@ public struct ModelInputOptions: ParsableArguments {
     /// defaults to `readLimits()` (the defaults with `--limit` overrides).
     public func readContents(limits: ReadLimits? = nil) throws -> PackageContents {
         let limits = try limits ?? readLimits()
+        if ONNXImport.canRead(model) {
+            return try ModelPackage.load(path: model, graphPath: graph, limits: limits, onnx: onnxOptions()).contents
+        }
         guard let key else { return try WeightReaders.read(model, limits: limits) }
         let url = URL(fileURLWithPath: model)
         let reader = PyTorchCheckpointReader(options: PyTorchLoadOptions(key: key))
