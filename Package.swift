@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries (apt: libarchive-dev, libzstd-dev, libdnnl-dev; oneDNN ships no .pc file).
@@ -32,8 +33,12 @@ let package = Package(
 
         .target(name: "TensorCore"),
         .target(name: "ModelFormats", dependencies: ["TensorCore", "CArchive", "CZstd", "CKernels"]),
+        // Swift generated from Protos/onnx-subset.proto by scripts/gen-onnx-proto.sh (committed).
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "ModelGraph", dependencies: [
-            "TensorCore", "ModelFormats", .product(name: "HeapModule", package: "swift-collections"),
+            "TensorCore", "ModelFormats", "ONNXProto",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "Kernels", dependencies: ["TensorCore", "CKernels", "CDNNL"]),
         .target(name: "ModelRuntime", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "Kernels"]),
@@ -60,6 +65,7 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ModelGraph", "ModelRuntime", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -266,8 +266,8 @@ void ck_avgpool2d_f32(const float *x, float *y, size_t planes, const ck_pool2d_g
                 int64_t h0 = oh * g->stride_h - g->pad_h, w0 = ow * g->stride_w - g->pad_w;
                 int64_t h1 = h0 + g->kernel_h, w1 = w0 + g->kernel_w;
                 /* the divisor counts padding but not the part of the window beyond it */
-                int64_t ph1 = h1 < g->in_h + g->pad_h ? h1 : g->in_h + g->pad_h;
-                int64_t pw1 = w1 < g->in_w + g->pad_w ? w1 : g->in_w + g->pad_w;
+                int64_t ph1 = h1 < g->in_h + g->pad_b ? h1 : g->in_h + g->pad_b;
+                int64_t pw1 = w1 < g->in_w + g->pad_r ? w1 : g->in_w + g->pad_r;
                 int64_t hs = h0 < 0 ? 0 : h0, he = h1 < g->in_h ? h1 : g->in_h;
                 int64_t ws = w0 < 0 ? 0 : w0, we = w1 < g->in_w ? w1 : g->in_w;
                 int64_t divisor = g->count_include_pad ? (ph1 - h0) * (pw1 - w0) : (he - hs) * (we - ws);

@@ -24,7 +24,7 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .fileNotFound(let path): return "\(path): no such file or directory"
         case .unreadable(let path, let reason): return "\(path): cannot read: \(reason)"
-        case .unknownFormat(let path): return "\(path): unrecognised format (expected .npz, .npy, .safetensors, .pt, .msa, .tar[.gz|.xz|.zst], .zip or a directory)"
+        case .unknownFormat(let path): return "\(path): unrecognised format (expected .onnx, .npz, .npy, .safetensors, .pt, .msa, .tar[.gz|.xz|.zst], .zip or a directory)"
         case .malformed(let path, let entry, let reason): return "\(Self.locate(path, entry)): \(reason)"
         case .unsafeEntryPath(let path, let entry): return "\(path): entry '\(entry)' has an absolute or '..' path; refused"
         case .duplicateTensor(let path, let name): return "\(path): tensor '\(name)' appears twice"

@@ -28,6 +28,11 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     /// A parameter's values break what its op requires (a negative batchnorm variance).
     case badParamValue(node: String, role: String, tensor: String, reason: String)
     case badMask(tensor: String, reason: String)
+    /// An ONNX file that breaks the protobuf encoding or the ONNX IR's rules (docs/onnx.md).
+    case malformedONNX(String)
+    /// A valid ONNX construct ModelSmith does not import (an element type, a sparse initializer, …).
+    case unsupportedONNX(String)
+    case unsupportedONNXOp(node: String, op: String, opset: Int)
     /// Any of the above, found in a file: the message starts with the file's path.
     indirect case located(path: String, error: GraphError)
 
@@ -60,6 +65,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
             return "graph input '\(input)' has dtype \(dtype.rawValue); the runtime feeds only \(ValueInfo.feedableDTypes.map(\.rawValue).sorted().joined(separator: ", ")) inputs"
         case .badParamValue(let node, let role, let tensor, let reason): return "node '\(node)': param '\(role)' (\(tensor)) \(reason)"
         case .badMask(let tensor, let reason): return "mask of tensor '\(tensor)': \(reason)"
+        case .malformedONNX(let reason): return "malformed ONNX: \(reason)"
+        case .unsupportedONNX(let reason): return "unsupported ONNX: \(reason)"
+        case .unsupportedONNXOp(let node, let op, let opset): return "node '\(node)': op '\(op)' (opset \(opset)) is not supported"
         case .located(let path, let error): return "\(path): \(error)"
         }
     }

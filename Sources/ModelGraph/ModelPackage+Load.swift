@@ -6,8 +6,16 @@ extension ModelPackage {
     /// Reads any supported input (archive, directory, weight file, artifact) and its graph: the
     /// `model.json` inside, or the file at `graphPath`, which overrides it (or adds one to bare
     /// weights). Validates the graph against the tensors and the masks against their tensors.
-    /// Throws `FormatError.missingGraph` when there is no graph at all.
-    public static func load(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> ModelPackage {
+    /// Throws `FormatError.missingGraph` when there is no graph at all. An `.onnx` file is
+    /// translated by `ONNXImport` (its graph is the file's; `onnx` sizes its symbolic dims).
+    public static func load(path: String, graphPath: String? = nil, limits: ReadLimits = .default,
+                            onnx: ONNXImport.Options = ONNXImport.Options()) throws -> ModelPackage {
+        if ONNXImport.canRead(path) {
+            guard graphPath == nil else {
+                throw FormatError.malformed(path: path, entry: nil, reason: "an ONNX model carries its graph; --graph does not apply")
+            }
+            return try ONNXImport.load(path: path, limits: limits, options: onnx)
+        }
         let contents = try WeightReaders.read(path, limits: limits)
         return try ModelPackage(contents: contents, graphPath: graphPath)
     }
@@ -32,7 +40,8 @@ extension ModelPackage {
     /// Reads weights for an export that may have no graph (to .npz / .safetensors). A graph that
     /// is present (inside, or at `graphPath`) is validated and kept in `graphJSON`.
     public static func loadContents(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> PackageContents {
-        try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath)
+        if ONNXImport.canRead(path) { return try load(path: path, graphPath: graphPath, limits: limits).contents }
+        return try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath)
     }
 
     /// As `loadContents(path:graphPath:limits:)`, for contents already read (say, renamed).

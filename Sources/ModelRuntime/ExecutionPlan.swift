@@ -26,6 +26,8 @@ final class ExecutionPlan: @unchecked Sendable {
         let sampleShape: [Int]
         /// Set when the value is held as u8 codes with these parameters (an INT8 chain), not f32.
         let u8: ActivationQuantization?
+        /// A `constant`'s value: `sampleShape` is its whole shape, there is no batch dimension.
+        var isConstant = false
         var elementsPerSample: Int { sampleShape.reduce(1, *) }
     }
 
@@ -53,13 +55,16 @@ final class ExecutionPlan: @unchecked Sendable {
         var bufferOf: [String: Int] = [:]
         var sampleShape: [String: [Int]] = [:]
         var u8Values: [String: ActivationQuantization] = [:]
+        var constants = Set<String>()
         var produced: [[String]] = [[]]  // index 0: before the first step
         for input in graph.inputs {
             guard let first = input.shape.first, first == -1 || first > 0,
                   input.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
                 throw RuntimeError.unsupported(node: input.name, reason: "graph input shape \(input.shape) must be [batch or -1, fixed dims…]")
             }
-            guard input.dtype == .f32 else { throw RuntimeError.unsupported(node: input.name, reason: "graph input dtype \(input.dtype.rawValue) (f32 only)") }
+            guard input.dtype != .f16, input.dtype != .bf16 else {
+                throw RuntimeError.unsupported(node: input.name, reason: "graph input dtype \(input.dtype.rawValue) (f32, integers and bool are supported)")
+            }
             let shape = Array(input.shape.dropFirst())
             sampleShape[input.name] = shape
             bufferOf[input.name] = buffers.count
@@ -73,8 +78,14 @@ final class ExecutionPlan: @unchecked Sendable {
                 guard let shape = sampleShape[name] else { throw GraphError.danglingInput(node: node.name, input: name) }
                 return shape
             }
-            guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
-            switch try KernelRegistry.bind(item, inputShapes: inputShapes, tensors: tensors) {
+            switch try KernelRegistry.bind(item, inputShapes: inputShapes, constantInputs: node.inputs.map(constants.contains), tensors: tensors) {
+            case .constant(let kernel, let shape):
+                sampleShape[node.output] = shape
+                bufferOf[node.output] = buffers.count
+                constants.insert(node.output)
+                buffers.append(try Buffer(elementsPerSample: shape, elementBytes: 4, defined: kernels.count, maxBatch: 1, owner: "node '\(node.name)'"))
+                kernels.append((item, kernel))
+                produced.append([node.output])
             case .view(let shape):
                 sampleShape[node.output] = shape
                 let buffer = bufferOf[node.inputs[0]]!
@@ -118,7 +129,9 @@ final class ExecutionPlan: @unchecked Sendable {
         arenaBytes = total
 
         var slotTable: [String: Slot] = [:]
-        for (name, shape) in sampleShape { slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape, u8: u8Values[name]) }
+        for (name, shape) in sampleShape {
+            slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape, u8: u8Values[name], isConstant: constants.contains(name))
+        }
         slots = slotTable
         steps = kernels.enumerated().map { i, item in
             Step(node: item.0.node.name, kernel: item.1, inputs: item.0.node.inputs, output: item.0.node.output,

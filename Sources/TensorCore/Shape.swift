@@ -45,3 +45,15 @@ public func checkedSum(_ values: [Int]) -> Int? {
     }
     return result
 }
+
+/// How many windows of `span` elements, `stride` apart, fit an axis of `size` with `padding` before
+/// and after (PyTorch's and ONNX's convolution and pooling rule): rounded down, or with `ceilMode`
+/// rounded up less a last window that would start in the end padding. The padded size must be at
+/// least `span`.
+public func slidingWindowCount(size: Int, padding: (begin: Int, end: Int), span: Int, stride: Int, ceilMode: Bool = false) -> Int {
+    let room = size + padding.begin + padding.end - span
+    guard ceilMode else { return room / stride + 1 }
+    var count = (room + stride - 1) / stride + 1
+    if (count - 1) * stride >= size + padding.begin { count -= 1 }
+    return count
+}

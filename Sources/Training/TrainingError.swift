@@ -5,6 +5,8 @@ import TensorCore
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A node's inputs do not have the shapes its op needs.
     case shapeMismatch(node: String, reason: String)
+    /// The op (or this use of it) has no gradient rule (docs/ops.md, status "infer").
+    case notDifferentiable(node: String, op: String)
     /// An attribute is missing, has the wrong type or an impossible value.
     case badAttribute(node: String, attr: String, reason: String)
     /// A parameter the node names is not in the package and cannot be initialised.
@@ -33,6 +35,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
+        case .notDifferentiable(let node, let op): return "node '\(node)': op \(op) has no gradient rule, so the graph cannot be trained"
         case .badAttribute(let node, let attr, let reason): return "node '\(node)': attribute '\(attr)' \(reason)"
         case .missingParameter(let node, let role, let tensor):
             return "node '\(node)': param '\(role)' (\(tensor)) is absent and its shape cannot be inferred (give the weights or the 'out_features'/'out_channels' attribute)"

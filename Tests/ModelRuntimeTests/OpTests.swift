@@ -1,4 +1,5 @@
 import XCTest
+import ModelGraph
 import TensorCore
 import TestSupport
 @testable import ModelRuntime
@@ -24,6 +25,15 @@ final class OpTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The op layer's coverage (docs/architecture.md, "Adding an op"): every op of the vocabulary
+    /// has a shape rule, a forward and a reference case — it appears in a fixture, which runs through
+    /// shape inference (`Session` validates) and the kernels above.
+    func testEveryOpHasAReferenceFixture() throws {
+        let covered = Set(try OpFixture.all.flatMap { $0.package.graph.nodes.map(\.op) })
+        let missing = OpKind.allCases.filter { !covered.contains($0) }.map(\.rawValue)
+        XCTAssertEqual(missing, [], "ops without a reference fixture in Fixtures/ops")
     }
 
     /// Each sample's result does not depend on the batch it runs in.

@@ -7,7 +7,7 @@ import ModelRuntime
 /// The model a command reads: a positional path (archive, directory, weight file or artifact)
 /// and an optional `--graph model.json` that adds or replaces the graph.
 public struct ModelInputOptions: ParsableArguments {
-    @Argument(help: "The model: .msa artifact, .tar[.gz|.xz|.zst], .zip, .npz, .safetensors, .pt or a directory.")
+    @Argument(help: "The model: .onnx, .msa artifact, .tar[.gz|.xz|.zst], .zip, .npz, .safetensors, .pt or a directory.")
     public var model: String
 
     @Option(name: .long, help: ArgumentHelp("A model.json graph that replaces the one inside the model (or adds one to bare weights).", valueName: "model.json"))
@@ -27,10 +27,29 @@ public struct ModelInputOptions: ParsableArguments {
         valueName: "name=value"))
     public var limitOverrides: [String] = []
 
+    @Option(name: .customLong("dim"), help: ArgumentHelp(
+        "ONNX models: the size of a symbolic input dimension other than the batch (repeatable), e.g. sequence=128.",
+        valueName: "name=size"))
+    public var dimOverrides: [String] = []
+
     public init() {}
 
     public func validate() throws {
         _ = try readLimits()
+        _ = try onnxOptions()
+    }
+
+    /// `--dim name=size` as import options.
+    public func onnxOptions() throws -> ONNXImport.Options {
+        var options = ONNXImport.Options()
+        for text in dimOverrides {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let size = Int(parts[1]), size >= 1 else {
+                throw ValidationError("--dim '\(text)': expected name=size with a positive size")
+            }
+            options.dims[parts[0]] = size
+        }
+        return options
     }
 
     /// The default `ReadLimits` with every `--limit` applied.
@@ -45,7 +64,10 @@ public struct ModelInputOptions: ParsableArguments {
     /// loads a package to run or transform it would otherwise propagate them into its output
     /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
     func loadPackage(limits: ReadLimits? = nil, console: Console) throws -> ModelPackage {
-        try Self.checkFinite(ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph), path: model)
+        if ONNXImport.canRead(model) {
+            return try Self.checkFinite(ModelPackage.load(path: model, graphPath: graph, limits: limits ?? readLimits(), onnx: onnxOptions()), path: model)
+        }
+        return try Self.checkFinite(ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph), path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
@@ -53,6 +75,7 @@ public struct ModelInputOptions: ParsableArguments {
     /// what the reader converted is noted (or refused with `strictDTypes`).
     static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default, strictDTypes: Bool = false,
                             console: Console) throws -> ModelPackage {
+        if ONNXImport.canRead(path) { return try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits), path: path) }
         let contents = try WeightReaders.read(path, limits: limits)
         try admit(contents.notes, source: path, strictDTypes: strictDTypes, console: console)
         return try checkFinite(ModelPackage(contents: contents, graphPath: graph), path: path)
@@ -84,9 +107,10 @@ public struct ModelInputOptions: ParsableArguments {
     }
 
     /// Reads the model's tensors (and graph, if inside) without validating: a PyTorch checkpoint
-    /// with `--key` through its reader, anything else through the reader registry; then
-    /// `--strip-prefix`, and the reader's notes printed (or a conversion refused with
-    /// `--strict-dtypes`). `limits` defaults to `readLimits()` (the defaults with `--limit` overrides).
+    /// with `--key` through its reader, an ONNX model through its importer, anything else through
+    /// the reader registry; then `--strip-prefix`, and the reader's notes printed (or a conversion
+    /// refused with `--strict-dtypes`). `limits` defaults to `readLimits()` (the defaults with
+    /// `--limit` overrides).
     func readContents(limits: ReadLimits? = nil, console: Console) throws -> PackageContents {
         var contents = try readUnrenamed(limits: limits ?? readLimits())
         try Self.admit(contents.notes, source: model, strictDTypes: strictDTypes, console: console)
@@ -95,6 +119,9 @@ public struct ModelInputOptions: ParsableArguments {
     }
 
     private func readUnrenamed(limits: ReadLimits) throws -> PackageContents {
+        if ONNXImport.canRead(model) {
+            return try ModelPackage.load(path: model, graphPath: graph, limits: limits, onnx: onnxOptions()).contents
+        }
         guard let key else { return try WeightReaders.read(model, limits: limits) }
         let url = URL(fileURLWithPath: model)
         let reader = PyTorchCheckpointReader(options: PyTorchLoadOptions(key: key))

@@ -16,6 +16,9 @@ struct ConvSpec {
     var stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
     init(_ node: Node) throws {
         let a = try Conv2dAttributes(node)
+        guard a.isSymmetric else {
+            throw TrainingError.badAttribute(node: node.name, attr: "pads", reason: "differs before and after the input, which training does not support")
+        }
         stride = (a.stride.h, a.stride.w)
         padding = (a.padding.h, a.padding.w)
         dilation = (a.dilation.h, a.dilation.w)
@@ -28,6 +31,10 @@ struct PoolSpec {
     var kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), countIncludePad: Bool
     init(_ node: Node) throws {
         let a = try Pool2dAttributes(node)
+        guard a.isPlain else {
+            throw TrainingError.badAttribute(node: node.name, attr: a.ceilMode ? "ceil_mode" : "pads",
+                                             reason: "is not supported in training (symmetric padding, sizes rounded down)")
+        }
         kernel = (a.kernel.h, a.kernel.w)
         stride = (a.stride.h, a.stride.w)
         padding = (a.padding.h, a.padding.w)
