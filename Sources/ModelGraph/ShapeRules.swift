@@ -147,7 +147,8 @@ struct Rule {
                     ceilMode: Bool = false) throws -> Int {
         guard kernel >= 1, let dilated = checkedMultiply(dilation, kernel - 1), let span = checkedSum([dilated, 1]),
               let padded = checkedSum([size, padding.begin, padding.end]) else {
-            throw mismatch("the kernel (\(kernel), dilation \(dilation)) or padding (\(padding.begin), \(padding.end)) along the \(axis) is out of range")
+            let pads = padding.begin == padding.end ? "\(padding.begin)" : "\(padding.begin), \(padding.end)"
+            throw mismatch("the kernel (\(kernel), dilation \(dilation)) or padding (\(pads)) along the \(axis) is out of range")
         }
         guard padded >= span else {
             throw mismatch("the kernel spans \(span) along the \(axis) but the padded input has only \(padded)")
