@@ -14,6 +14,12 @@
 #define CK_X86 1
 #endif
 
+/* Register tiles: rows × panels (AVX2: 4 × 3 panels of 8 columns; AVX-512: 6 × 4 panels of 16). */
+#define AVX2_MR 4
+#define AVX2_NR 3
+#define AVX512_MR 6
+#define AVX512_NR 4
+
 static size_t panel_width(ck_int8_gemm_isa isa) { return isa == CK_INT8_GEMM_AVX512 ? 16 : 8; }
 static size_t pair_count(size_t k) { return (k + 1) / 2; }
 
@@ -45,9 +51,6 @@ size_t ck_gemm_s16_scratch_count(size_t m, size_t k) { return m * pair_count(k) 
 
 #ifdef CK_X86
 /* ---------------------------------------------------------------- AVX2: 4 rows × 3 panels of 8 */
-
-#define AVX2_MR 4
-#define AVX2_NR 3
 
 __attribute__((target("avx2"))) static void widen_avx2(const uint8_t *a, size_t m, size_t k, int16_t *out) {
     size_t kp = pair_count(k) * 2;
@@ -101,8 +104,6 @@ __attribute__((target("avx2"))) static void tiles_avx2(const int16_t *a, size_t 
 
 /* ---------------------------------------------------------------- AVX-512 BW: 6 rows × 4 panels of 16 */
 
-#define AVX512_MR 6
-#define AVX512_NR 4
 #define AVX512_S16 "avx512f,avx512bw,avx512vl"
 
 __attribute__((target(AVX512_S16))) static inline __attribute__((always_inline)) void
