@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime"]),
         .target(name: "ModelSmithCLI", dependencies: [
-            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
+            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels",
             "Quantization", "Pruning", "Training", "Benchmarking",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -14,6 +14,12 @@
 #define CK_X86 1
 #endif
 
+/* Register tiles: rows × panels (AVX2: 4 × 3 panels of 8 columns; AVX-512: 6 × 4 panels of 16). */
+#define AVX2_MR 4
+#define AVX2_NR 3
+#define AVX512_MR 6
+#define AVX512_NR 4
+
 static size_t panel_width(ck_int8_gemm_isa isa) { return isa == CK_INT8_GEMM_AVX512 ? 16 : 8; }
 static size_t pair_count(size_t k) { return (k + 1) / 2; }
 
@@ -45,9 +51,6 @@ size_t ck_gemm_s16_scratch_count(size_t m, size_t k) { return m * pair_count(k) 
 
 #ifdef CK_X86
 /* ---------------------------------------------------------------- AVX2: 4 rows × 3 panels of 8 */
-
-#define AVX2_MR 4
-#define AVX2_NR 3
 
 __attribute__((target("avx2"))) static void widen_avx2(const uint8_t *a, size_t m, size_t k, int16_t *out) {
     size_t kp = pair_count(k) * 2;
@@ -101,8 +104,6 @@ __attribute__((target("avx2"))) static void tiles_avx2(const int16_t *a, size_t 
 
 /* ---------------------------------------------------------------- AVX-512 BW: 6 rows × 4 panels of 16 */
 
-#define AVX512_MR 6
-#define AVX512_NR 4
 #define AVX512_S16 "avx512f,avx512bw,avx512vl"
 
 __attribute__((target(AVX512_S16))) static inline __attribute__((always_inline)) void
@@ -149,9 +150,10 @@ typedef void (*tile_fn)(const int16_t *, size_t, const int16_t *, size_t, size_t
 /* Column panel groups outside, row tiles inside: a group of `max_nr` panels is read from cache
  * once per row tile (one call per tile: the call is negligible next to a tile's k steps). */
 static void gemm_tiles(const int16_t *packed, const int16_t *a16, int32_t *c0, size_t m, size_t n, size_t k,
-                       size_t width, int max_mr, int max_nr, tile_fn tiles) {
+                       size_t width, int max_mr, int max_nr, tile_fn tiles, size_t first_group, size_t end_group) {
     size_t pairs = pair_count(k), kp = pairs * 2, stride = pairs * 2 * width, panels = (n + width - 1) / width;
-    for (size_t panel = 0; panel < panels; panel += (size_t)max_nr) {
+    size_t end = end_group * (size_t)max_nr < panels ? end_group * (size_t)max_nr : panels;
+    for (size_t panel = first_group * (size_t)max_nr; panel < end; panel += (size_t)max_nr) {
         int nr = panels - panel < (size_t)max_nr ? (int)(panels - panel) : max_nr;
         for (size_t i = 0; i < m; i += (size_t)max_mr) {
             int mr = m - i < (size_t)max_mr ? (int)(m - i) : max_mr;
@@ -161,16 +163,37 @@ static void gemm_tiles(const int16_t *packed, const int16_t *a16, int32_t *c0, s
 }
 #endif
 
-void ck_gemm_u8s8s32_s16(ck_int8_gemm_isa isa, const int16_t *packed, const uint8_t *a, int32_t *c,
-                         size_t m, size_t n, size_t k, int16_t *scratch) {
+size_t ck_gemm_s16_column_groups(ck_int8_gemm_isa isa, size_t n) {
+    size_t group = isa == CK_INT8_GEMM_AVX512 ? 16 * AVX512_NR : 8 * AVX2_NR;
+    return (n + group - 1) / group;
+}
+
+void ck_gemm_s16_widen(const uint8_t *a, size_t m, size_t k, int16_t *widened) {
+#ifdef CK_X86
+    if (ck_cpu_has(CK_CPU_AVX2)) { widen_avx2(a, m, k, widened); return; }
+#endif
+    size_t kp = pair_count(k) * 2;
+    for (size_t i = 0; i < m; i++)
+        for (size_t p = 0; p < kp; p++) widened[i * kp + p] = p < k ? a[i * k + p] : 0;
+}
+
+void ck_gemm_s16_columns(ck_int8_gemm_isa isa, const int16_t *packed, const int16_t *widened, int32_t *c,
+                         size_t m, size_t n, size_t k, size_t first_group, size_t end_group) {
 #ifdef CK_X86
     if (ck_gemm_s16_supported(isa)) {
-        widen_avx2(a, m, k, scratch);
-        if (isa == CK_INT8_GEMM_AVX512) gemm_tiles(packed, scratch, c, m, n, k, 16, AVX512_MR, AVX512_NR, tiles_avx512);
-        else gemm_tiles(packed, scratch, c, m, n, k, 8, AVX2_MR, AVX2_NR, tiles_avx2);
+        if (isa == CK_INT8_GEMM_AVX512)
+            gemm_tiles(packed, widened, c, m, n, k, 16, AVX512_MR, AVX512_NR, tiles_avx512, first_group, end_group);
+        else
+            gemm_tiles(packed, widened, c, m, n, k, 8, AVX2_MR, AVX2_NR, tiles_avx2, first_group, end_group);
         return;
     }
 #endif
-    (void)isa; (void)packed; (void)a; (void)c; (void)m; (void)n; (void)k; (void)scratch;
+    (void)isa; (void)packed; (void)widened; (void)c; (void)m; (void)n; (void)k; (void)first_group; (void)end_group;
     __builtin_trap();  /* callers check ck_gemm_s16_supported first */
+}
+
+void ck_gemm_u8s8s32_s16(ck_int8_gemm_isa isa, const int16_t *packed, const uint8_t *a, int32_t *c,
+                         size_t m, size_t n, size_t k, int16_t *scratch) {
+    ck_gemm_s16_widen(a, m, k, scratch);
+    ck_gemm_s16_columns(isa, packed, scratch, c, m, n, k, 0, ck_gemm_s16_column_groups(isa, n));
 }

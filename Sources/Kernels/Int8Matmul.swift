@@ -1,5 +1,6 @@
 import CDNNL
 import CKernels
+import Dispatch
 import Foundation
 import TensorCore
 
@@ -92,11 +93,27 @@ public final class Int8Matmul: @unchecked Sendable {
         case .oneDNN:
             try plan(m: m).run(kernel: id, batch: m, input: a, output: c, bias: nil, context: context)
         case .s16:
-            let scratch = context.productScratch(byteCount: ck_gemm_s16_scratch_count(m, k) * 2)
-            ck_gemm_u8s8s32_s16(product.gemmISA!, packedS16!.pointer.assumingMemoryBound(to: Int16.self), a, c, m, n, k,
-                                scratch.assumingMemoryBound(to: Int16.self))
+            let widened = context.productScratch(byteCount: ck_gemm_s16_scratch_count(m, k) * 2).assumingMemoryBound(to: Int16.self)
+            runS16(product.gemmISA!, a: a, m: m, c: c, widened: widened)
         case .reference:
             reference(a: a, m: m, c: c)
+        }
+    }
+
+    /// The s16 product on the calling thread's OpenMP thread count (`SessionOptions.threads`, as
+    /// oneDNN uses), column groups split evenly; the integers do not depend on the split.
+    private func runS16(_ isa: ck_int8_gemm_isa, a: UnsafePointer<UInt8>, m: Int, c: UnsafeMutablePointer<Int32>,
+                        widened: UnsafeMutablePointer<Int16>) {
+        let weights = UnsafePointer(packedS16!.pointer.assumingMemoryBound(to: Int16.self))
+        ck_gemm_s16_widen(a, m, k, widened)
+        let groups = ck_gemm_s16_column_groups(isa, n)
+        // Below ~1M multiply-adds a second thread costs more than it saves.
+        let threads = m * n * k < 1 << 20 ? 1 : min(DNNL.maxThreads, groups)
+        guard threads > 1 else { return ck_gemm_s16_columns(isa, weights, widened, c, m, n, k, 0, groups) }
+        let (n, k) = (n, k)
+        let buffers = S16Buffers(weights: weights, widened: UnsafePointer(widened), c: c)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            ck_gemm_s16_columns(isa, buffers.weights, buffers.widened, buffers.c, m, n, k, groups * t / threads, groups * (t + 1) / threads)
         }
     }
 
@@ -132,6 +149,14 @@ public final class Int8Matmul: @unchecked Sendable {
         }
     }
 
+}
+
+/// The buffers the s16 product's workers share: the inputs read-only, `c` written in disjoint
+/// column ranges (one per worker), so sharing them is safe.
+private struct S16Buffers: @unchecked Sendable {
+    let weights: UnsafePointer<Int16>
+    let widened: UnsafePointer<Int16>
+    let c: UnsafeMutablePointer<Int32>
 }
 
 /// Whether this CPU runs u8×s8 dot products without 16-bit saturation (VNNI, after the

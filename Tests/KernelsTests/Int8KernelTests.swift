@@ -47,6 +47,31 @@ final class Int8KernelTests: XCTestCase {
         }
     }
 
+    /// The s16 products split their columns over the calling thread's OpenMP thread count: with 1,
+    /// 2 and 3 threads (uneven splits) they give the reference's integers on a layer large enough
+    /// to be split (64×300 by 200).
+    func testS16ProductsSplitOverThreadsEqualTheReference() throws {
+        let saved = DNNL.maxThreads
+        defer { DNNL.setThreads(saved) }
+        let (m, n, k) = (64, 200, 300)
+        let w: [Int8] = randomBytes(n * k, seed: 41, in: -127...127)
+        let a: [UInt8] = randomBytes(m * k, seed: 42, in: 0...255)
+        let s16 = products(maxAbsWeight: 127).filter { if case .s16 = $0 { return true } else { return false } }
+        XCTAssertEqual(s16.isEmpty, ck_cpu_has(UInt32(CK_CPU_AVX2)) == 0)
+        let context = try ExecutionContext()
+        for product in s16 {
+            let mm = try Int8Matmul(weights: w, n: n, k: k, product: product)
+            var expected = [Int32](repeating: 0, count: m * n)
+            mm.reference(a: a, m: m, c: &expected)
+            for threads in [1, 2, 3] {
+                DNNL.setThreads(threads)
+                var c = [Int32](repeating: -1, count: m * n)
+                try mm.run(a: a, m: m, c: &c, context: context)
+                XCTAssertEqual(c, expected, "\(product) on \(threads) threads")
+            }
+        }
+    }
+
     /// A product that is not exact for the weights is refused, naming what is available.
     func testInexactProductIsRefused() throws {
         guard !DNNL.u8s8ExactForAnyWeights else {

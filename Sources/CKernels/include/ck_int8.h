@@ -43,6 +43,14 @@ size_t ck_gemm_s16_scratch_count(size_t m, size_t k);
 void ck_gemm_u8s8s32_s16(ck_int8_gemm_isa isa, const int16_t *packed, const uint8_t *a, int32_t *c,
                          size_t m, size_t n, size_t k, int16_t *scratch);
 
+/// The same in two steps, for callers that split the columns over threads: widen `a` once into
+/// `widened` (ck_gemm_s16_scratch_count elements), then compute the columns of groups
+/// [first_group, end_group) of ck_gemm_s16_column_groups (each group one register tile wide).
+size_t ck_gemm_s16_column_groups(ck_int8_gemm_isa isa, size_t n);
+void ck_gemm_s16_widen(const uint8_t *a, size_t m, size_t k, int16_t *widened);
+void ck_gemm_s16_columns(ck_int8_gemm_isa isa, const int16_t *packed, const int16_t *widened, int32_t *c,
+                         size_t m, size_t n, size_t k, size_t first_group, size_t end_group);
+
 /// q = clamp(nearbyintf(x[i] / scale) + zero_point, 0, 255), ties to even.
 void ck_quantize_f32_u8(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out);
 void ck_quantize_f32_u8_ref(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out);

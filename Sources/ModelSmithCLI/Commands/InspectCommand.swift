@@ -35,8 +35,10 @@ struct InspectCommand: ParsableCommand {
         if contents.graphJSON != nil {
             let package = try ModelPackage(contents: contents)
             summary = try ModelSummary(package: package, path: input.model)
+            // The products this CPU would run (docs/runtime.md, "CPU dispatch"). A package that does
+            // not plan is still shown; `run`/`verify` report why it does not.
             if package.tensors.contains(where: { $0.tensor.dtype == .i8 }) {
-                summary.int8Kernels = try Session(package: package, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)
+                summary.int8Kernels = (try? Session(package: package, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)) ?? []
             }
         } else {
             summary = ModelSummary(contents: contents, graph: nil, path: input.model)
