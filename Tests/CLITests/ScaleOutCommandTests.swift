@@ -88,5 +88,10 @@ final class ScaleOutCommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.hasPrefix("modelsmith: error: sample 120 (row digest "), missing.stderr)
         XCTAssertTrue(missing.stderr.contains("has no teacher output in \(dir.path)/part-*.npz; run teacher-outputs on this data"), missing.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: offline + "2.msa"))
+
+        let notOutputs = runModelSmith(["distill", "--teacher-outputs", data] + training + ["-o", offline + "3.msa"])
+        XCTAssertEqual(notOutputs.status, 2)
+        XCTAssertEqual(notOutputs.stderr, "modelsmith: error: teacher outputs \(data): needs 'row_digest', 'teacher_digest' and 'logits' (written by `modelsmith teacher-outputs`)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: offline + "3.msa"))
     }
 }
