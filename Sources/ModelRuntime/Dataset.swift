@@ -90,6 +90,22 @@ public struct Dataset: Sendable {
         return out
     }
 
+    /// The samples of `range` followed by copies of its first sample up to `size` rows (a batch of
+    /// fixed size whose padding rows the caller ignores).
+    public func batch(_ range: Range<Int>, paddedTo size: Int) -> Tensor {
+        let indices = Array(range) + [Int](repeating: range.lowerBound, count: Swift.max(0, size - range.count))
+        let perSample = x.elementCount / count
+        var out = Tensor(zeros: .f32, Shape([indices.count] + x.shape.dims.dropFirst()))
+        x.withUnsafeBytes { source in
+            out.withUnsafeMutableBytes { target in
+                for (row, index) in indices.enumerated() {
+                    (target.baseAddress! + row * perSample * 4).copyMemory(from: source.baseAddress! + index * perSample * 4, byteCount: perSample * 4)
+                }
+            }
+        }
+        return out
+    }
+
     /// Batch ranges covering all samples.
     public func batchRanges(size: Int) -> [Range<Int>] {
         stride(from: 0, to: count, by: max(size, 1)).map { $0..<min($0 + max(size, 1), count) }
