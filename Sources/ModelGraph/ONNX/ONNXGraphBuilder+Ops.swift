@@ -136,13 +136,33 @@ struct NodeTranslation {
 
     static func ints(_ values: [Int]) -> JSONValue { .array(values.map { .number(Double($0)) }) }
 
+    /// The op of the vocabulary each ONNX op translates into (MatMul: when B is a 2-D constant; the
+    /// folded ops: when they cannot be folded). `translate()` handles exactly these keys.
+    static let vocabulary: [String: String] = [
+        "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
+        "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Not": "not", "Softplus": "softplus", "Mish": "mish",
+        "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid", "LeakyRelu": "leaky_relu", "Gelu": "gelu", "Clip": "clip",
+        "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Min": "min", "Max": "max",
+        "Equal": "equal", "Less": "less", "Greater": "greater", "Where": "where", "Identity": "identity", "Dropout": "dropout",
+        "Conv": "conv2d", "BatchNormalization": "batchnorm2d", "LayerNormalization": "layernorm", "Gemm": "linear",
+        "MatMul": "linear", "MaxPool": "maxpool2d", "AveragePool": "avgpool2d", "GlobalAveragePool": "global_avgpool",
+        "GlobalMaxPool": "global_maxpool", "ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
+        "ReduceMin": "reduce_min", "Softmax": "softmax", "LogSoftmax": "log_softmax", "Flatten": "flatten",
+        "Reshape": "reshape", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Transpose": "transpose", "Concat": "concat",
+        "Pad": "pad",
+    ]
+
+    /// Whether an ONNX op of the default domain can be imported at all: folded at import, or
+    /// translated into an op the vocabulary has.
+    static func isSupported(_ op: String) -> Bool {
+        if op == "Constant" || op == "Shape" || ConstantFolding.foldable.contains(op) { return true }
+        return vocabulary[op].flatMap(OpKind.init(rawValue:)) != nil
+    }
+
     mutating func translate() throws {
         switch op {
         case "Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs", "Not", "Softplus", "Mish":
-            let msOp = ["Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt",
-                        "Reciprocal": "reciprocal", "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs",
-                        "Not": "not", "Softplus": "softplus", "Mish": "mish"][op]!
-            try emit(msOp, inputs: [value(0)])
+            try emit(Self.vocabulary[op]!, inputs: [value(0)])
         case "HardSwish": try emit("hardswish", inputs: [value(0)])
         case "HardSigmoid":
             let alpha = try attributes.float("alpha", default: 0.2), beta = try attributes.float("beta", default: 0.5)
@@ -157,8 +177,7 @@ struct NodeTranslation {
             guard op == "Where" || proto.input.count == 2 else { throw refuse("with \(proto.input.count) inputs") }
             let arity = op == "Where" ? 3 : 2
             let operands = try (0..<arity).map { try value($0) }
-            try emit(["Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Min": "min", "Max": "max",
-                      "Equal": "equal", "Less": "less", "Greater": "greater", "Where": "where"][op]!, inputs: operands)
+            try emit(Self.vocabulary[op]!, inputs: operands)
         case "Identity": try emit("identity", inputs: [value(0)])
         case "Dropout":
             attributes.ignore("seed")
@@ -335,9 +354,13 @@ struct NodeTranslation {
     private mutating func reduce() throws {
         let msOp = ["ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max", "ReduceMin": "reduce_min"][op]!
         if try attributes.int("noop_with_empty_axes", default: 0) != 0 { throw refuse("with noop_with_empty_axes = 1") }
-        var attrs: [String: JSONValue] = ["keepdims": .bool(try attributes.int("keepdims", default: 1) != 0)]
-        if let axes = try attributes.ints("axes") ?? knownInts(1, "axes") { attrs["axes"] = Self.ints(axes) }
-        try emit(msOp, inputs: [value(0)], attrs: attrs)
+        // ONNX's default (no axes) reduces every axis, the batch included.
+        guard let axes = try attributes.ints("axes") ?? knownInts(1, "axes"), !axes.isEmpty else {
+            throw refuse("over every axis (no axes given) would reduce the batch")
+        }
+        try emit(msOp, inputs: [value(0)], attrs: [
+            "keepdims": .bool(try attributes.int("keepdims", default: 1) != 0), "axes": Self.ints(axes),
+        ])
     }
 
     /// Opset 13 softmax is over one axis; before, over the flattened dims from `axis` (the same
