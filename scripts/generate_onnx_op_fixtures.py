@@ -153,6 +153,50 @@ save("pad_constant", [node("n", "pad", ["x"], "y", attrs={"pads": [0, 0, 1, 2, 0
 x = rand(2, 3, 4)
 save("softmax_axis1", [node("n", "softmax", ["x"], "y", attrs={"axis": 1})], {"x": x}, {"y": torch.softmax(x, 1)})
 
+# ---- transformer vocabulary (masks as f32 0/1, integer ids as f32 values)
+x = rand(2, 3, 4, low=-3, high=3)
+unary("softplus", "softplus", F.softplus, x)
+unary("mish", "mish", F.mish, x)
+mask = (rand(2, 3, 4) > 0).double()
+unary("not", "not", lambda v: (v == 0).double(), mask, atol=0)
+unary("cast_int", "cast", torch.trunc, x, {"to": "i64"}, atol=0)
+unary("cast_bool", "cast", lambda v: (v != 0).double(), torch.round(x), {"to": "bool"}, atol=0)
+y = rand(2, 1, 4, low=-3, high=3)
+pos = rand(2, 3, 4, low=0.5, high=2)
+save("pow", [node("n", "pow", ["x", "p"], "y")], {"x": pos, "p": y}, {"y": torch.pow(pos, y)})
+save("min", [node("n", "min", ["x", "p"], "y")], {"x": x, "p": y}, {"y": torch.minimum(x, y)}, atol=0)
+save("max", [node("n", "max", ["x", "p"], "y")], {"x": x, "p": y}, {"y": torch.maximum(x, y)}, atol=0)
+xr, yr = torch.round(x), torch.round(y)
+save("equal", [node("n", "equal", ["x", "p"], "y")], {"x": xr, "p": yr}, {"y": (xr == yr).double()}, atol=0)
+save("less", [node("n", "less", ["x", "p"], "y")], {"x": x, "p": y}, {"y": (x < y).double()}, atol=0)
+save("greater", [node("n", "greater", ["x", "p"], "y")], {"x": x, "p": y}, {"y": (x > y).double()}, atol=0)
+causal = torch.tril(torch.ones(3, 3, dtype=torch.float64))
+scores = rand(2, 3, 3)
+save("where_causal_mask", [node("m", "constant", [], "mask", params={"value": "mask"}),
+                           node("f", "constant", [], "fill", params={"value": "fill"}),
+                           node("n", "where", ["mask", "x", "fill"], "y")],
+     {"x": scores}, {"y": torch.where(causal != 0, scores, torch.tensor(-1e4, dtype=torch.float64))},
+     tensors={"mask": causal, "fill": torch.tensor([-1e4], dtype=torch.float64)}, atol=0)
+q, k = rand(2, 2, 5, 4), rand(2, 2, 4, 5)
+save("matmul_batched", [node("n", "matmul", ["q", "k"], "y")], {"q": q, "k": k}, {"y": q @ k})
+k1 = rand(2, 1, 4, 3)
+save("matmul_broadcast_heads", [node("n", "matmul", ["q", "k"], "y")], {"q": q, "k": k1}, {"y": q @ k1})
+table = rand(10, 6)
+ids = torch.tensor([[1, 0, 9, 3], [4, 4, -1, 2]], dtype=torch.float64)
+save("gather_embedding", [node("t", "constant", [], "table", params={"value": "table"}), node("n", "gather", ["table", "ids"], "y")],
+     {"ids": ids}, {"y": table[ids.long() % 10]}, tensors={"table": table}, atol=0)
+h = rand(2, 5, 6)
+save("gather_first_token", [node("i", "constant", [], "index", params={"value": "index"}),
+                            node("n", "gather", ["h", "index"], "y", attrs={"axis": 1})],
+     {"h": h}, {"y": h[:, 0]}, tensors={"index": torch.tensor(0.0, dtype=torch.float64)}, atol=0)
+h = rand(2, 6, 8)
+save("slice_steps", [node("n", "slice", ["x"], "y", attrs={"starts": [1, -1], "ends": [5, 0], "axes": [1, 2], "steps": [2, -3]})],
+     {"x": h}, {"y": h[:, 1:5:2, :].flip(2)[:, :, 0::3]}, atol=0)
+save("slice_clamped", [node("n", "slice", ["x"], "y", attrs={"starts": [2], "ends": [100], "axes": [-1]})],
+     {"x": h}, {"y": h[:, :, 2:]}, atol=0)
+e = rand(2, 1, 4)
+save("expand", [node("n", "expand", ["x"], "y", attrs={"shape": [1, 3, 4]})], {"x": e}, {"y": e.expand(2, 3, 4)}, atol=0)
+
 # ---- blocks of the CNN families
 # MobileNetV2 inverted residual: 1x1 conv → BN → ReLU6 → depthwise 3x3 → BN → ReLU6 → 1x1 conv → BN, + input.
 x = rand(2, 4, 6, 6)

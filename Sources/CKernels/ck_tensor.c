@@ -28,6 +28,18 @@ void ck_unary_f32(int op, const float *x, float *y, size_t n, float a, float b) 
     case CK_UNARY_LOG: for (size_t i = 0; i < n; i++) y[i] = logf(x[i]); break;
     case CK_UNARY_NEG: for (size_t i = 0; i < n; i++) y[i] = -x[i]; break;
     case CK_UNARY_ABS: for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]); break;
+    case CK_UNARY_SOFTPLUS:  /* log1p(exp(x)), written so large x does not overflow */
+        for (size_t i = 0; i < n; i++) { float v = x[i]; y[i] = v > 0 ? v + log1pf(expf(-v)) : log1pf(expf(v)); }
+        break;
+    case CK_UNARY_MISH:
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i], sp = v > 0 ? v + log1pf(expf(-v)) : log1pf(expf(v));
+            y[i] = v * tanhf(sp);
+        }
+        break;
+    case CK_UNARY_NOT: for (size_t i = 0; i < n; i++) y[i] = x[i] == 0.0f ? 1.0f : 0.0f; break;
+    case CK_UNARY_TRUNC: for (size_t i = 0; i < n; i++) y[i] = truncf(x[i]); break;
+    case CK_UNARY_NONZERO: for (size_t i = 0; i < n; i++) y[i] = x[i] != 0.0f ? 1.0f : 0.0f; break;
     default: break;
     }
 }
@@ -45,6 +57,12 @@ static void binary_row(int op, int64_t n, const float *a, int64_t sa, const floa
     case CK_BINARY_SUB: CK_BINARY_ROW(p - q) break;
     case CK_BINARY_MUL: CK_BINARY_ROW(p * q) break;
     case CK_BINARY_DIV: CK_BINARY_ROW(p / q) break;
+    case CK_BINARY_POW: CK_BINARY_ROW(powf(p, q)) break;
+    case CK_BINARY_MIN: CK_BINARY_ROW(isnan(p) || p < q ? p : q) break;
+    case CK_BINARY_MAX: CK_BINARY_ROW(isnan(p) || p > q ? p : q) break;
+    case CK_BINARY_EQUAL: CK_BINARY_ROW(p == q ? 1.0f : 0.0f) break;
+    case CK_BINARY_LESS: CK_BINARY_ROW(p < q ? 1.0f : 0.0f) break;
+    case CK_BINARY_GREATER: CK_BINARY_ROW(p > q ? 1.0f : 0.0f) break;
     default: break;
     }
 }
@@ -69,6 +87,49 @@ void ck_binary_strided_f32(int op, size_t rank, const int64_t *dims, const int64
         }
         if (rank == 1) return;
     }
+}
+
+void ck_where_strided_f32(size_t rank, const int64_t *dims, const int64_t *c_strides, const int64_t *a_strides,
+                          const int64_t *b_strides, const float *cond, const float *a, const float *b, float *y) {
+    if (rank == 0) { y[0] = cond[0] != 0.0f ? a[0] : b[0]; return; }
+    for (size_t d = 0; d < rank; d++) if (dims[d] == 0) return;
+    int64_t index[CK_MAX_RANK] = {0};
+    const int64_t n = dims[rank - 1], sc = c_strides[rank - 1], sa = a_strides[rank - 1], sb = b_strides[rank - 1];
+    for (;;) {
+        int64_t co = 0, ao = 0, bo = 0;
+        for (size_t d = 0; d + 1 < rank; d++) {
+            co += index[d] * c_strides[d]; ao += index[d] * a_strides[d]; bo += index[d] * b_strides[d];
+        }
+        for (int64_t i = 0; i < n; i++) y[i] = cond[co + i * sc] != 0.0f ? a[ao + i * sa] : b[bo + i * sb];
+        y += n;
+        if (rank == 1) return;
+        size_t d = rank - 1;
+        for (;;) {
+            d--;
+            if (++index[d] < dims[d]) break;
+            index[d] = 0;
+            if (d == 0) return;
+        }
+    }
+}
+
+int64_t ck_gather_f32(const float *x, const float *indices, float *y, size_t outer, size_t axis_len, size_t inner,
+                      size_t count) {
+    int64_t bad = -1;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < count; j++) {
+            float raw = indices[j];
+            int64_t k = (int64_t)raw;
+            if (k < 0) k += (int64_t)axis_len;
+            float *dst = y + (o * count + j) * inner;
+            if (raw != (float)(int64_t)raw || k < 0 || k >= (int64_t)axis_len) {
+                if (bad < 0) bad = (int64_t)j;
+                memset(dst, 0, inner * sizeof(float));
+                continue;
+            }
+            memcpy(dst, x + (o * axis_len + (size_t)k) * inner, inner * sizeof(float));
+        }
+    return bad;
 }
 
 void ck_reduce_f32(int op, const float *x, float *y, size_t outer, size_t length, size_t inner) {

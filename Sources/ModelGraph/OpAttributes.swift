@@ -221,6 +221,10 @@ public enum OpAttributes: Hashable, Sendable {
     case axes(AxesAttributes)
     case transpose(TransposeAttributes)
     case pad(PadAttributes)
+    case cast(CastAttributes)
+    case gather(GatherAttributes)
+    case slice(SliceAttributes)
+    case expand(ExpandAttributes)
     /// The op takes no attributes.
     case none
 
@@ -361,5 +365,102 @@ public struct PadAttributes: Hashable, Sendable {
         guard pads[0] == 0, pads[pads.count / 2] == 0 else { throw reader.bad("pads", "must not pad the batch axis, got \(pads)") }
         self.pads = pads
         value = try reader.double("value", default: 0)
+    }
+}
+
+/// `cast`: `to`, the target dtype by its model.json name (`f32`, `f16`, `bf16`, `i64`, `i32`, `i8`,
+/// `u8`, `bool`). Values are held as f32 (docs/ops.md, "Values"): float targets keep the value,
+/// integer targets truncate toward zero, `bool` gives 1 for any non-zero value.
+public struct CastAttributes: Hashable, Sendable {
+    public var to: DType
+
+    public init(to: DType) { self.to = to }
+
+    public init(_ node: Node) throws {
+        let raw = try AttributeReader(node).choice("to", default: "f32", allowed: DType.allCases.map(\.rawValue))
+        to = DType(rawValue: raw) ?? .f32
+    }
+}
+
+/// `gather`: `axis` (0), as ONNX `Gather`: `data.shape[..<axis] + indices.shape + data.shape[(axis+1)...]`.
+/// Indices are integers held as f32; negative ones count from the end.
+public struct GatherAttributes: Hashable, Sendable {
+    public var axis: Int
+
+    public init(axis: Int = 0) { self.axis = axis }
+
+    public init(_ node: Node) throws {
+        axis = try AttributeReader(node).int("axis", default: 0)
+    }
+}
+
+/// `slice`: `starts`, `ends` (required), `axes` (default 0, 1, …), `steps` (default 1; non-zero), as
+/// ONNX `Slice` with constant inputs folded into attributes (out-of-range bounds clamp). The batch
+/// axis cannot be sliced.
+public struct SliceAttributes: Hashable, Sendable {
+    public var starts: [Int]
+    public var ends: [Int]
+    public var axes: [Int]?
+    public var steps: [Int]?
+
+    public init(starts: [Int], ends: [Int], axes: [Int]? = nil, steps: [Int]? = nil) {
+        (self.starts, self.ends, self.axes, self.steps) = (starts, ends, axes, steps)
+    }
+
+    public init(_ node: Node) throws {
+        let reader = AttributeReader(node)
+        starts = try reader.intList("starts", required: true) ?? []
+        ends = try reader.intList("ends", required: true) ?? []
+        axes = try reader.intList("axes", required: false)
+        steps = try reader.intList("steps", required: false)
+        guard !starts.isEmpty, ends.count == starts.count, axes.map({ $0.count == starts.count }) ?? true,
+              steps.map({ $0.count == starts.count }) ?? true else {
+            throw reader.bad("starts", "ends, axes and steps must have one entry per sliced axis")
+        }
+        if let steps, steps.contains(0) { throw reader.bad("steps", "must not be 0") }
+    }
+
+    /// Per input axis of a rank-`rank` input: (first index, step, count) — ONNX's clamping rules.
+    public func resolved(_ shape: [Int], node: Node) throws -> [(start: Int, step: Int, count: Int)] {
+        let reader = AttributeReader(node)
+        var result = shape.map { (start: 0, step: 1, count: $0) }
+        let axisList = axes ?? Array(0..<starts.count)
+        var seen = Set<Int>()
+        for (i, rawAxis) in axisList.enumerated() {
+            let axis = rawAxis < 0 ? rawAxis + shape.count : rawAxis
+            guard axis >= 0, axis < shape.count else { throw reader.bad("axes", "has \(rawAxis), out of range for an input of rank \(shape.count)") }
+            guard axis != 0 else { throw reader.bad("axes", "names the batch axis, which cannot be sliced") }
+            guard seen.insert(axis).inserted else { throw reader.bad("axes", "names axis \(axis) twice") }
+            let size = shape[axis], step = steps?[i] ?? 1
+            func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { Swift.min(Swift.max(v, lo), hi) }
+            var start = starts[i] < 0 ? starts[i] + size : starts[i]
+            var end = ends[i] < 0 ? ends[i] + size : ends[i]
+            if step > 0 {
+                start = clamp(start, 0, size)
+                end = clamp(end, 0, size)
+                result[axis] = (start, step, end > start ? (end - start + step - 1) / step : 0)
+            } else {
+                start = clamp(start, 0, size - 1)
+                end = clamp(end, -1, size - 1)
+                result[axis] = (start, step, start > end ? (start - end - step - 1) / -step : 0)
+            }
+        }
+        return result
+    }
+}
+
+/// `expand`: `shape` (ints), broadcast with the input by NumPy rules as ONNX `Expand`; its first
+/// entry (the batch) must be 1.
+public struct ExpandAttributes: Hashable, Sendable {
+    public var shape: [Int]
+
+    public init(shape: [Int]) { self.shape = shape }
+
+    public init(_ node: Node) throws {
+        let reader = AttributeReader(node)
+        guard let shape = try reader.intList("shape", required: true), !shape.isEmpty, shape.allSatisfy({ $0 >= 1 }) else {
+            throw reader.bad("shape", "must be a non-empty list of sizes ≥ 1")
+        }
+        self.shape = shape
     }
 }

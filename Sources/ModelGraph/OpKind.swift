@@ -10,9 +10,12 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
     case linear, conv2d, batchnorm2d, layernorm
     // ** element-wise, one input **
     case relu, gelu, sigmoid, tanh, silu, clip, hardsigmoid, hardswish, erf, sqrt, reciprocal, exp, log, neg, abs
+    case softplus, mish, not, cast
     case leakyRelu = "leaky_relu"
-    // ** element-wise, two inputs (broadcasting) **
-    case add, sub, mul, div
+    // ** element-wise, two or three inputs (broadcasting) **
+    case add, sub, mul, div, pow, min, max, equal, less, greater, `where`
+    // ** products **
+    case matmul
     // ** normalisation over an axis **
     case softmax
     case logSoftmax = "log_softmax"
@@ -25,7 +28,7 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
     case reduceMax = "reduce_max"
     case reduceMin = "reduce_min"
     // ** shape and plumbing **
-    case flatten, reshape, squeeze, unsqueeze, transpose, pad, concat, dropout, identity
+    case flatten, reshape, squeeze, unsqueeze, transpose, pad, concat, dropout, identity, gather, slice, expand
 
     /// The op's row: arity, parameter roles, attribute parser and what the algorithms may do with it.
     public var spec: OpSpec {
@@ -37,14 +40,20 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
             return OpSpec(params: ["weight": .learned, "bias": .learned, "running_mean": .buffer, "running_var": .buffer],
                           mixesSamplesInTraining: true) { .batchnorm(try BatchNormAttributes($0)) }
         case .layernorm: return OpSpec(params: ["weight": .optionalLearned, "bias": .optionalLearned]) { .layernorm(try LayerNormAttributes($0)) }
-        case .relu, .sigmoid, .tanh, .silu, .hardswish, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .identity:
+        case .relu, .sigmoid, .tanh, .silu, .hardswish, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .identity,
+             .softplus, .mish, .not:
             return OpSpec(elementwiseUnary: true)
+        case .cast: return OpSpec(elementwiseUnary: true) { .cast(try CastAttributes($0)) }
         case .dropout: return OpSpec(elementwiseUnary: true)
         case .gelu: return OpSpec(elementwiseUnary: true) { .gelu(try GeluAttributes($0)) }
         case .clip: return OpSpec(elementwiseUnary: true) { .clip(try ClipAttributes($0)) }
         case .hardsigmoid: return OpSpec(elementwiseUnary: true) { .hardsigmoid(try HardSigmoidAttributes($0)) }
         case .leakyRelu: return OpSpec(elementwiseUnary: true) { .leakyRelu(try LeakyReluAttributes($0)) }
-        case .add, .sub, .mul, .div: return OpSpec(inputs: 2...2)
+        case .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .matmul: return OpSpec(inputs: 2...2)
+        case .where: return OpSpec(inputs: 3...3)
+        case .gather: return OpSpec(inputs: 2...2) { .gather(try GatherAttributes($0)) }
+        case .slice: return OpSpec { .slice(try SliceAttributes($0)) }
+        case .expand: return OpSpec { .expand(try ExpandAttributes($0)) }
         case .softmax, .logSoftmax: return OpSpec { .softmax(try SoftmaxAttributes($0)) }
         case .maxpool2d, .avgpool2d: return OpSpec { .pool2d(try Pool2dAttributes($0)) }
         case .globalAvgpool, .globalMaxpool: return OpSpec()

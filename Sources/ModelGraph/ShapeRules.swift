@@ -16,10 +16,24 @@ enum ShapeRules {
             return try rule.batchnorm2d(inputs[0])
         case .layernorm: return try rule.layernorm(inputs[0], LayerNormAttributes(node))
         case .relu, .gelu, .sigmoid, .tanh, .silu, .clip, .hardsigmoid, .hardswish, .leakyRelu, .erf, .sqrt, .reciprocal,
-             .exp, .log, .neg, .abs, .dropout, .identity:
+             .exp, .log, .neg, .abs, .softplus, .mish, .not, .cast, .dropout, .identity:
             _ = try OpAttributes(node)
             return inputs[0]
-        case .add, .sub, .mul, .div: return try rule.broadcast(inputs[0], inputs[1])
+        case .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater: return try rule.broadcast(inputs[0], inputs[1])
+        case .where: return try rule.broadcast(rule.broadcast(inputs[0], inputs[1]), inputs[2])
+        case .matmul: return try rule.matmul(inputs[0], inputs[1])
+        case .gather: return try rule.gather(inputs[0], inputs[1], GatherAttributes(node))
+        case .slice:
+            let counts = try SliceAttributes(node).resolved(inputs[0].dims, node: node).map(\.count)
+            guard !counts.contains(0) else { throw rule.mismatch("slice of \(inputs[0]) is empty") }
+            return Shape(counts)
+        case .expand:
+            let a = try ExpandAttributes(node)
+            let out = try rule.broadcast(inputs[0], Shape(a.shape))
+            guard out.rank == inputs[0].rank, out[0] == inputs[0][0] else {
+                throw GraphError.badAttribute(node: node.name, attr: "shape", reason: "\(a.shape) would change the batch axis of \(inputs[0])")
+            }
+            return out
         case .softmax, .logSoftmax:
             _ = try rule.axis(SoftmaxAttributes(node).axis, rank: inputs[0].rank, what: "axis")
             return inputs[0]
@@ -234,6 +248,25 @@ extension Rule {
             }
             out.append(da == 1 ? db : da)
         }
+        return Shape(out)
+    }
+
+    /// ONNX `MatMul` of two operands of rank ≥ 2: `[…, M, K] × […, K, N]`, leading dims broadcast.
+    func matmul(_ a: Shape, _ b: Shape) throws -> Shape {
+        guard a.rank >= 2, b.rank >= 2 else { throw mismatch("matmul needs operands of rank ≥ 2, got \(a) and \(b)") }
+        guard a[a.rank - 1] == b[b.rank - 2] else {
+            throw mismatch("matmul of \(a) and \(b): inner sizes \(a[a.rank - 1]) and \(b[b.rank - 2]) differ")
+        }
+        let lead = try broadcast(Shape(Array(a.dims.dropLast(2))), Shape(Array(b.dims.dropLast(2))))
+        let out = lead.dims + [a[a.rank - 2], b[b.rank - 1]]
+        guard checkedProduct(out) != nil else { throw mismatch("matmul of \(a) and \(b) has too many elements") }
+        return Shape(out)
+    }
+
+    func gather(_ data: Shape, _ indices: Shape, _ a: GatherAttributes) throws -> Shape {
+        let axis = try self.axis(a.axis, rank: data.rank, what: "axis")
+        let out = Array(data.dims[..<axis]) + indices.dims + Array(data.dims[(axis + 1)...])
+        guard checkedProduct(out) != nil else { throw mismatch("gather of \(data) by \(indices) has too many elements") }
         return Shape(out)
     }
 

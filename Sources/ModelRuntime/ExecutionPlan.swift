@@ -62,7 +62,9 @@ final class ExecutionPlan: @unchecked Sendable {
                   input.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
                 throw RuntimeError.unsupported(node: input.name, reason: "graph input shape \(input.shape) must be [batch or -1, fixed dims…]")
             }
-            guard input.dtype == .f32 else { throw RuntimeError.unsupported(node: input.name, reason: "graph input dtype \(input.dtype.rawValue) (f32 only)") }
+            guard input.dtype != .f16, input.dtype != .bf16 else {
+                throw RuntimeError.unsupported(node: input.name, reason: "graph input dtype \(input.dtype.rawValue) (f32, integers and bool are supported)")
+            }
             let shape = Array(input.shape.dropFirst())
             sampleShape[input.name] = shape
             bufferOf[input.name] = buffers.count

@@ -34,8 +34,11 @@ enum KernelRegistry {
             return .constant(ConstantKernel(tensor), shape: tensor.shape.dims)
         }
         guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
-        if [.add, .sub, .mul, .div].contains(node.op) {
-            return try binary(node, inputShapes: inputShapes, constantInputs: constantInputs)
+        switch node.op {
+        case .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where:
+            return try broadcasting(node, inputShapes: inputShapes, constantInputs: constantInputs)
+        case .gather: return try gather(node, inputShapes: inputShapes, constantInputs: constantInputs)
+        default: break
         }
         if let constant = constantInputs.firstIndex(of: true) {
             throw RuntimeError.unsupported(node: node.name, reason: "input '\(node.inputs[constant])' is a constant; \(node.op.rawValue) needs values with the batch dimension (fold constants before planning)")
@@ -43,7 +46,18 @@ enum KernelRegistry {
         let shape = inputShapes[0]
         let count = shape.reduce(1, *)
         switch node.op {
-        case .constant, .add, .sub, .mul, .div: preconditionFailure("bound above")
+        case .constant, .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where, .gather:
+            preconditionFailure("bound above")
+        case .softplus: return .kernel(UnaryKernel(.softplus, elementsPerSample: count), outputShape: shape)
+        case .mish: return .kernel(UnaryKernel(.mish, elementsPerSample: count), outputShape: shape)
+        case .not: return .kernel(UnaryKernel(.not, elementsPerSample: count), outputShape: shape)
+        case .cast:
+            let to = try CastAttributes(node).to
+            if to.isFloatingPoint { return .view(outputShape: shape) }
+            return .kernel(UnaryKernel(to == .bool ? .nonZero : .trunc, elementsPerSample: count), outputShape: shape)
+        case .matmul: return try matmul(node, inputShapes: inputShapes)
+        case .slice: return try slice(node, shape: shape)
+        case .expand: return try expand(node, shape: shape)
         case .linear:
             if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try linear(planned, shape: shape, tensors: tensors)
@@ -306,35 +320,109 @@ enum KernelRegistry {
         Array(try node.outputShape(inputs: [Shape([1] + shape)], params: [:]).dims.dropFirst())
     }
 
-    /// `add|sub|mul|div`: equal per-sample shapes use the bit-exact SIMD kernels (add, mul); anything
-    /// else the broadcasting kernel. A constant operand has no batch dimension.
-    static func binary(_ node: Node, inputShapes: [[Int]], constantInputs: [Bool]) throws -> KernelBinding {
+    /// Full shapes of a node's inputs for its shape rule: batched ones with the batch as 1, constants
+    /// as they are. Refuses an operand of lower rank than a constant (its batch axis would move).
+    static func fullShapes(_ node: Node, _ inputShapes: [[Int]], _ constantInputs: [Bool]) throws -> [[Int]] {
         guard constantInputs.contains(false) else {
-            throw RuntimeError.unsupported(node: node.name, reason: "both inputs are constants (fold them before planning)")
+            throw RuntimeError.unsupported(node: node.name, reason: "every input is a constant (fold them before planning)")
         }
-        // Full shapes with the batch as 1 for the rule; a constant's leading size must be 1 (or absent).
         let full = zip(inputShapes, constantInputs).map { shape, constant in constant ? shape : [1] + shape }
         let rank = full.map(\.count).max()!
         for (i, constant) in constantInputs.enumerated() where !constant && full[i].count != rank {
             throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) of a rank-\(full[i].count) value with a rank-\(rank) operand would move the batch axis")
         }
-        let output = try node.outputShape(inputs: full.map { Shape($0) }, params: [:]).dims
+        return full
+    }
+
+    /// A broadcast layout over full shapes where the batched operands' dim 0 is the batch (stride one
+    /// sample) and a constant's broadcasts (its leading size must be 1).
+    static func batchLayout(_ node: Node, output: [Int], operands: [[Int]], constantInputs: [Bool]) throws -> BroadcastLayout {
         guard output[0] == 1 else {
-            throw RuntimeError.shapeMismatch(node: node.name, reason: "a constant operand must have size 1 along the batch axis, got \(inputShapes)")
+            throw RuntimeError.shapeMismatch(node: node.name, reason: "a constant operand must have size 1 along the batch axis, got \(operands)")
         }
+        // A placeholder batch of 2 keeps the batched operands' dim 0 from reading as a broadcast.
+        let shapes = zip(operands, constantInputs).map { shape, constant in constant ? shape : [2] + shape.dropFirst() }
+        return BroadcastLayout(output: [2] + output.dropFirst(), operands: shapes)
+    }
+
+    /// Binary ops and `where` with broadcasting: equal per-sample shapes of `add`/`mul` use the
+    /// bit-exact SIMD kernels; anything else the broadcasting kernel. A constant has no batch dimension.
+    static func broadcasting(_ node: Node, inputShapes: [[Int]], constantInputs: [Bool]) throws -> KernelBinding {
+        let full = try fullShapes(node, inputShapes, constantInputs)
+        let output = try node.outputShape(inputs: full.map { Shape($0) }, params: [:]).dims
         let sample = Array(output.dropFirst())
         if !constantInputs.contains(true), inputShapes[0] == inputShapes[1], node.op == .add || node.op == .mul {
             return .kernel(BinaryKernel(node.op == .add ? .add : .mul, elementsPerSample: sample.reduce(1, *)), outputShape: sample)
         }
-        // Batched operands: their batch stride is one sample; a constant's batch dimension broadcasts (size 1).
-        let operation: BinaryOperation = [.add: .add, .sub: .sub, .mul: .mul, .div: .div][node.op]!
-        let operandShapes = zip(full, constantInputs).map { shape, constant in
-            constant ? shape : [Swift.max(2, output[0])] + shape.dropFirst()
+        let layout = try batchLayout(node, output: output, operands: full, constantInputs: constantInputs)
+        let operations: [OpKind: BinaryOperation] = [.add: .add, .sub: .sub, .mul: .mul, .div: .div, .pow: .pow, .min: .min,
+                                                      .max: .max, .equal: .equal, .less: .less, .greater: .greater]
+        let operation: BroadcastKernel.Operation = operations[node.op].map { .binary($0) } ?? .select
+        return .kernel(BroadcastKernel(operation, layout: layout), outputShape: sample)
+    }
+
+    /// `matmul` of two batched values (leading dims broadcast, counted in matrices).
+    static func matmul(_ node: Node, inputShapes: [[Int]]) throws -> KernelBinding {
+        let full = inputShapes.map { [1] + $0 }
+        let output = try node.outputShape(inputs: full.map { Shape($0) }, params: [:]).dims
+        guard full[0].count == full[1].count else {
+            throw RuntimeError.unsupported(node: node.name, reason: "matmul of operands of ranks \(full[0].count) and \(full[1].count) would move the batch axis")
         }
-        var layoutOutput = output
-        layoutOutput[0] = Swift.max(2, output[0])
-        return .kernel(BroadcastBinaryKernel(operation, layout: BroadcastLayout(output: layoutOutput, a: operandShapes[0], b: operandShapes[1])),
-                       outputShape: sample)
+        let (m, k, n) = (full[0][full[0].count - 2], full[0][full[0].count - 1], full[1][full[1].count - 1])
+        let layout = try batchLayout(node, output: Array(output.dropLast(2)), operands: full.map { Array($0.dropLast(2)) },
+                                     constantInputs: [false, false])
+        return .kernel(MatmulKernel(m: m, k: k, n: n, layout: layout), outputShape: Array(output.dropFirst()))
+    }
+
+    /// `gather`: a constant table indexed along axis 0 by batched indices (embeddings), or a batched
+    /// value indexed along another axis by constant indices.
+    static func gather(_ node: Node, inputShapes: [[Int]], constantInputs: [Bool]) throws -> KernelBinding {
+        let axisAttr = try GatherAttributes(node).axis
+        switch (constantInputs[0], constantInputs[1]) {
+        case (true, false):
+            let data = inputShapes[0]
+            let axis = axisAttr < 0 ? axisAttr + data.count : axisAttr
+            guard axis == 0 else { throw RuntimeError.unsupported(node: node.name, reason: "gather of a constant along axis \(axisAttr) by batched indices (axis 0 only)") }
+            let output = inputShapes[1] + data.dropFirst()
+            return .kernel(GatherKernel(node: node.name, outerPerSample: 1, axisLength: data[0], inner: data.dropFirst().reduce(1, *),
+                                        indexCount: inputShapes[1].reduce(1, *), dataIsBatched: false), outputShape: output)
+        case (false, true):
+            let full = [1] + inputShapes[0]
+            let axis = axisAttr < 0 ? axisAttr + full.count : axisAttr
+            guard axis >= 1, axis < full.count else { throw RuntimeError.unsupported(node: node.name, reason: "gather along the batch axis") }
+            let output = try node.outputShape(inputs: [Shape(full), Shape(inputShapes[1])], params: [:]).dims
+            return .kernel(GatherKernel(node: node.name, outerPerSample: full[1..<axis].reduce(1, *), axisLength: full[axis],
+                                        inner: full[(axis + 1)...].reduce(1, *), indexCount: inputShapes[1].reduce(1, *), dataIsBatched: true),
+                           outputShape: Array(output.dropFirst()))
+        default:
+            throw RuntimeError.unsupported(node: node.name, reason: "gather needs exactly one constant input (a table or the indices)")
+        }
+    }
+
+    /// `slice`: a strided copy starting at the first selected element (negative steps read backwards).
+    static func slice(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let full = [1] + shape
+        let ranges = try SliceAttributes(node).resolved(full, node: node)
+        let output = ranges.map(\.count)
+        guard !output.contains(0) else { throw RuntimeError.shapeMismatch(node: node.name, reason: "slice of per-sample \(shape) is empty") }
+        var inStrides = TensorOps.contiguousStrides(full)
+        inStrides[0] = Int64(shape.reduce(1, *))
+        let offset = ranges.indices.dropFirst().map { ranges[$0].start * Int(inStrides[$0]) }.reduce(0, +)
+        var outStrides = TensorOps.contiguousStrides(output)
+        outStrides[0] = Int64(output.dropFirst().reduce(1, *))
+        return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: ranges.indices.map { inStrides[$0] * Int64(ranges[$0].step) },
+                                         destinationStrides: outStrides, sourceOffset: offset),
+                       outputShape: Array(output.dropFirst()))
+    }
+
+    /// `expand`: a strided copy reading broadcast dims with stride 0.
+    static func expand(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let output = try sampleOutputShape(node, shape)
+        let layout = try batchLayout(node, output: [1] + output, operands: [[1] + shape], constantInputs: [false])
+        var outStrides = TensorOps.contiguousStrides(layout.dims.map { Int($0) })
+        outStrides[0] = Int64(output.reduce(1, *))
+        return .kernel(StridedCopyKernel(dims: layout.dims, sourceStrides: layout.strides[0], destinationStrides: outStrides),
+                       outputShape: output)
     }
 
     /// `reduce_*`: the reduced axes must be one contiguous run (after resolving negatives).

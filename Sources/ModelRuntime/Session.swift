@@ -70,7 +70,7 @@ public final class Session: @unchecked Sendable {
 
         for info in plan.inputs {
             let slot = plan.slots[info.name]!
-            inputs[info.name]!.withUnsafeBytes { bytes in
+            inputs[info.name]!.toF32().withUnsafeBytes { bytes in
                 (arena.base + slot.offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             }
         }
@@ -112,7 +112,9 @@ public final class Session: @unchecked Sendable {
         var batch: Int?
         for info in plan.inputs {
             guard let tensor = inputs[info.name] else { throw RuntimeError.missingInput(info.name) }
-            guard tensor.dtype == .f32, tensor.quant == nil else { throw RuntimeError.wrongInputDType(input: info.name, dtype: tensor.dtype) }
+            guard tensor.dtype == info.dtype, tensor.quant == nil else {
+                throw RuntimeError.wrongInputDType(input: info.name, dtype: tensor.dtype, expected: info.dtype)
+            }
             let dims = tensor.shape.dims
             guard dims.count == info.shape.count else { throw RuntimeError.wrongInputRank(input: info.name, expected: info.shape, actual: dims) }
             for d in 1..<max(dims.count, 1) where dims[d] != info.shape[d] {
@@ -126,10 +128,19 @@ public final class Session: @unchecked Sendable {
             guard n <= options.maxBatch else { throw RuntimeError.batchTooLarge(input: info.name, batch: n, maxBatch: options.maxBatch) }
             if let b = batch, b != n { throw RuntimeError.inconsistentBatch(input: info.name, batch: n, expected: b) }
             batch = n
-            if options.rejectNonFinite { try checkFinite(tensor, name: info.name) }
+            if info.dtype == .f32, options.rejectNonFinite { try checkFinite(tensor, name: info.name) }
+            if info.dtype == .i64 || info.dtype == .i32 { try checkExactlyRepresentable(tensor, name: info.name) }
         }
         guard let batch else { throw RuntimeError.badOption("the graph has no inputs") }
         return batch
+    }
+
+    /// Integer inputs (token ids) are held as f32 (docs/ops.md, "Values"): exact up to 2²⁴.
+    private func checkExactlyRepresentable(_ tensor: Tensor, name: String) throws {
+        let limit = 1 << 24
+        for (i, v) in tensor.integers.enumerated() where Swift.abs(v) > limit {
+            throw RuntimeError.badValue(node: name, reason: "integer \(v) at index \(i) is beyond ±2^24, which f32 values hold exactly")
+        }
     }
 
     private func checkFinite(_ tensor: Tensor, name: String) throws {

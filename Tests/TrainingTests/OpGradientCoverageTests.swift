@@ -114,9 +114,11 @@ final class OpGradientCoverageTests: XCTestCase {
 
     func testOpsWithoutGradientAreRefusedByName() throws {
         for op in OpKind.allCases where !OpRules.isDifferentiable(op) {
-            let attrs: [String: JSONValue] = op == .pad ? ["pads": [0, 1, 0, 1]] : [:]
-            let shape = op == .globalMaxpool ? [2, 3, 2, 2] : [2, 3]
-            let g = singleNodeGraph(op, inputShapes: op == .div ? [shape, shape] : [shape], attrs: attrs)
+            let attrs: [String: JSONValue] = [.pad: ["pads": [0, 1, 0, 1]], .slice: ["starts": [1], "ends": [2], "axes": [1]],
+                                              .expand: ["shape": [1, 3]]][op] ?? [:]
+            let shape = op == .globalMaxpool ? [2, 3, 2, 2] : (op == .matmul ? [2, 3, 3] : [2, 3])
+            let arity = op.spec.inputs.lowerBound
+            let g = singleNodeGraph(op, inputShapes: [[Int]](repeating: shape, count: arity), attrs: attrs)
             XCTAssertThrowsError(try TrainableModel(graph: g, tensors: TensorMap()), op.rawValue) { error in
                 XCTAssertEqual("\(error)", "node 'n': op \(op.rawValue) has no gradient rule, so the graph cannot be trained")
             }

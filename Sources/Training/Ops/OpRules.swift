@@ -198,7 +198,8 @@ enum OpRules {
                 }
             }
             return (grads, [:])
-        case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad:
+        case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad, .softplus, .mish, .not, .cast,
+             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand:
             throw notDifferentiable(node, "")
         case .squeeze, .unsqueeze: return ([g], [:])
         case .transpose:
@@ -233,7 +234,8 @@ enum OpRules {
              .hardswish, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .leakyRelu, .add, .sub, .mul, .softmax, .logSoftmax,
              .maxpool2d, .avgpool2d, .globalAvgpool, .flatten, .reshape, .squeeze, .unsqueeze, .transpose, .concat, .dropout, .identity:
             return true
-        case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad:
+        case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad, .softplus, .mish, .not, .cast,
+             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand:
             return false
         }
     }
