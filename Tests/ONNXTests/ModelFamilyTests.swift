@@ -46,4 +46,6 @@ final class ModelFamilyTests: XCTestCase {
     func testMobileNetV2Style() throws { try check("mobilenet_v2") }
     func testMobileNetV3Style() throws { try check("mobilenet_v3") }
     func testEfficientNetStyle() throws { try check("efficientnet") }
+    func testBERTStyleEncoder() throws { try check("bert", dims: ["sequence": 8]) }
+    func testGPT2StyleBlock() throws { try check("gpt2", dims: ["sequence": 8]) }
 }

@@ -44,7 +44,7 @@ extension ONNXGraphBuilder {
         guard proto.output.count > 1 else { return }
         for extra in proto.output.dropFirst() where !extra.isEmpty {
             // The extra output stays undefined: a later reader fails as an unsupported use.
-            if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" { continue }
+            if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" || op == "Split" { continue }
             throw GraphError.unsupportedONNX("node '\(name)': \(op) with \(proto.output.count) outputs (nodes with several outputs are not supported yet)")
         }
     }
@@ -149,7 +149,7 @@ struct NodeTranslation {
         "GlobalMaxPool": "global_maxpool", "ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
         "ReduceMin": "reduce_min", "Softmax": "softmax", "LogSoftmax": "log_softmax", "Flatten": "flatten",
         "Reshape": "reshape", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Transpose": "transpose", "Concat": "concat",
-        "Pad": "pad",
+        "Pad": "pad", "Cast": "cast", "Gather": "gather", "Slice": "slice", "Expand": "expand", "Split": "slice",
     ]
 
     /// Whether an ONNX op of the default domain can be imported at all: folded at import, or
@@ -212,6 +212,21 @@ struct NodeTranslation {
             let axis = try attributes.int("axis") ?? 0
             try emit("concat", inputs: proto.input.indices.map { try value($0) }, attrs: ["axis": .number(Double(axis))])
         case "Pad": try pad()
+        case "Cast":
+            guard let to = try attributes.int("to"), let dtype = ONNXTensor.dtype(Int32(truncatingIfNeeded: to)) else {
+                throw refuse("to an element type ModelSmith does not hold")
+            }
+            attributes.ignore("saturate")
+            try emit("cast", inputs: [value(0)], attrs: ["to": .string(dtype.rawValue)])
+        case "Gather":
+            try emit("gather", inputs: [value(0), value(1)], attrs: ["axis": .number(Double(try attributes.int("axis", default: 0)))])
+        case "Slice": try slice()
+        case "Expand":
+            guard let target = inputName(1), let vector = try builder.foldedValue(target) else { throw refuse("needs a shape known at import (input 1)") }
+            // The batch entry broadcasts as 1 (the batched operand keeps its batch).
+            let shape = vector.values.map { $0.map(Folded.int) ?? 1 }
+            try emit("expand", inputs: [value(0)], attrs: ["shape": Self.ints(shape)])
+        case "Split": try split()
         default:
             throw GraphError.unsupportedONNXOp(node: name, op: op, opset: opset)
         }
@@ -395,6 +410,54 @@ struct NodeTranslation {
             shape = shape.map { $0 ?? -1 }
         }
         try emit("reshape", inputs: [x], attrs: ["shape": Self.ints(shape.map { $0! })])
+    }
+
+    private mutating func slice() throws {
+        let starts: [Int], ends: [Int]
+        var axes: [Int]?, steps: [Int]?
+        if opset < 10 {
+            guard let s = try attributes.ints("starts"), let e = try attributes.ints("ends") else { throw refuse("needs starts and ends") }
+            (starts, ends, axes) = (s, e, try attributes.ints("axes"))
+        } else {
+            guard let s = try knownInts(1, "starts"), let e = try knownInts(2, "ends") else { throw refuse("needs starts and ends") }
+            (starts, ends, axes, steps) = (s, e, try knownInts(3, "axes"), try knownInts(4, "steps"))
+        }
+        // INT64 bounds (slice to the end) are clamped by the op; keep them in JSON's exact range.
+        func clamp(_ v: [Int]) -> [Int] { v.map { Swift.max(-(1 << 52), Swift.min(1 << 52, $0)) } }
+        var attrs: [String: JSONValue] = ["starts": Self.ints(clamp(starts)), "ends": Self.ints(clamp(ends))]
+        if let axes { attrs["axes"] = Self.ints(axes) }
+        if let steps { attrs["steps"] = Self.ints(steps) }
+        try emit("slice", inputs: [value(0)], attrs: attrs)
+    }
+
+    /// One `slice` per output (nodes have one output): sizes from `split` (attribute before
+    /// opset 13, input after), else `num_outputs` / the output count in equal parts.
+    private mutating func split() throws {
+        let x = try value(0)
+        let dims = try builder.shape(of: x).dims
+        var axis = try attributes.int("axis", default: 0)
+        if axis < 0 { axis += dims.count }
+        guard axis >= 1, axis < dims.count else { throw refuse("along axis \(axis) (the batch axis cannot be split)") }
+        let count = proto.output.count
+        _ = try attributes.int("num_outputs")
+        var sizes = try attributes.ints("split") ?? knownInts(1, "split")
+        if sizes == nil {
+            let part = (dims[axis] + count - 1) / count
+            sizes = (0..<count).map { Swift.min(part, Swift.max(0, dims[axis] - $0 * part)) }
+        }
+        guard let sizes, sizes.count == count, sizes.reduce(0, +) == dims[axis] else {
+            throw GraphError.malformedONNX("node '\(name)': split sizes do not add up to dim \(axis) (\(dims[axis]))")
+        }
+        var start = 0
+        for (i, size) in sizes.enumerated() {
+            let sliceName = count == 1 ? name : "\(name):\(i)"
+            if !proto.output[i].isEmpty {
+                try builder.emit("slice", name: sliceName, onnxOp: op, inputs: [x], output: proto.output[i], attrs: [
+                    "starts": Self.ints([start]), "ends": Self.ints([start + size]), "axes": Self.ints([axis]),
+                ])
+            }
+            start += size
+        }
     }
 
     private mutating func pad() throws {

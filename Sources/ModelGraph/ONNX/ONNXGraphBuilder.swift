@@ -246,9 +246,11 @@ final class ONNXGraphBuilder {
     func input(_ value: String, node: String) throws -> String {
         if runtime.contains(value) { return value }
         guard !constantNodes.contains(value) else { return value }
-        guard let tensor = try knownTensor(value) else {
+        guard var tensor = try knownTensor(value) else {
             throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' depends on the batch size in a way the importer cannot fold")
         }
+        // Values are held as f32 (integer ids and masks too; docs/ops.md, "Values").
+        if !tensor.dtype.isFloatingPoint { tensor = tensor.toF32() }
         let tensorName = addTensor(tensor, name: value)
         try emit("constant", name: uniqueNodeName("constant:\(value)"), onnxOp: "Constant", inputs: [], output: value, params: ["value": tensorName])
         constantNodes.insert(value)
