@@ -150,6 +150,20 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(message(model), "unsupported ONNX: node '/relu/Relu': attribute 'mystery' of Relu is not supported")
     }
 
+    func testAutoPadOnAnInputThatIsNotRank4IsRefused() throws {
+        // Found by fuzz-onnx: SAME_UPPER padding read the spatial dims of a rank-3 input.
+        var model = Self.gemmModel()
+        var autoPad = Onnx_AttributeProto(), kernel = Onnx_AttributeProto()
+        autoPad.name = "auto_pad"; autoPad.type = .string; autoPad.s = Data("SAME_UPPER".utf8)
+        kernel.name = "kernel_shape"; kernel.type = .ints; kernel.ints = [2, 2]
+        model.graph.input = [Self.valueInfo("x", ["batch", 3, 32])]
+        model.graph.node = [Self.node("AveragePool", ["x"], ["y"], name: "pool", attributes: [autoPad, kernel])]
+        XCTAssertEqual(message(model), "unsupported ONNX: node 'pool': AveragePool with auto_pad on a rank-3 input (expected [N, C, H, W])")
+        kernel.ints = [0, 2]
+        model.graph.node[0].attribute = [autoPad, kernel]
+        XCTAssertTrue(message(model).contains("kernel [0, 2]: expected two values in 1…65536"), message(model))
+    }
+
     // MARK: malformed protobuf
 
     func testTruncatedVarint() {

@@ -175,12 +175,12 @@ enum ConstantFolding {
                 guard try inputs.attributes.int("allowzero", default: 0) == 0 else { return nil }
                 shape = target.enumerated().map { $1 == 0 && $0 < a.shape.count ? a.shape[$0] : $1 }
                 if let hole = shape.firstIndex(of: -1) {
-                    let rest = shape.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
-                    guard rest > 0, a.count % rest == 0 else { return nil }
+                    guard let rest = checkedProduct(shape.enumerated().filter { $0.offset != hole }.map(\.element)),
+                          rest > 0, a.count % rest == 0 else { return nil }
                     shape[hole] = a.count / rest
                 }
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == a.count else { return nil }
+            guard checkedProduct(shape) == a.count else { return nil }
             return Folded(dtype: a.dtype, shape: shape, values: a.values)
         case "Transpose":
             guard let a else { return nil }
@@ -226,10 +226,10 @@ enum ConstantFolding {
         case "Where":
             guard let condition = a, condition.isComplete, let x = inputs[1], let y = inputs[2],
                   x.dtype == y.dtype else { return nil }
-            guard let shape = broadcastShape(broadcastShape(condition.shape, x.shape) ?? [], y.shape),
-                  shape.reduce(1, *) <= Folded.maxElements else { return nil }
+            guard let inner = broadcastShape(condition.shape, x.shape), let shape = broadcastShape(inner, y.shape),
+                  let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
             let c = expand(condition, to: shape), xs = expand(x, to: shape), ys = expand(y, to: shape)
-            return Folded(dtype: x.dtype, shape: shape, values: shape.isEmpty && c.isEmpty ? [] : c.indices.map { c[$0]! != 0 ? xs[$0] : ys[$0] })
+            return Folded(dtype: x.dtype, shape: shape, values: c.indices.map { c[$0]! != 0 ? xs[$0] : ys[$0] })
         case "ConstantOfShape":
             guard let dims = a?.integers, dims.allSatisfy({ $0 >= 0 }), let count = checkedProduct(dims),
                   count <= Folded.maxElements else { return nil }
@@ -240,12 +240,13 @@ enum ConstantFolding {
         case "Range":
             guard let start = a?.values.first ?? nil, let limit = inputs[1]?.values.first ?? nil,
                   let delta = inputs[2]?.values.first ?? nil, delta != 0 else { return nil }
-            let count = Swift.max(0, Int(((limit - start) / delta).rounded(.up)))
-            guard count <= Folded.maxElements else { return nil }
+            let steps = ((limit - start) / delta).rounded(.up)
+            guard steps.isFinite, steps <= Double(Folded.maxElements) else { return nil }
+            let count = Swift.max(0, Int(steps))
             return Folded(dtype: a!.dtype, shape: [count], values: (0..<count).map { start + Double($0) * delta })
         case "Expand":
             guard let a, a.isComplete, let dims = inputs[1]?.integers, let shape = broadcastShape(a.shape, dims),
-                  shape.reduce(1, *) <= Folded.maxElements else { return nil }
+                  let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
             return Folded(dtype: a.dtype, shape: shape, values: expand(a, to: shape))
         case "Sqrt", "Neg":
             guard let a, a.isComplete else { return nil }
@@ -261,8 +262,9 @@ enum ConstantFolding {
         return strides
     }
 
-    /// NumPy's broadcast of two shapes, nil when they do not broadcast.
+    /// NumPy's broadcast of two shapes, nil when they do not broadcast (or a size is negative).
     static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+        guard !a.contains(where: { $0 < 0 }), !b.contains(where: { $0 < 0 }) else { return nil }
         let rank = Swift.max(a.count, b.count)
         var out: [Int] = []
         for d in 0..<rank {
@@ -294,7 +296,7 @@ enum ConstantFolding {
     /// equal to itself and as greater than any number below 1 (it is at least 1).
     static func broadcast(_ a: Folded, _ b: Folded, dtype: DType, batchAware: Bool = false,
                           _ f: (Double, Double) -> Double?) -> Folded? {
-        guard let shape = broadcastShape(a.shape, b.shape), shape.reduce(1, *) <= Folded.maxElements else { return nil }
+        guard let shape = broadcastShape(a.shape, b.shape), let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
         let xs = expand(a, to: shape), ys = expand(b, to: shape)
         var out: [Double?] = []
         for (x, y) in zip(xs, ys) {

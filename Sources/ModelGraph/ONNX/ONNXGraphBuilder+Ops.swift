@@ -245,8 +245,16 @@ struct NodeTranslation {
         try emit("clip", inputs: [value(0)], attrs: attrs)
     }
 
+    /// Two sizes in 1…65536 (kernel, strides, dilations of a 2-D window).
+    func checkWindow(_ values: [Int], _ what: String) throws {
+        guard values.count == 2, values.allSatisfy({ (1...65536).contains($0) }) else {
+            throw refuse("\(what) \(values): expected two values in 1…65536")
+        }
+    }
+
     /// ONNX `pads` for the spatial dims of a rank-4 input, with `auto_pad` resolved.
     private mutating func spatialPads(input: String, kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int] {
+        try checkWindow(kernel, "kernel"); try checkWindow(strides, "strides"); try checkWindow(dilations, "dilations")
         let autoPad = try attributes.string("auto_pad") ?? "NOTSET"
         let explicit = try attributes.ints("pads")
         switch autoPad {
@@ -257,6 +265,7 @@ struct NodeTranslation {
         case "VALID": return [0, 0, 0, 0]
         case "SAME_UPPER", "SAME_LOWER":
             let dims = try builder.shape(of: input).dims
+            guard dims.count == 4 else { throw refuse("with auto_pad on a rank-\(dims.count) input (expected [N, C, H, W])") }
             var begin: [Int] = [], end: [Int] = []
             for d in 0..<2 {
                 let size = dims[2 + d]
@@ -281,7 +290,6 @@ struct NodeTranslation {
         }
         let strides = try attributes.ints("strides") ?? [1, 1]
         let dilations = try attributes.ints("dilations") ?? [1, 1]
-        guard strides.count == 2, dilations.count == 2 else { throw refuse("strides/dilations must have two values") }
         let pads = try spatialPads(input: x, kernel: kernel, strides: strides, dilations: dilations)
         var params = ["weight": try param(1, "weight")]
         if inputName(2) != nil { params["bias"] = try param(2, "bias") }
@@ -400,8 +408,8 @@ struct NodeTranslation {
         let dims = try builder.shape(of: x).dims
         var shape = vector.values.map { $0.map { Folded.int($0) } }
         let perSample = dims.dropFirst().reduce(1, *)
-        if shape.first == .some(nil) || shape.first == dims.first && !builder.dynamicBatch
-            || shape.first == -1 && shape.dropFirst().allSatisfy({ ($0 ?? -1) > 0 }) && shape.dropFirst().reduce(1, { $0 * ($1 ?? 1) }) == perSample {
+        let rest = shape.dropFirst().allSatisfy({ ($0 ?? -1) > 0 }) ? checkedProduct(shape.dropFirst().map { $0! }) : nil
+        if shape.first == .some(nil) || shape.first == dims.first && !builder.dynamicBatch || shape.first == -1 && rest == perSample {
             shape[0] = 0
         }
         // Any other batch-sized entry is the one left to infer.
@@ -445,7 +453,7 @@ struct NodeTranslation {
             let part = (dims[axis] + count - 1) / count
             sizes = (0..<count).map { Swift.min(part, Swift.max(0, dims[axis] - $0 * part)) }
         }
-        guard let sizes, sizes.count == count, sizes.reduce(0, +) == dims[axis] else {
+        guard let sizes, sizes.count == count, sizes.allSatisfy({ (0...dims[axis]).contains($0) }), sizes.reduce(0, +) == dims[axis] else {
             throw GraphError.malformedONNX("node '\(name)': split sizes do not add up to dim \(axis) (\(dims[axis]))")
         }
         var start = 0
