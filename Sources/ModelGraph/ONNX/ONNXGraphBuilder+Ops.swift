@@ -15,7 +15,7 @@ extension ONNXGraphBuilder {
         guard let output = outputs.first, !output.isEmpty else { throw GraphError.malformedONNX("node '\(name)' has no output") }
 
         if op == "Constant" {
-            folded[output] = try constantValue(&attributes, node: name)
+            try constantValue(&attributes, node: name, output: output)
             return try attributes.checkAllRead(op: op)
         }
         if op == "Shape", let first = inputs.first, runtime.contains(first) {
@@ -49,19 +49,24 @@ extension ONNXGraphBuilder {
         }
     }
 
-    private func constantValue(_ attributes: inout ONNXAttributes, node: String) throws -> Folded {
+    /// A `Constant`'s value: folded when small, else kept as a tensor like an initializer.
+    private func constantValue(_ attributes: inout ONNXAttributes, node: String, output: String) throws {
         if let proto = try attributes.tensor("value") {
             let tensor = try ONNXTensor.tensor(proto, what: "node '\(node)' value", limits: limits, external: external)
-            if let value = Folded(tensor) { return value }
-            // A large constant: kept as a tensor only.
-            converted[node + ":value"] = tensor
-            throw GraphError.unsupportedONNX("node '\(node)': a Constant of \(tensor.elementCount) elements (store it as an initializer)")
+            if let value = Folded(tensor) { folded[output] = value } else { converted[output] = tensor }
+            return
         }
-        if let f = try attributes.float("value_float") { return Folded(dtype: .f32, shape: [], values: [Double(f)]) }
-        if let fs = try attributes.floats("value_floats") { return Folded(dtype: .f32, shape: [fs.count], values: fs.map { Double($0) }) }
-        if let i = try attributes.int("value_int") { return Folded(ints: [Int64(i)], shape: []) }
-        if let ints = try attributes.ints("value_ints") { return Folded(ints: ints.map { Int64($0) }) }
-        throw GraphError.unsupportedONNX("node '\(node)': Constant without a tensor, float(s) or int(s) value")
+        if let f = try attributes.float("value_float") {
+            folded[output] = Folded(dtype: .f32, shape: [], values: [Double(f)])
+        } else if let fs = try attributes.floats("value_floats") {
+            folded[output] = Folded(dtype: .f32, shape: [fs.count], values: fs.map { Double($0) })
+        } else if let i = try attributes.int("value_int") {
+            folded[output] = Folded(ints: [Int64(i)], shape: [])
+        } else if let ints = try attributes.ints("value_ints") {
+            folded[output] = Folded(ints: ints.map { Int64($0) })
+        } else {
+            throw GraphError.unsupportedONNX("node '\(node)': Constant without a tensor, float(s) or int(s) value")
+        }
     }
 
     /// `Shape(x)` of a runtime value: its dims, with the batch unknown until run time.
@@ -336,13 +341,15 @@ struct NodeTranslation {
         let baseName = inputName(1)!
         var params = ["weight": builder.addTensor(weight, name: transB && alpha == 1 ? baseName : baseName + ".weight")]
         if inputName(2) != nil {
-            var bias = try known(2, "C").toF32()
+            let c = try known(2, "C")
+            var bias = c.toF32()
             let out = weight.shape[0]
             if bias.elementCount == 1 { bias = Tensor([Float](repeating: bias.floats[0], count: out), shape: [out]) }
             guard bias.elementCount == out else { throw refuse("with a bias C of shape \(bias.shape) (expected \(out) values)") }
             bias = bias.reshaped(Shape([out]))
             if beta != 1 { bias = Self.scaled(bias, by: beta) }
-            params["bias"] = builder.addTensor(bias, name: bias.shape == (try known(2, "C")).shape && beta == 1 ? inputName(2)! : inputName(2)! + ".bias")
+            let unchanged = c.dtype == .f32 && c.shape == bias.shape && beta == 1
+            params["bias"] = builder.addTensor(bias, name: unchanged ? inputName(2)! : inputName(2)! + ".bias")
         }
         try emit("linear", inputs: [value(0)], params: params)
     }

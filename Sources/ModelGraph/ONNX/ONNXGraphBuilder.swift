@@ -16,6 +16,7 @@ final class ONNXGraphBuilder {
     var tensors = TensorMap()
     /// Initializers by ONNX value name (converted lazily: most are weights and become params).
     var initializers: [String: Onnx_TensorProto] = [:]
+    /// Initializers converted so far, and `Constant` values too large to fold.
     var converted: [String: Tensor] = [:]
     /// Values known at import that are not initializers (`Constant` outputs, folded subgraphs).
     var folded: [String: Folded] = [:]
@@ -219,7 +220,7 @@ final class ONNXGraphBuilder {
         return folded[name]?.tensor
     }
 
-    func isKnown(_ name: String) -> Bool { initializers[name] != nil || folded[name] != nil }
+    func isKnown(_ name: String) -> Bool { initializers[name] != nil || folded[name] != nil || converted[name] != nil }
 
     /// A known value for folding (small ones only).
     func foldedValue(_ name: String) throws -> Folded? {
