@@ -72,7 +72,9 @@ public struct Dataset: Sendable {
                 inputs.append((name, tensor))
             }
         } else {
-            let key = contents.tensors.contains(xKey) ? xKey : names?.first.flatMap { contents.tensors.contains($0) ? $0 : nil } ?? xKey
+            // The default key falls back to the input's own name; a key the user gave does not.
+            let named = xKey == "x" && !contents.tensors.contains(xKey) ? names?.first.flatMap { contents.tensors.contains($0) ? $0 : nil } : nil
+            let key = named ?? xKey
             guard let x = contents.tensors[key] else {
                 throw RuntimeError.missingDatasetKey(path: path, key: xKey, available: contents.tensors.names)
             }
@@ -123,6 +125,9 @@ public struct Dataset: Sendable {
     }
 
     private static func checkShape(_ x: Tensor, against info: ValueInfo, source: String) throws {
+        if info.dtype.isFloatingPoint, !x.dtype.isFloatingPoint {
+            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16)")
+        }
         let dims = x.shape.dims
         guard dims.count == info.shape.count else {
             throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(dims); the model's input '\(info.name)' has rank \(info.shape.count) (\(info.shape))")
