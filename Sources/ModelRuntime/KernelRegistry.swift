@@ -34,6 +34,9 @@ enum KernelRegistry {
             return .constant(ConstantKernel(tensor), shape: tensor.shape.dims)
         }
         guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
+        guard !node.movesBatch else {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) moves the batch axis, which only a plan for one concrete batch size can run (bindWhole)")
+        }
         switch node.op {
         case .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where:
             return try broadcasting(node, inputShapes: inputShapes, constantInputs: constantInputs)
@@ -313,6 +316,25 @@ enum KernelRegistry {
     }
 
     // MARK: rows of the ONNX vocabulary (docs/ops.md)
+
+    /// A node that moves elements across the batch (`Node.movesBatch`), in a plan for one concrete
+    /// batch: bound on its input's full shape; the output shape returned is full too.
+    static func bindWhole(_ planned: PlannedNode, inputShape full: [Int]) throws -> KernelBinding {
+        let node = planned.node
+        let output = try node.outputShape(inputs: [Shape(full)], params: [:]).dims
+        switch node.op {
+        case .reshape:
+            return .view(outputShape: output)
+        case .transpose:
+            let perm = try TransposeAttributes(node).resolved(rank: full.count, node: node)
+            let inStrides = TensorOps.contiguousStrides(full)
+            return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: perm.map { inStrides[$0] },
+                                             destinationStrides: TensorOps.contiguousStrides(output)),
+                           outputShape: output)
+        default:
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) cannot move the batch axis")
+        }
+    }
 
     /// The per-sample output shape by ModelGraph's shape rule (batch placeholder 1; for ops that
     /// never touch the batch axis).
