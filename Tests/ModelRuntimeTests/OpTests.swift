@@ -36,6 +36,16 @@ final class OpTests: XCTestCase {
         XCTAssertEqual(missing, [], "ops without a reference fixture in Fixtures/ops")
     }
 
+    /// MobileNetV2's conv → batchnorm → ReLU6 runs as one oneDNN convolution (batchnorm folded, clip
+    /// a post-op); the block's values match PyTorch in `testEveryOpMatchesNumpy` either way.
+    func testReluSixFusesIntoTheConvolution() throws {
+        let fixture = try OpFixture.named("onnx_block_mobilenet_v2")
+        let session = try Session(package: fixture.package, options: SessionOptions(maxBatch: 2))
+        XCTAssertEqual(session.plan.steps.map(\.node), ["expand", "dw", "project", "residual"])
+        XCTAssertEqual(session.plan.fusedAway["eb"], "expand")
+        XCTAssertEqual(session.plan.fusedAway["db"], "dw")
+    }
+
     /// Each sample's result does not depend on the batch it runs in.
     func testSingleSampleRunsMatchTheBatch() throws {
         for name in ["conv2d", "conv_bn_relu", "linear_3d", "maxpool2d", "softmax", "concat", "residual_dag"] {
