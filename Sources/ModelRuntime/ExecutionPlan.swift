@@ -6,8 +6,10 @@ import TensorCore
 ///
 /// Buffers are sized for `maxBatch` samples (a run with a smaller batch uses a prefix of each) and
 /// placed by value liveness: two values share bytes only when their lifetimes do not overlap.
-/// Views (flatten, reshape, dropout, identity) reuse their input's bytes. Values are f32, except
-/// those an INT8 chain passes between consecutive INT8 layers as u8 codes (`Slot.u8`).
+/// Views (flatten, reshape, squeeze, unsqueeze, dropout, identity) reuse their input's bytes. Values
+/// are f32, except those an INT8 chain passes between consecutive INT8 layers as u8 codes
+/// (`Slot.u8`). A `constant`'s value has no batch dimension; a plan for one concrete batch
+/// (`concreteBatch`) knows every value's first dimension (docs/runtime.md).
 final class ExecutionPlan: @unchecked Sendable {
     struct Step {
         let node: String
@@ -98,7 +100,7 @@ final class ExecutionPlan: @unchecked Sendable {
             // In a concrete plan, an input whose first dimension differs from the others' (a size 1
             // that broadcasts) is passed whole, as a constant is.
             let reference = node.inputs.compactMap { firstDim[$0] }.max()
-            var constantInputs = node.inputs.map { constants.contains($0) || (reference != nil && firstDim[$0] != reference) }
+            let constantInputs = node.inputs.map { constants.contains($0) || (reference != nil && firstDim[$0] != reference) }
             var shapes = inputShapes
             for i in shapes.indices where constantInputs[i] && !constants.contains(node.inputs[i]) {
                 shapes[i] = [firstDim[node.inputs[i]]!] + shapes[i]
@@ -106,7 +108,6 @@ final class ExecutionPlan: @unchecked Sendable {
             let binding: KernelBinding
             if let reference, node.movesBatch {
                 binding = try KernelRegistry.bindWhole(item, inputShape: [reference] + inputShapes[0])
-                constantInputs = [true]
             } else {
                 binding = try KernelRegistry.bind(item, inputShapes: shapes, constantInputs: constantInputs, tensors: tensors)
             }

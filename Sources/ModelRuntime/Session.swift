@@ -167,7 +167,7 @@ public final class Session: @unchecked Sendable {
     private func checkExactlyRepresentable(_ tensor: Tensor, name: String) throws {
         let limit = 1 << 24
         for (i, v) in tensor.integers.enumerated() where Swift.abs(v) > limit {
-            throw RuntimeError.badValue(node: name, reason: "integer \(v) at index \(i) is beyond ±2^24, which f32 values hold exactly")
+            throw RuntimeError.inexactIntegerInput(input: name, index: i, value: v)
         }
     }
 
