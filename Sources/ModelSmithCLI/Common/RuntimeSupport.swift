@@ -8,11 +8,8 @@ enum RuntimeSupport {
     /// Reads a dataset and checks it against the graph's single input: shape (naming the dim),
     /// dtype and finite values.
     static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph) throws -> Dataset {
-        let data = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
-        guard graph.inputs.count == 1 else {
-            throw RuntimeError.badOption("the model has \(graph.inputs.count) inputs; --data feeds exactly one")
-        }
-        try data.checkShape(against: graph.inputs[0], source: path)
+        let data = try Dataset.load(path: path, for: graph, xKey: xKey, yKey: yKey)
+        try data.checkShapes(against: graph, source: path)
         try data.checkFinite(source: path)
         return data
     }
