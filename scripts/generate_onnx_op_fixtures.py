@@ -232,6 +232,16 @@ save("attention_seq_first", nodes, {"x": x}, {"y": ref}, tensors={"wq": wq, "wk"
 save("reshape_whole_fixed_batch", [node("n", "reshape", ["x"], "h", attrs={"shape": [6, -1]}), node("r", "relu", ["h"], "y")],
      {"x": x}, {"y": F.relu(x.reshape(6, -1))}, fixed_batch=True)
 
+# ViT's class token: a constant already expanded to the graph's fixed batch, concatenated in front
+# of the patch tokens (the graph also moves the batch, so it is planned for that batch).
+cls = rand(2, 1, 4)
+save("concat_class_token_fixed_batch", [
+    node("to_seq_first", "transpose", ["x"], "s", attrs={"perm": [1, 0, 2]}),
+    node("back", "transpose", ["s"], "b", attrs={"perm": [1, 0, 2]}),
+    node("cls", "constant", [], "cls", params={"value": "cls"}),
+    node("cat", "concat", ["cls", "b"], "y", attrs={"axis": 1}),
+], {"x": x}, {"y": torch.cat([cls, x], 1)}, tensors={"cls": cls}, atol=0, fixed_batch=True)
+
 # ---- blocks of the CNN families
 # MobileNetV2 inverted residual: 1x1 conv → BN → ReLU6 → depthwise 3x3 → BN → ReLU6 → 1x1 conv → BN, + input.
 x = rand(2, 4, 6, 6)

@@ -98,12 +98,19 @@ final class ExecutionPlan: @unchecked Sendable {
                 return shape
             }
             // In a concrete plan, an input whose first dimension differs from the others' (a size 1
-            // that broadcasts) is passed whole, as a constant is.
+            // that broadcasts) is passed whole, as a constant is; a constant whose first dimension
+            // is the others' is passed as a batched value (its bytes are laid out the same way).
             let reference = node.inputs.compactMap { firstDim[$0] }.max()
-            let constantInputs = node.inputs.map { constants.contains($0) || (reference != nil && firstDim[$0] != reference) }
+            var constantInputs = node.inputs.map { constants.contains($0) || (reference != nil && firstDim[$0] != reference) }
             var shapes = inputShapes
-            for i in shapes.indices where constantInputs[i] && !constants.contains(node.inputs[i]) {
-                shapes[i] = [firstDim[node.inputs[i]]!] + shapes[i]
+            let batchedRanks = Set(node.inputs.indices.filter { firstDim[node.inputs[$0]] != nil }.map { inputShapes[$0].count + 1 })
+            for (i, input) in node.inputs.enumerated() {
+                if constants.contains(input), let reference, inputShapes[i].first == reference, batchedRanks.contains(inputShapes[i].count) {
+                    constantInputs[i] = false
+                    shapes[i] = Array(inputShapes[i].dropFirst())
+                } else if constantInputs[i] && !constants.contains(input) {
+                    shapes[i] = [firstDim[input]!] + inputShapes[i]
+                }
             }
             let binding: KernelBinding
             if let reference, node.movesBatch {
