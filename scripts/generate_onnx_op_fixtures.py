@@ -271,6 +271,18 @@ d = torch.clamp(bn_ref(F.conv2d(e, p["dw.weight"], padding=1, groups=12), "dw_bn
 ref = x + bn_ref(F.conv2d(d, p["project.weight"]), "project_bn")
 save("block_mobilenet_v2", nodes, {"x": x}, {"y": ref}, tensors=p, atol=1e-4)
 
+# MobileNetV3's stem: conv (stride 2, pads) → BN → hardswish (fused into the conv at plan time).
+x = rand(2, 3, 8, 8, low=-3, high=3)
+p["stem.weight"] = rand(4, 3, 3, 3)
+nodes = [
+    node("stem", "conv2d", ["x"], "c", params={"weight": "stem.weight"}, attrs={"stride": 2, "pads": [1, 1, 1, 1]}),
+    node("stem_bn", "batchnorm2d", ["c"], "cb", params=bn("stem_bn", 4)),
+    node("stem_act", "hardswish", ["cb"], "y"),
+]
+ref = F.hardswish(bn_ref(F.conv2d(x, p["stem.weight"], stride=2, padding=1), "stem_bn"))
+save("block_mobilenet_v3_stem", nodes, {"x": x}, {"y": ref},
+     tensors={k: v for k, v in p.items() if k.startswith("stem")}, atol=1e-4)
+
 # MobileNetV3 / EfficientNet squeeze-excite with hardswish and SiLU: x → hardswish → SE(global avg →
 # 1x1 conv → relu → 1x1 conv → hardsigmoid) → mul → reduce_mean → flatten → linear.
 x = rand(2, 8, 5, 5, low=-4, high=4)

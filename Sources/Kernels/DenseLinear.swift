@@ -6,6 +6,8 @@ public enum PostOp: Sendable, Equatable {
     case none, relu
     /// `min(max(x, min), max)` (ONNX `Clip`, ReLU6); fused into f32 dense kernels only.
     case clip(min: Float, max: Float)
+    /// `x·min(max(x + 3, 0), 6)/6` (ONNX `HardSwish`); fused into f32 dense kernels only.
+    case hardSwish
 
     /// The post-op on one value, for the references (NaN passes, as in oneDNN).
     @inline(__always) public func apply(_ value: Float) -> Float {
@@ -13,6 +15,9 @@ public enum PostOp: Sendable, Equatable {
         case .none: return value
         case .relu: return value < 0 ? 0 : value
         case .clip(let lo, let hi): return value < lo ? lo : (value > hi ? hi : value)
+        case .hardSwish:
+            let gate = value / 6 + 0.5
+            return value * (gate < 0 ? 0 : (gate > 1 ? 1 : gate))
         }
     }
 
@@ -133,6 +138,8 @@ final class PrimitiveAttributes {
         case .relu: try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
         case .clip(let lo, let hi):
             try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_clip_v2, lo, hi), "post_ops_append_eltwise")
+        case .hardSwish:
+            try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_hardswish, 0, 0), "post_ops_append_eltwise")
         }
         try DNNL.check(dnnl_primitive_attr_set_post_ops(handle, ops), "primitive_attr_set_post_ops")
     }

@@ -2,7 +2,7 @@ import ModelGraph
 import TensorCore
 
 /// Plan-time rewrites (DESIGN §5): a batchnorm2d folds into the conv2d before it, and a relu fuses
-/// into the linear/conv2d before it (a clip — ReLU6 — too when the weights are f32), when that
+/// into the linear/conv2d before it (a clip — ReLU6 — or a hardswish too when the weights are f32), when that
 /// node's output has no other reader and is not a graph output. Returns the planned nodes in order and the values that no longer exist
 /// (value → the node it was fused into).
 enum Fusion {
@@ -45,6 +45,11 @@ enum Fusion {
                 fusedAway[current.output] = current.name
                 planned[i].node.output = graph.nodes[clip].output
                 removed.insert(clip)
+            } else if isFloat(current, tensors), let hardSwish = soleReader(of: current.output, op: .hardswish) {
+                planned[i].postOp = .hardSwish
+                fusedAway[current.output] = current.name
+                planned[i].node.output = graph.nodes[hardSwish].output
+                removed.insert(hardSwish)
             }
         }
         let kept = planned.indices.filter { !removed.contains($0) }.map { planned[$0] }

@@ -36,14 +36,17 @@ final class OpTests: XCTestCase {
         XCTAssertEqual(missing, [], "ops without a reference fixture in Fixtures/ops")
     }
 
-    /// MobileNetV2's conv → batchnorm → ReLU6 runs as one oneDNN convolution (batchnorm folded, clip
-    /// a post-op); the block's values match PyTorch in `testEveryOpMatchesNumpy` either way.
+    /// MobileNetV2's conv → batchnorm → ReLU6 and MobileNetV3's conv → batchnorm → hardswish run as
+    /// one oneDNN convolution each (batchnorm folded, the activation a post-op); the blocks' values
+    /// match PyTorch in `testEveryOpMatchesNumpy` either way.
     func testReluSixFusesIntoTheConvolution() throws {
         let fixture = try OpFixture.named("onnx_block_mobilenet_v2")
         let session = try Session(package: fixture.package, options: SessionOptions(maxBatch: 2))
         XCTAssertEqual(session.plan.steps.map(\.node), ["expand", "dw", "project", "residual"])
         XCTAssertEqual(session.plan.fusedAway["eb"], "expand")
         XCTAssertEqual(session.plan.fusedAway["db"], "dw")
+        let stem = try Session(package: OpFixture.named("onnx_block_mobilenet_v3_stem").package)
+        XCTAssertEqual(stem.plan.steps.map(\.node), ["stem"], "batchnorm folded, hardswish a post-op")
     }
 
     /// Each sample's result does not depend on the batch it runs in.
