@@ -48,4 +48,5 @@ final class ModelFamilyTests: XCTestCase {
     func testEfficientNetStyle() throws { try check("efficientnet") }
     func testBERTStyleEncoder() throws { try check("bert", dims: ["sequence": 8]) }
     func testGPT2StyleBlock() throws { try check("gpt2", dims: ["sequence": 8]) }
+    func testViTStyleEncoder() throws { try check("vit") }
 }
