@@ -159,7 +159,7 @@ struct BenchCommand: ParsableCommand {
         RuntimeSupport.resetPeakRSS()
         let maxBatch = batches.max()!
         let loadStart = RuntimeSupport.now()
-        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits())
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits(), onnx: model.onnxOptions())
         var sessions: [Int: Session] = [:]
         sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
         let loadMilliseconds = Double(RuntimeSupport.now() - loadStart) / 1e6

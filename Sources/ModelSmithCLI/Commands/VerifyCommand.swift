@@ -47,7 +47,7 @@ struct VerifyCommand: ParsableCommand {
         let package = try model.loadPackage()
         let integrity = model.model.lowercased().hasSuffix(".msa")
             ? "ok: \(package.tensors.count + package.masks.count) tensors match their SHA-256" : "not an artifact (no checksums)"
-        let referencePackage = try ModelInputOptions.loadPackage(path: reference, graph: referenceGraph, limits: model.readLimits())
+        let referencePackage = try ModelInputOptions.loadPackage(path: reference, graph: referenceGraph, limits: model.readLimits(), onnx: model.onnxOptions())
         let dataset = try RuntimeSupport.loadDataset(data, xKey: inputKey, yKey: labelKey, for: package.graph)
         try dataset.checkShapes(against: referencePackage.graph, source: data)
         let options = SessionOptions(maxBatch: batch, threads: threads)

@@ -65,8 +65,10 @@ public struct ModelInputOptions: ParsableArguments {
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
     /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused.
-    public static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default) throws -> ModelPackage {
-        try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits), path: path)
+    /// `onnx`: the `--dim` sizes (pass `onnxOptions()`) for an `.onnx` model.
+    public static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default,
+                                   onnx: ONNXImport.Options = ONNXImport.Options()) throws -> ModelPackage {
+        try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits, onnx: onnx), path: path)
     }
 
     private static func checkFinite(_ package: ModelPackage, path: String) throws -> ModelPackage {
