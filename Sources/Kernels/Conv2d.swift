@@ -160,7 +160,7 @@ public final class Conv2d: @unchecked Sendable {
                             }
                         }
                         let value = Float(sum)
-                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp == .relu ? max(value, 0) : value
+                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp.apply(value)
                     }
                 }
             }

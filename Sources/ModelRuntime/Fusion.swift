@@ -2,8 +2,8 @@ import ModelGraph
 import TensorCore
 
 /// Plan-time rewrites (DESIGN §5): a batchnorm2d folds into the conv2d before it, and a relu fuses
-/// into the linear/conv2d before it, when that node's output has no other reader and is not a
-/// graph output. Returns the planned nodes in order and the values that no longer exist
+/// into the linear/conv2d before it (a clip — ReLU6 — or a hardswish too when the weights are f32), when that
+/// node's output has no other reader and is not a graph output. Returns the planned nodes in order and the values that no longer exist
 /// (value → the node it was fused into).
 enum Fusion {
     static func plan(_ graph: Graph, tensors: TensorMap, enabled: Bool) -> (nodes: [PlannedNode], fusedAway: [String: String]) {
@@ -33,11 +33,23 @@ enum Fusion {
                 removed.insert(bn)
             }
             let current = planned[i].node
-            if current.op == .linear || current.op == .conv2d, let relu = soleReader(of: current.output, op: .relu) {
+            guard current.op == .linear || current.op == .conv2d else { continue }
+            if let relu = soleReader(of: current.output, op: .relu) {
                 planned[i].postOp = .relu
                 fusedAway[current.output] = current.name
                 planned[i].node.output = graph.nodes[relu].output
                 removed.insert(relu)
+            } else if isFloat(current, tensors), let clip = soleReader(of: current.output, op: .clip),
+                      let a = try? ClipAttributes(graph.nodes[clip]) {
+                planned[i].postOp = .clip(min: Float(a.min), max: Float(a.max))
+                fusedAway[current.output] = current.name
+                planned[i].node.output = graph.nodes[clip].output
+                removed.insert(clip)
+            } else if isFloat(current, tensors), let hardSwish = soleReader(of: current.output, op: .hardswish) {
+                planned[i].postOp = .hardSwish
+                fusedAway[current.output] = current.name
+                planned[i].node.output = graph.nodes[hardSwish].output
+                removed.insert(hardSwish)
             }
         }
         let kept = planned.indices.filter { !removed.contains($0) }.map { planned[$0] }

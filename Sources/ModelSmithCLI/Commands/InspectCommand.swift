@@ -14,11 +14,14 @@ struct InspectCommand: ParsableCommand {
         Lists every node with its op, input and output shapes (the batch dimension as N), \
         parameter count, dtype, bytes and sparsity (the fraction of zeros in its weight); tensors \
         that no node uses; for an .msa artifact, how each tensor is stored and the provenance \
-        steps; and totals (parameters, bytes in memory, bytes on disk, compression ratio). \
+        steps; for an .onnx model, its IR version, opsets, producer and declared inputs and \
+        outputs with symbolic dimensions named; and totals (parameters, bytes in memory, bytes \
+        on disk, compression ratio). \
         Bare weights without a graph are listed tensor by tensor.
 
         Examples:
           modelsmith inspect Examples/digits/teacher.tar.zst
+          modelsmith inspect resnet18.onnx
           modelsmith inspect weights.npz --graph model.json --json
         """)
 
@@ -44,6 +47,7 @@ struct InspectCommand: ParsableCommand {
             summary = ModelSummary(contents: contents, graph: nil, path: input.model)
         }
         summary.stored = try storedTensors()
+        if ONNXImport.canRead(input.model) { summary.onnx = try ONNXImport.summary(path: input.model, limits: input.readLimits()) }
         if common.json {
             try JSONOutput.print(summary.json)
         } else {

@@ -40,6 +40,8 @@ struct ModelSummary {
     /// The product each INT8 node runs at batch 1 on this CPU (`Session.int8Kernels`), and the CPU.
     var int8Kernels: [(node: String, kernel: String)] = []
     var provenance: Provenance
+    /// For an `.onnx` input: its header and declared inputs/outputs with symbolic dims named.
+    var onnx: ONNXSummary?
     var bytesOnDisk: Int
     /// Fraction of zeros over the weights of every linear and conv2d node (nil without a graph).
     var weightSparsity: Double?
@@ -145,6 +147,19 @@ struct ModelSummary {
             root["int8_kernels"] = ["batch": .int(1), "cpu": CPUFeatures.json,
                                     "nodes": .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) }))]
         }
+        if let onnx {
+            func values(_ list: [ONNXSummary.Value]) -> JSONValue {
+                .array(list.map { ["name": .string($0.name), "dtype": .string($0.elementType),
+                                   "dims": .array($0.dims.map { Int($0).map(JSONValue.int) ?? .string($0) })] })
+            }
+            root["onnx"] = [
+                "ir_version": .int(Int(onnx.irVersion)), "producer": .string(onnx.producer),
+                "opsets": .array(onnx.opsets.map { ["domain": .string($0.domain), "version": .int(Int($0.version))] }),
+                "inputs": values(onnx.inputs), "outputs": values(onnx.outputs),
+                "onnx_nodes": .int(onnx.nodeCount), "initializers": .int(onnx.initializerCount),
+                "op_types": .array(onnx.opTypes.map { .string($0) }),
+            ]
+        }
         if !stored.isEmpty {
             root["artifact"] = ["tensors": .array(stored.map { s in
                 ["name": .string(s.name), "role": .string(s.role), "encoding": .string(s.encoding),
@@ -162,6 +177,13 @@ struct ModelSummary {
                 return "\(input.name) \(Formatting.shape(input.shape, batchDims: batchDims)) \(input.dtype.rawValue)"
             }
             text += "inputs: \(described.joined(separator: ", "))   outputs: \(outputs.joined(separator: ", "))\n"
+        }
+        if let onnx {
+            func describe(_ value: ONNXSummary.Value) -> String { "\(value.name) [\(value.dims.joined(separator: ", "))] \(value.elementType)" }
+            let opsets = onnx.opsets.map { "\($0.domain) \($0.version)" }.joined(separator: ", ")
+            text += "onnx: ir \(onnx.irVersion), opset \(opsets), producer \(onnx.producer.isEmpty ? "-" : onnx.producer); "
+                + "\(onnx.nodeCount) nodes, \(onnx.initializerCount) initializers\n"
+            text += "  declared inputs: \(onnx.inputs.map(describe).joined(separator: ", "))   outputs: \(onnx.outputs.map(describe).joined(separator: ", "))\n"
         }
         if !nodes.isEmpty {
             var table = TextTable([.init("node"), .init("op"), .init("input"), .init("output"), .init("params", .right),
