@@ -25,16 +25,19 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let contents = try ModelPackage.validatedContents(input.readContents(), graphPath: input.graph)
+        let read = try input.readContents()
+        // The graph is parsed and validated once (the package), bare weights only have their masks checked.
+        let package = read.graphJSON != nil || input.graph != nil ? try ModelPackage(contents: read, graphPath: input.graph) : nil
+        let bare = package == nil ? try ModelPackage.validatedContents(read, graphPath: nil) : nil
         // NaN/Inf weights are worth knowing before anything else (docs/robustness.md, "Numerics").
-        for (name, count) in NonFiniteScan.scan(contents.tensors) {
+        for (name, count) in NonFiniteScan.scan(package?.tensors ?? bare!.tensors) {
             Console(common).warning("tensor '\(name)' holds \(count.summary)")
         }
         var summary: ModelSummary
-        if contents.graphJSON != nil {
-            summary = try ModelSummary(package: ModelPackage(contents: contents), path: input.model)
+        if let package {
+            summary = try ModelSummary(package: package, path: input.model)
         } else {
-            summary = ModelSummary(contents: contents, graph: nil, path: input.model)
+            summary = ModelSummary(contents: bare!, graph: nil, path: input.model)
         }
         summary.stored = try storedTensors()
         if common.json {
