@@ -56,7 +56,9 @@ struct ModelSummary {
     /// A summary of a package with a graph. Batch dimensions are the sizes that change between
     /// batch 1 and batch 2, shown as `N`.
     init(package: ModelPackage, path: String) throws {
-        self.init(contents: package.contents, graph: package.graph, path: path)
+        // Not `package.contents`: that re-encodes the graph, which the summary does not need.
+        self.init(contents: PackageContents(tensors: package.tensors, masks: package.masks, provenance: package.provenance, source: package.source),
+                  graph: package.graph, path: path)
         let one = try package.inferShapes(batch: 1), two = try package.inferShapes(batch: 2)
         func describe(_ value: String) -> (String, JSONValue) {
             guard let a = one[value]?.dims, let b = two[value]?.dims else { return ("?", .null) }
