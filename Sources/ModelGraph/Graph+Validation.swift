@@ -73,7 +73,7 @@ extension Graph {
 
 extension ValueInfo {
     /// The dtypes a session accepts for a graph input.
-    public static let feedableDTypes: Set<DType> = [.f32]
+    public static let feedableDTypes: Set<DType> = [.f32, .i64, .i32, .bool, .u8, .i8]
 
     /// A feedable dtype; `-1` may appear only first (the batch dimension); every other size is positive.
     func check() throws {

@@ -144,7 +144,7 @@ public struct Dataset: Sendable {
 
     private static func checkShape(_ x: Tensor, against info: ValueInfo, source: String) throws {
         if info.dtype.isFloatingPoint, !x.dtype.isFloatingPoint {
-            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16)")
+            throw RuntimeError.badDataset(path: source, reason: "inputs have dtype \(x.dtype.rawValue), expected f32 (or f16/bf16, or u8/i8 images)")
         }
         let dims = x.shape.dims
         guard dims.count == info.shape.count else {
