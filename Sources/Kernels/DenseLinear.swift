@@ -4,6 +4,20 @@ import TensorCore
 /// What runs on a kernel's output before it is stored (fused into the library primitive).
 public enum PostOp: Sendable, Equatable {
     case none, relu
+    /// `min(max(x, min), max)` (ONNX `Clip`; ReLU6 is 0…6).
+    case clip(min: Float, max: Float)
+    /// `x · min(max(x + 3, 0), 6) / 6` (ONNX `HardSwish`).
+    case hardSwish
+
+    /// The post-op on one value, as the references compute it.
+    public func apply(_ x: Float) -> Float {
+        switch self {
+        case .none: return x
+        case .relu: return Swift.max(x, 0)
+        case .clip(let lo, let hi): return Swift.min(Swift.max(x, lo), hi)
+        case .hardSwish: return x * Swift.min(Swift.max(x + 3, 0), 6) / 6
+        }
+    }
 }
 
 /// `y = x · Wᵀ + b` (PyTorch `linear`, weight `[out, in]`) on oneDNN's f32 matmul.
@@ -95,7 +109,7 @@ public final class DenseLinear: @unchecked Sendable {
                 var sum = Double(b?[j] ?? 0)
                 for p in 0..<inner { sum += Double(input[i * inner + p]) * Double(w[j * inner + p]) }
                 let value = Float(sum)
-                output[i * out + j] = postOp == .relu ? max(value, 0) : value
+                output[i * out + j] = postOp.apply(value)
             }
         }
     }
@@ -117,6 +131,8 @@ final class PrimitiveAttributes {
         switch postOp {
         case .none: return
         case .relu: try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
+        case .clip(let lo, let hi): try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_clip, lo, hi), "post_ops_append_eltwise")
+        case .hardSwish: try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_hardswish, 0, 0), "post_ops_append_eltwise")
         }
         try DNNL.check(dnnl_primitive_attr_set_post_ops(handle, ops), "primitive_attr_set_post_ops")
     }

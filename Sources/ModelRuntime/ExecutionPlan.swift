@@ -28,6 +28,8 @@ final class ExecutionPlan: @unchecked Sendable {
         let u8: ActivationQuantization?
         /// A `constant`'s value: `sampleShape` is its whole shape, there is no batch dimension.
         var isConstant = false
+        /// Set when the value is held channel-blocked: the reorder that gives its plain NCHW form.
+        var blocked: LayoutReorder?
         var elementsPerSample: Int { sampleShape.reduce(1, *) }
     }
 
@@ -72,13 +74,53 @@ final class ExecutionPlan: @unchecked Sendable {
             produced[0].append(input.name)
         }
         var kernels: [(PlannedNode, NodeKernel)] = []
-        for item in planned {
-            let node = item.node
-            let inputShapes = try node.inputs.map { name -> [Int] in
-                guard let shape = sampleShape[name] else { throw GraphError.danglingInput(node: node.name, input: name) }
+
+        // Layouts (docs/runtime.md, "Layouts"): with fusion on, f32 convolutions write channel-blocked
+        // values, which convolutions and layout-free element-wise ops read as they are; any other
+        // reader gets one plain copy per value, made by a reorder step placed before its first reader.
+        let block: ActivationLayout? = options.fuse ? .blocked(ActivationLayout.preferredBlock) : nil
+        let graphOutputs = Set(graph.outputs)
+        var layoutOf: [String: ActivationLayout] = [:]
+        var toPlain: [String: LayoutReorder] = [:]
+        var plainCopies: [String: String] = [:]
+        let maxBatch = options.maxBatch  // not self's: a nested function may not capture self before init
+        func plainCopy(of value: String) throws -> String {
+            if let copy = plainCopies[value] { return copy }
+            let copy = "\(value)#nchw"
+            sampleShape[copy] = sampleShape[value]
+            bufferOf[copy] = buffers.count
+            buffers.append(try Buffer(elementsPerSample: sampleShape[value]!, elementBytes: 4, defined: kernels.count, maxBatch: maxBatch,
+                                      owner: "the NCHW copy of '\(value)'"))
+            buffers[bufferOf[value]!].lastUse = max(buffers[bufferOf[value]!].lastUse, kernels.count)
+            kernels.append((PlannedNode(node: Node(name: "\(value) to NCHW", op: .identity, inputs: [value], output: copy)), ReorderKernel(toPlain[value]!)))
+            produced.append([copy])
+            plainCopies[value] = copy
+            return copy
+        }
+
+        for var item in planned {
+            let inputShapes = try item.node.inputs.map { name -> [Int] in
+                guard let shape = sampleShape[name] else { throw GraphError.danglingInput(node: item.node.name, input: name) }
                 return shape
             }
-            switch try KernelRegistry.bind(item, inputShapes: inputShapes, constantInputs: node.inputs.map(constants.contains), tensors: tensors) {
+            let inputLayouts = item.node.inputs.map { layoutOf[$0] }
+            let layoutFree = block != nil && !graphOutputs.contains(item.node.output) && Self.isLayoutFree(item.node, inputShapes: inputShapes)
+                && inputLayouts.allSatisfy { $0 != nil && $0 == inputLayouts[0] }
+            // A layout-free op runs over the stored (padded) channels; its value keeps the logical shape.
+            let boundShapes = layoutFree ? inputShapes.map { [inputLayouts[0]!.storedChannels($0[0])] + $0.dropFirst() } : inputShapes
+            let binding = try KernelRegistry.bind(item, inputShapes: boundShapes, constantInputs: item.node.inputs.map(constants.contains), tensors: tensors)
+            var outputLayout: ActivationLayout?
+            if layoutFree {
+                outputLayout = inputLayouts[0]
+            } else if case .kernel(let kernel as Conv2dKernel, _) = binding, let block,
+                      try kernel.conv.useLayouts(source: inputLayouts[0] ?? .plain,
+                                                 destination: graphOutputs.contains(item.node.output) ? .plain : block) {
+                if kernel.conv.destinationLayout != .plain { outputLayout = kernel.conv.destinationLayout }
+            } else {
+                for (i, input) in item.node.inputs.enumerated() where layoutOf[input] != nil { item.node.inputs[i] = try plainCopy(of: input) }
+            }
+            let node = item.node
+            switch binding {
             case .constant(let kernel, let shape):
                 sampleShape[node.output] = shape
                 bufferOf[node.output] = buffers.count
@@ -94,10 +136,19 @@ final class ExecutionPlan: @unchecked Sendable {
                 let sourceStep = buffers[buffer].defined + 1
                 produced[sourceStep].append(node.output)
             case .kernel(let kernel, let shape):
-                sampleShape[node.output] = shape
+                var stored = shape
+                if let outputLayout {
+                    let logical = layoutFree ? inputShapes[0] : shape
+                    sampleShape[node.output] = logical
+                    stored = [outputLayout.storedChannels(logical[0])] + logical.dropFirst()
+                    layoutOf[node.output] = outputLayout
+                    toPlain[node.output] = LayoutReorder(channels: logical[0], height: logical[1], width: logical[2], from: outputLayout, to: .plain)
+                } else {
+                    sampleShape[node.output] = shape
+                }
                 bufferOf[node.output] = buffers.count
                 u8Values[node.output] = item.u8Output
-                buffers.append(try Buffer(elementsPerSample: shape, elementBytes: item.u8Output == nil ? 4 : 1,
+                buffers.append(try Buffer(elementsPerSample: stored, elementBytes: item.u8Output == nil ? 4 : 1,
                                           defined: kernels.count, maxBatch: maxBatch, owner: "node '\(node.name)'"))
                 kernels.append((item, kernel))
                 produced.append([node.output])
@@ -130,7 +181,8 @@ final class ExecutionPlan: @unchecked Sendable {
 
         var slotTable: [String: Slot] = [:]
         for (name, shape) in sampleShape {
-            slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape, u8: u8Values[name], isConstant: constants.contains(name))
+            slotTable[name] = Slot(offset: offsets[bufferOf[name]!], sampleShape: shape, u8: u8Values[name], isConstant: constants.contains(name),
+                                   blocked: toPlain[name])
         }
         slots = slotTable
         steps = kernels.enumerated().map { i, item in
@@ -140,6 +192,20 @@ final class ExecutionPlan: @unchecked Sendable {
                  produces: produced[i + 1])
         }
         producedBeforeSteps = produced[0]
+    }
+
+    /// Ops whose result per element depends only on the same element of equally shaped inputs and
+    /// that keep 0 at 0, so they run on channel-blocked values as they lie (padding stays zero).
+    private static func isLayoutFree(_ node: Node, inputShapes: [[Int]]) -> Bool {
+        guard let first = inputShapes.first, first.count == 3, inputShapes.allSatisfy({ $0 == first }) else { return false }
+        switch node.op {
+        case .relu, .hardswish: return node.inputs.count == 1
+        case .clip:
+            guard node.inputs.count == 1, let a = try? ClipAttributes(node) else { return false }
+            return a.min <= 0 && a.max >= 0
+        case .add, .sub, .mul: return node.inputs.count == 2
+        default: return false
+        }
     }
 
     /// One arena region and the steps during which it must hold its value.

@@ -81,7 +81,7 @@ public final class Session: @unchecked Sendable {
             if !taps.isEmpty { try deliver(step.produces, taps: taps, tap: tap, arena: arena, batch: batch) }
         }
         var outputs: [String: Tensor] = [:]
-        for name in plan.outputs { outputs[name] = copyOut(name, arena: arena, batch: batch) }
+        for name in plan.outputs { outputs[name] = try copyOut(name, arena: arena, batch: batch) }
         return outputs
     }
 
@@ -91,10 +91,12 @@ public final class Session: @unchecked Sendable {
         for value in values where taps.contains(value) { try tap(value, copyOut(value, arena: arena, batch: batch)) }
     }
 
-    private func copyOut(_ value: String, arena: Arena, batch: Int) -> Tensor {
+    private func copyOut(_ value: String, arena: Arena, batch: Int) throws -> Tensor {
         let slot = plan.slots[value]!
         var tensor = Tensor(zeros: .f32, Shape(slot.isConstant ? slot.sampleShape : [batch] + slot.sampleShape))
-        if let q = slot.u8 {
+        if let reorder = slot.blocked {
+            try tensor.withUnsafeMutableBytes { try reorder.run(batch: batch, input: arena.base + slot.offset, output: $0.baseAddress!, context: arena.context) }
+        } else if let q = slot.u8 {
             tensor.withUnsafeMutableBufferPointer(of: Float.self) {
                 q.dequantize((arena.base + slot.offset).assumingMemoryBound(to: UInt8.self), count: $0.count, into: $0.baseAddress!)
             }
