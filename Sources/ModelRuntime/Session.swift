@@ -108,7 +108,7 @@ public final class Session: @unchecked Sendable {
             if !taps.isEmpty { try deliver(step.produces, taps: taps, tap: tap, plan: plan, arena: arena, batch: batch) }
         }
         var outputs: [String: Tensor] = [:]
-        for name in plan.outputs { outputs[name] = copyOut(name, plan: plan, arena: arena, batch: batch) }
+        for name in plan.outputs { outputs[name] = try copyOut(name, plan: plan, arena: arena, batch: batch) }
         return outputs
     }
 
@@ -116,13 +116,16 @@ public final class Session: @unchecked Sendable {
 
     private func deliver(_ values: [String], taps: Set<String>, tap: (String, Tensor) throws -> Void, plan: ExecutionPlan,
                          arena: Arena, batch: Int) throws {
-        for value in values where taps.contains(value) { try tap(value, copyOut(value, plan: plan, arena: arena, batch: batch)) }
+        for value in values where taps.contains(value) { try tap(value, try copyOut(value, plan: plan, arena: arena, batch: batch)) }
     }
 
-    private func copyOut(_ value: String, plan: ExecutionPlan, arena: Arena, batch: Int) -> Tensor {
+    private func copyOut(_ value: String, plan: ExecutionPlan, arena: Arena, batch: Int) throws -> Tensor {
         let slot = plan.slots[value]!
-        var tensor = Tensor(zeros: .f32, Shape(slot.isConstant ? slot.sampleShape : [slot.fixedFirstDim ?? batch] + slot.sampleShape))
-        if let q = slot.u8 {
+        let rows = slot.fixedFirstDim ?? batch
+        var tensor = Tensor(zeros: .f32, Shape(slot.isConstant ? slot.sampleShape : [rows] + slot.sampleShape))
+        if let reorder = slot.blocked {
+            try tensor.withUnsafeMutableBytes { try reorder.run(batch: rows, input: arena.base + slot.offset, output: $0.baseAddress!, context: arena.context) }
+        } else if let q = slot.u8 {
             tensor.withUnsafeMutableBufferPointer(of: Float.self) {
                 q.dequantize((arena.base + slot.offset).assumingMemoryBound(to: UInt8.self), count: $0.count, into: $0.baseAddress!)
             }

@@ -280,7 +280,8 @@ final class ONNXGraphBuilder {
     /// The shape of a runtime value (dim 0 taken at batch 1), from the nodes translated so far.
     func shape(of value: String) throws -> Shape {
         if shapeCache?.nodeCount != nodes.count {
-            let partial = Graph(name: "import", inputs: inputs, outputs: [], nodes: nodes)
+            // A graph needs an output to sort (Graph.sortTopologically); any produced value will do.
+            let partial = Graph(name: "import", inputs: inputs, outputs: nodes.last.map { [$0.output] } ?? inputs.map(\.name), nodes: nodes)
             shapeCache = (nodes.count, try partial.inferShapes(batch: 1, tensors: tensors))
         }
         guard let shape = shapeCache?.shapes[value] else {
