@@ -67,6 +67,15 @@ static void binary_row(int op, int64_t n, const float *a, int64_t sa, const floa
     }
 }
 
+/* Advances `index` over every dimension but the last, last-but-one fastest; 0 after the last row. */
+static int next_row(int64_t *index, const int64_t *dims, size_t rank) {
+    for (size_t d = rank - 1; d-- > 0;) {
+        if (++index[d] < dims[d]) return 1;
+        index[d] = 0;
+    }
+    return 0;
+}
+
 void ck_binary_strided_f32(int op, size_t rank, const int64_t *dims, const int64_t *a_strides,
                            const int64_t *b_strides, const float *a, const float *b, float *y) {
     if (rank == 0) { binary_row(op, 1, a, 0, b, 0, y); return; }
@@ -78,14 +87,7 @@ void ck_binary_strided_f32(int op, size_t rank, const int64_t *dims, const int64
         for (size_t d = 0; d + 1 < rank; d++) { ao += index[d] * a_strides[d]; bo += index[d] * b_strides[d]; }
         binary_row(op, n, a + ao, a_strides[rank - 1], b + bo, b_strides[rank - 1], y);
         y += n;
-        size_t d = rank - 1;
-        while (d > 0) {
-            d--;
-            if (++index[d] < dims[d]) break;
-            index[d] = 0;
-            if (d == 0) return;
-        }
-        if (rank == 1) return;
+        if (!next_row(index, dims, rank)) return;
     }
 }
 
@@ -102,14 +104,7 @@ void ck_where_strided_f32(size_t rank, const int64_t *dims, const int64_t *c_str
         }
         for (int64_t i = 0; i < n; i++) y[i] = cond[co + i * sc] != 0.0f ? a[ao + i * sa] : b[bo + i * sb];
         y += n;
-        if (rank == 1) return;
-        size_t d = rank - 1;
-        for (;;) {
-            d--;
-            if (++index[d] < dims[d]) break;
-            index[d] = 0;
-            if (d == 0) return;
-        }
+        if (!next_row(index, dims, rank)) return;
     }
 }
 
@@ -164,14 +159,7 @@ void ck_copy_strided_f32(size_t rank, const int64_t *dims, const int64_t *src_st
         for (size_t d = 0; d + 1 < rank; d++) { so += index[d] * src_strides[d]; doff += index[d] * dst_strides[d]; }
         if (ss == 1 && ds == 1) memcpy(dst + doff, src + so, (size_t)n * sizeof(float));
         else for (int64_t i = 0; i < n; i++) dst[doff + i * ds] = src[so + i * ss];
-        if (rank == 1) return;
-        size_t d = rank - 1;
-        for (;;) {
-            d--;
-            if (++index[d] < dims[d]) break;
-            index[d] = 0;
-            if (d == 0) return;
-        }
+        if (!next_row(index, dims, rank)) return;
     }
 }
 

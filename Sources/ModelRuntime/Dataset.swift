@@ -172,27 +172,19 @@ public struct Dataset: Sendable {
         return feeds
     }
 
-    private static func samples(_ x: Tensor, _ range: Range<Int>, count: Int) -> Tensor {
+    /// The samples of `range` followed by copies of its first sample up to `size` rows (a batch of
+    /// fixed size whose padding rows the caller ignores).
+    public func batch(_ range: Range<Int>, paddedTo size: Int) -> Tensor { Self.samples(x, range, count: count, paddedTo: size) }
+
+    private static func samples(_ x: Tensor, _ range: Range<Int>, count: Int, paddedTo size: Int = 0) -> Tensor {
         let sampleBytes = x.byteCount / count
-        var out = Tensor(zeros: x.dtype, Shape([range.count] + x.shape.dims.dropFirst()))
+        let padding = Swift.max(0, size - range.count)
+        var out = Tensor(zeros: x.dtype, Shape([range.count + padding] + x.shape.dims.dropFirst()))
         x.withUnsafeBytes { source in
             out.withUnsafeMutableBytes { target in
                 target.baseAddress!.copyMemory(from: source.baseAddress! + range.lowerBound * sampleBytes, byteCount: range.count * sampleBytes)
-            }
-        }
-        return out
-    }
-
-    /// The samples of `range` followed by copies of its first sample up to `size` rows (a batch of
-    /// fixed size whose padding rows the caller ignores).
-    public func batch(_ range: Range<Int>, paddedTo size: Int) -> Tensor {
-        let indices = Array(range) + [Int](repeating: range.lowerBound, count: Swift.max(0, size - range.count))
-        let perSample = x.elementCount / count
-        var out = Tensor(zeros: .f32, Shape([indices.count] + x.shape.dims.dropFirst()))
-        x.withUnsafeBytes { source in
-            out.withUnsafeMutableBytes { target in
-                for (row, index) in indices.enumerated() {
-                    (target.baseAddress! + row * perSample * 4).copyMemory(from: source.baseAddress! + index * perSample * 4, byteCount: perSample * 4)
+                for row in range.count..<(range.count + padding) {
+                    (target.baseAddress! + row * sampleBytes).copyMemory(from: source.baseAddress! + range.lowerBound * sampleBytes, byteCount: sampleBytes)
                 }
             }
         }
