@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
         .testTarget(name: "ONNXTests", dependencies: [
-            "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "TestSupport",
+            "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "Quantization", "TestSupport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -160,14 +160,15 @@ public struct Dataset: Sendable {
 
     /// The samples in `range` of every input, keyed by the session's input names (a dataset of
     /// one input feeds a graph of one input whatever the array's name).
-    public func feeds(_ range: Range<Int>, inputNames: [String]) throws -> [String: Tensor] {
-        if inputNames.count == 1, inputOrder.count == 1 { return [inputNames[0]: batch(range)] }
+    /// With `paddedTo`, each batch is filled up to that many rows as `batch(_:paddedTo:)` does.
+    public func feeds(_ range: Range<Int>, inputNames: [String], paddedTo size: Int = 0) throws -> [String: Tensor] {
+        if inputNames.count == 1, inputOrder.count == 1 { return [inputNames[0]: Self.samples(x, range, count: count, paddedTo: size)] }
         var feeds: [String: Tensor] = [:]
         for name in inputNames {
             guard let tensor = inputs[name] else {
                 throw RuntimeError.badOption("the dataset has no array for graph input '\(name)' (has \(inputOrder.joined(separator: ", ")))")
             }
-            feeds[name] = Self.samples(tensor, range, count: count)
+            feeds[name] = Self.samples(tensor, range, count: count, paddedTo: size)
         }
         return feeds
     }

@@ -24,16 +24,12 @@ public enum Calibrator {
     /// Refuses data of the wrong shape, an empty or out-of-range selection, and NaN/Inf (naming the sample).
     public static func collect(session: Session, values: [String], data: Dataset, rows: Range<Int>,
                                bins: Int = Histogram.defaultCapacity, batch: Int = 64) throws -> [String: Histogram] {
-        guard let input = session.graph.inputs.first else { throw QuantizationError.nothingToQuantize }
-        let expected = Array(input.shape.dropFirst())
-        let actual = data.x.shape.dims
-        guard Array(actual.dropFirst()) == expected else {
-            throw QuantizationError.calibrationShape(expected: input.shape, actual: actual)
-        }
+        guard !session.graph.inputs.isEmpty else { throw QuantizationError.nothingToQuantize }
+        try checkShapes(data, against: session.graph)
         guard !rows.isEmpty, rows.upperBound <= data.count, rows.lowerBound >= 0 else {
             throw QuantizationError.tooFewSamples(requested: rows.upperBound, available: data.count)
         }
-        try checkFinite(data.x, rows: rows, input: input.name)
+        for (input, tensor) in feedsByInput(data, session.graph) where tensor.dtype.isFloatingPoint { try checkFinite(tensor, rows: rows, input: input) }
         var histograms = Dictionary(uniqueKeysWithValues: values.map { ($0, Histogram(capacity: bins)) })
         let wanted = Set(values)
         // Every batch runs at the same size, the last one padded with copies of its first row whose
@@ -44,8 +40,8 @@ public enum Calibrator {
         var start = rows.lowerBound
         while start < rows.upperBound {
             let range = start..<Swift.min(start + size, rows.upperBound)
-            let x = range.count == size ? data.batch(range) : data.batch(range, paddedTo: size)
-            _ = try session.run([input.name: x], taps: wanted) { name, tensor in
+            let feeds = try data.feeds(range, inputNames: session.inputNames, paddedTo: size)
+            _ = try session.run(feeds, taps: wanted) { name, tensor in
                 let observed = tensor.elementCount / Swift.max(tensor.shape[0], 1) * range.count
                 tensor.withUnsafeBufferPointer(of: Float.self) { histograms[name]!.observe(UnsafeBufferPointer(rebasing: $0[..<observed])) }
             }
@@ -59,6 +55,27 @@ public enum Calibrator {
                                bins: Int = Histogram.defaultCapacity, batch: Int = 64) throws -> [String: Histogram] {
         guard samples > 0 else { throw QuantizationError.tooFewSamples(requested: samples, available: data.count) }
         return try collect(session: session, values: values, data: data, rows: 0..<samples, bins: bins, batch: batch)
+    }
+
+    /// Which dataset array feeds each graph input (a one-input graph takes the one array whatever its name).
+    private static func feedsByInput(_ data: Dataset, _ graph: Graph) -> [(String, Tensor)] {
+        if graph.inputs.count == 1, data.inputOrder.count == 1 { return [(graph.inputs[0].name, data.x)] }
+        return graph.inputs.compactMap { info in data.inputs[info.name].map { (info.name, $0) } }
+    }
+
+    /// Every graph input has an array whose per-sample dims are the input's.
+    private static func checkShapes(_ data: Dataset, against graph: Graph) throws {
+        if graph.inputs.count > 1 || data.inputOrder.count > 1 {
+            for info in graph.inputs where data.inputs[info.name] == nil {
+                throw QuantizationError.missingCalibrationInput(info.name, available: data.inputOrder)
+            }
+        }
+        for (name, tensor) in feedsByInput(data, graph) {
+            let info = graph.inputs.first { $0.name == name }!
+            guard Array(tensor.shape.dims.dropFirst()) == Array(info.shape.dropFirst()) else {
+                throw QuantizationError.calibrationShape(input: name, expected: info.shape, actual: tensor.shape.dims)
+            }
+        }
     }
 
     static func checkFinite(_ x: Tensor, rows: Range<Int>, input: String) throws {

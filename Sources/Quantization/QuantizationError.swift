@@ -22,7 +22,8 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
     case badWeight(node: String, reason: String)
     case nonFiniteCalibration(sample: Int, input: String)
     case tooFewSamples(requested: Int, available: Int)
-    case calibrationShape(expected: [Int], actual: [Int])
+    case calibrationShape(input: String, expected: [Int], actual: [Int])
+    case missingCalibrationInput(String, available: [String])
     case badWeightBits(Int)
 
     public var description: String {
@@ -55,8 +56,10 @@ public enum QuantizationError: Error, CustomStringConvertible, Equatable {
         case .badWeight(let node, let reason): return "node '\(node)': \(reason)"
         case .nonFiniteCalibration(let sample, let input): return "calibration data '\(input)': sample \(sample) contains NaN or Inf"
         case .tooFewSamples(let requested, let available): return "--samples \(requested) asked, calibration data has only \(available)"
-        case .calibrationShape(let expected, let actual):
-            return "calibration data has shape \(actual), the model input expects \(expected) (-1 = any batch)"
+        case .calibrationShape(let input, let expected, let actual):
+            return "calibration data for input '\(input)' has shape \(actual), the model expects \(expected) (-1 = any batch)"
+        case .missingCalibrationInput(let input, let available):
+            return "calibration data has no array for the model's input '\(input)' (has \(available.joined(separator: ", ")))"
         case .badWeightBits(let bits): return "--weight-bits must be 8 or 7, got \(bits)"
         }
     }

@@ -105,7 +105,7 @@ final class GoldenAccuracyTests: XCTestCase {
         }
         let image = try data(image: true).train
         XCTAssertThrowsError(try Calibrator.collect(session: session, values: ["x"], data: image, samples: 10)) {
-            XCTAssertEqual("\($0)", "calibration data has shape [1437, 1, 8, 8], the model input expects [-1, 64] (-1 = any batch)")
+            XCTAssertEqual("\($0)", "calibration data for input 'x' has shape [1437, 1, 8, 8], the model expects [-1, 64] (-1 = any batch)")
         }
         var values = train.x.floats
         values[3 * 64 + 5] = .nan

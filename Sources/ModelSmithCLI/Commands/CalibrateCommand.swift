@@ -39,7 +39,7 @@ struct CalibrateCommand: ParsableCommand {
         let method = try CalibrationMethod(name: self.method, percentile: percentile)
         let package = try input.loadPackage(console: console)
         try Quantizer.checkNotQuantized(package)
-        let data = try input.loadDataset(calib, xKey: xKey, yKey: nil, console: console)
+        let data = try input.loadDataset(calib, xKey: xKey, yKey: nil, for: package.graph, console: console)
         let cache = try Calibrator.calibrate(package, data: data, shard: shard, method: method, bins: bins)
         try AtomicFile.write(Array(cache.jsonData()), to: output.output, force: output.force)
         if common.json {

@@ -70,7 +70,7 @@ struct QuantizeCommand: ParsableCommand {
         let cache: CalibrationCache
         if let calib {
             guard calibCache.count <= 1 else { throw ValidationError("with --calib, --calib-cache names the one cache to write") }
-            let data = try input.loadDataset(calib, xKey: xKey, yKey: nil, console: console)
+            let data = try input.loadDataset(calib, xKey: xKey, yKey: nil, for: package.graph, console: console)
             cache = try Calibrator.calibrate(package, data: data, rows: 0..<(samples ?? data.count), method: method)
             if let path = calibCache.first { try AtomicFile.write(Array(cache.jsonData()), to: path, force: output.force) }
         } else if !calibCache.isEmpty {
@@ -87,7 +87,7 @@ struct QuantizeCommand: ParsableCommand {
         if let eval {
             guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
             guard budget >= 0, budget.isFinite else { throw ValidationError("--max-accuracy-drop must be ≥ 0 points, got \(budget)") }
-            let test = try input.loadDataset(eval, xKey: evalXKey, yKey: yKey, console: console)
+            let test = try input.loadDataset(eval, xKey: evalXKey, yKey: yKey, for: package.graph, console: console)
             let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
                                                      exclude: excluded, eval: test, maxDrop: budget)
             (quantized, layers, accuracy, withinBudget) = (outcome.package, outcome.layers,

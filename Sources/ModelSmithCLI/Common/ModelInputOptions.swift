@@ -86,8 +86,9 @@ public struct ModelInputOptions: ParsableArguments {
 
     /// Reads a dataset (`--data`, `--calib`, `--eval`, …), noting what was converted to f32, or
     /// refusing it with `--strict-dtypes`.
-    func loadDataset(_ path: String, xKey: String, yKey: String?, console: Console) throws -> Dataset {
-        try Self.loadDataset(path, xKey: xKey, yKey: yKey, strictDTypes: strictDTypes, console: console)
+    /// With `graph`, one array per graph input as `Dataset.load(path:for:)` reads them.
+    func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph? = nil, console: Console) throws -> Dataset {
+        try Self.loadDataset(path, xKey: xKey, yKey: yKey, for: graph, strictDTypes: strictDTypes, console: console)
     }
 
     /// As above; with `graph`, one array per graph input (`Dataset.load(path:for:)`).
