@@ -53,6 +53,8 @@ struct QuantizeCommand: ParsableCommand {
     }
     @Option(help: ArgumentHelp("Evaluation data for accuracy-aware mode.", valueName: "test.npz")) var eval: String?
     @Option(help: "Largest accuracy drop allowed, in percentage points (with --eval).") var maxAccuracyDrop: Double?
+    @Option(help: ArgumentHelp("Wall-clock budget of accuracy-aware mode (90s, 2m); then the best configuration found is kept.", valueName: "duration"))
+    var maxTime: String?
     @Option(help: ArgumentHelp("Write the per-layer report (JSON).", valueName: "layers.json")) var report: String?
 
     func run() throws {
@@ -83,16 +85,25 @@ struct QuantizeCommand: ParsableCommand {
         let (sampleCount, dataDigest) = (cache.samples, cache.dataDigest)
 
         var quantized: ModelPackage, layers: [LayerReport], accuracy: (Double, Double)?
-        var withinBudget = true
+        var withinBudget = true, timedOut = false, searchNote: String?
         if let eval {
             guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
             guard budget >= 0, budget.isFinite else { throw ValidationError("--max-accuracy-drop must be ≥ 0 points, got \(budget)") }
+            let seconds = try maxTime.map { try DurationArgument.seconds($0, option: "--max-time") }
             let test = try input.loadDataset(eval, xKey: evalXKey, yKey: yKey, for: package.graph, console: console)
+            var line = StatusLine(enabled: !common.quiet && !common.json)
             let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
-                                                     exclude: excluded, eval: test, maxDrop: budget)
+                                                     exclude: excluded, eval: test, maxDrop: budget, maxSeconds: seconds) { p in
+                line.draw(String(format: "accuracy-aware: %@ %d/%d  %.0fs", p.phase.rawValue, p.done, p.total, p.elapsed))
+            }
+            line.clear()
+            searchNote = "accuracy-aware: \(outcome.evaluations) evaluations of \(test.count) samples"
+                + (outcome.timedOut ? "; --max-time reached, kept the best configuration found" : "")
             (quantized, layers, accuracy, withinBudget) = (outcome.package, outcome.layers,
                                                            (outcome.accuracyBefore, outcome.accuracyAfter), outcome.withinBudget)
+            timedOut = outcome.timedOut
         } else {
+            guard maxTime == nil else { throw ValidationError("--max-time bounds accuracy-aware mode: give --eval and --max-accuracy-drop") }
             (quantized, layers) = try Quantizer.quantize(package, statistics: statistics, method: method, scheme: scheme,
                                                          exclude: excluded)
         }
@@ -100,9 +111,10 @@ struct QuantizeCommand: ParsableCommand {
                                                                    dataDigest: dataDigest, layers: layers, accuracy: accuracy))
         if quantized.provenance.sourceDigest == nil { quantized.provenance.sourceDigest = modelDigest }
         if !withinBudget, let (before, after) = accuracy {
-            throw CheckFailure(String(format: "accuracy %.4f → %.4f drops more than %.2f points even with one layer quantized",
-                                      before, after, maxAccuracyDrop ?? 0))
+            throw CheckFailure(String(format: "accuracy %.4f → %.4f drops more than %.2f points %@", before, after, maxAccuracyDrop ?? 0,
+                                      timedOut ? "in every configuration tried within --max-time" : "even with one layer quantized"))
         }
+        if let searchNote { console.note(searchNote) }
         _ = try Artifact.write(quantized.contents, to: output.output, options: ArtifactWriteOptions(force: output.force))
         if console.verbose {
             let kernels = try Session(package: quantized, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)

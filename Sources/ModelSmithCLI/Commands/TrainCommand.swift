@@ -232,31 +232,24 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
-/// One line on stderr, rewritten in place, when stderr is a terminal: epoch, step, loss, accuracy, samples/s, ETA.
+/// The training status line: epoch, step, loss, accuracy, samples/s, ETA.
 struct ProgressLine {
-    let isTerminal: Bool
-    private var lastDraw = Date.distantPast
+    private var line: StatusLine
+    var isTerminal: Bool { line.isTerminal }
 
-    init(enabled: Bool) { isTerminal = enabled && isatty(STDERR_FILENO) == 1 }
+    init(enabled: Bool) { line = StatusLine(enabled: enabled) }
 
     mutating func update(_ p: StepProgress) {
-        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 || p.step == p.stepsPerEpoch else { return }
-        lastDraw = Date()
-        var text = "epoch \(p.epoch)/\(p.epochs)  step \(p.step)/\(p.stepsPerEpoch)  loss " + String(format: "%.4f", p.loss)
-        if let acc = p.lastEvalAccuracy { text += String(format: "  eval %.4f", acc) }
-        text += String(format: "  %.0f samples/s  ETA %.0fs", p.samplesPerSecond, p.secondsRemaining)
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+        line.draw({
+            var text = "epoch \(p.epoch)/\(p.epochs)  step \(p.step)/\(p.stepsPerEpoch)  loss " + String(format: "%.4f", p.loss)
+            if let acc = p.lastEvalAccuracy { text += String(format: "  eval %.4f", acc) }
+            return text + String(format: "  %.0f samples/s  ETA %.0fs", p.samplesPerSecond, p.secondsRemaining)
+        }(), force: p.step == p.stepsPerEpoch)
     }
 
-    func finishEpoch(_ m: EpochMetrics) {
-        guard isTerminal else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(Self.epochSummary(m))\n".utf8))
-    }
+    func finishEpoch(_ m: EpochMetrics) { line.finish(Self.epochSummary(m)) }
 
-    func clear() {
-        guard isTerminal else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
+    func clear() { line.clear() }
 
     static func epochSummary(_ m: EpochMetrics) -> String {
         var text = "epoch \(m.epoch)  loss " + String(format: "%.4f", m.loss)

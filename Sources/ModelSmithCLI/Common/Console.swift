@@ -40,3 +40,29 @@ struct Console {
         FileHandle.standardError.write(Data("modelsmith: warning: \(message)\n".utf8))
     }
 }
+
+/// One line on stderr rewritten in place while a long step runs, only when stderr is a terminal
+/// (a log or CI output gets the command's normal notes instead); at most ten redraws a second.
+struct StatusLine {
+    let isTerminal: Bool
+    private var lastDraw = Date.distantPast
+
+    init(enabled: Bool) { isTerminal = enabled && isatty(STDERR_FILENO) == 1 }
+
+    mutating func draw(_ text: @autoclosure () -> String, force: Bool = false) {
+        guard isTerminal, force || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = Date()
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(text())".utf8))
+    }
+
+    /// Replaces the line with `text` and moves on (nothing when not a terminal).
+    func finish(_ text: String) {
+        guard isTerminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(text)\n".utf8))
+    }
+
+    func clear() {
+        guard isTerminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
