@@ -141,33 +141,17 @@ struct NodeTranslation {
 
     static func ints(_ values: [Int]) -> JSONValue { .array(values.map { .number(Double($0)) }) }
 
-    /// The op of the vocabulary each ONNX op translates into (MatMul: when B is a 2-D constant; the
-    /// folded ops: when they cannot be folded). `translate()` handles exactly these keys.
-    static let vocabulary: [String: String] = [
-        "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
-        "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Not": "not", "Softplus": "softplus", "Mish": "mish",
-        "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid", "LeakyRelu": "leaky_relu", "Gelu": "gelu", "Clip": "clip",
-        "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Min": "min", "Max": "max",
-        "Equal": "equal", "Less": "less", "Greater": "greater", "Where": "where", "Identity": "identity", "Dropout": "dropout",
-        "Conv": "conv2d", "BatchNormalization": "batchnorm2d", "LayerNormalization": "layernorm", "Gemm": "linear",
-        "MatMul": "linear", "MaxPool": "maxpool2d", "AveragePool": "avgpool2d", "GlobalAveragePool": "global_avgpool",
-        "GlobalMaxPool": "global_maxpool", "ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
-        "ReduceMin": "reduce_min", "Softmax": "softmax", "LogSoftmax": "log_softmax", "Flatten": "flatten",
-        "Reshape": "reshape", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Transpose": "transpose", "Concat": "concat",
-        "Pad": "pad", "Cast": "cast", "Gather": "gather", "Slice": "slice", "Expand": "expand", "Split": "slice",
-    ]
-
     /// Whether an ONNX op of the default domain can be imported at all: folded at import, or
     /// translated into an op the vocabulary has.
     static func isSupported(_ op: String) -> Bool {
         if op == "Constant" || op == "Shape" || ConstantFolding.foldable.contains(op) { return true }
-        return vocabulary[op].flatMap(OpKind.init(rawValue:)) != nil
+        return ONNXOpNames.imported[op].flatMap(OpKind.init(rawValue:)) != nil
     }
 
     mutating func translate() throws {
         switch op {
         case "Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs", "Not", "Softplus", "Mish":
-            try emit(Self.vocabulary[op]!, inputs: [value(0)])
+            try emit(ONNXOpNames.imported[op]!, inputs: [value(0)])
         case "HardSwish": try emit("hardswish", inputs: [value(0)])
         case "HardSigmoid":
             let alpha = try attributes.float("alpha", default: 0.2), beta = try attributes.float("beta", default: 0.5)
@@ -182,7 +166,7 @@ struct NodeTranslation {
             guard op == "Where" || proto.input.count == 2 else { throw refuse("with \(proto.input.count) inputs") }
             let arity = op == "Where" ? 3 : 2
             let operands = try (0..<arity).map { try value($0) }
-            try emit(Self.vocabulary[op]!, inputs: operands)
+            try emit(ONNXOpNames.imported[op]!, inputs: operands)
         case "Identity": try emit("identity", inputs: [value(0)])
         case "Dropout":
             attributes.ignore("seed")

@@ -22,6 +22,33 @@ enum ONNXTensor {
         }
     }
 
+    /// The ONNX `TensorProto.DataType` of a `DType` (the inverse of `dtype(_:)`).
+    static func elementType(_ dtype: DType) -> Int32 {
+        let type: Onnx_TensorProto.DataType
+        switch dtype {
+        case .f32: type = .float
+        case .f16: type = .float16
+        case .bf16: type = .bfloat16
+        case .i8: type = .int8
+        case .u8: type = .uint8
+        case .i32: type = .int32
+        case .i64: type = .int64
+        case .bool: type = .bool
+        }
+        return Int32(type.rawValue)
+    }
+
+    /// `tensor` as an initializer: dims and little-endian `raw_data` (quantization parameters are
+    /// not part of a TensorProto; the exporter writes them as tensors of their own).
+    static func proto(_ tensor: Tensor, name: String) -> Onnx_TensorProto {
+        var proto = Onnx_TensorProto()
+        proto.name = name
+        proto.dims = tensor.shape.dims.map { Int64($0) }
+        proto.dataType = elementType(tensor.dtype)
+        proto.rawData = tensor.withUnsafeBytes { Data($0.prefix(tensor.elementCount * tensor.dtype.byteSize)) }
+        return proto
+    }
+
     /// ONNX's name for a data type, for messages ("DOUBLE", "STRING", or the number).
     static func typeName(_ dataType: Int32) -> String {
         Onnx_TensorProto.DataType(rawValue: Int(dataType)).map { "\($0)".uppercased() } ?? "\(dataType)"
