@@ -33,7 +33,14 @@ final class ONNXGraphWriter {
             valueInfo(input.name, dtype: input.dtype, dims: input.shape.map { $0 == -1 ? nil : $0 })
         }
         let dtypes = valueTypes()
-        graph.output = package.graph.outputs.map { valueInfo($0, dtype: dtypes[$0] ?? .f32, dims: nil) }
+        // A dim that follows the batch size is the symbolic `batch`.
+        let batchOf2 = package.graph.inputs.contains { $0.shape.first == -1 } ? try? package.inferShapes(batch: 2) : nil
+        graph.output = package.graph.outputs.map { output in
+            let one = shapes[output]?.dims ?? []
+            let two = batchOf2?[output]?.dims ?? one
+            let dims: [Int?] = zip(one, two.count == one.count ? two : one).map { $0 == $1 ? $0 : nil }
+            return valueInfo(output, dtype: dtypes[output] ?? .f32, dims: dims)
+        }
         return graph
     }
 
@@ -77,15 +84,15 @@ final class ONNXGraphWriter {
         return out
     }
 
-    func valueInfo(_ name: String, dtype: DType, dims: [Int?]?) -> Onnx_ValueInfoProto {
+    /// A tensor value's type; a nil dim is the symbolic `batch`.
+    func valueInfo(_ name: String, dtype: DType, dims: [Int?]) -> Onnx_ValueInfoProto {
         var type = Onnx_TypeProto.Tensor()
         type.elemType = ONNXTensor.elementType(dtype)
-        if let dims {
-            type.shape.dim = dims.map { dim in
-                var d = Onnx_TensorShapeProto.Dimension()
-                if let dim { d.dimValue = Int64(dim) } else { d.dimParam = "batch" }
-                return d
-            }
+        type.shape = Onnx_TensorShapeProto()
+        type.shape.dim = dims.map { dim in
+            var d = Onnx_TensorShapeProto.Dimension()
+            if let dim { d.dimValue = Int64(dim) } else { d.dimParam = "batch" }
+            return d
         }
         var info = Onnx_ValueInfoProto()
         info.name = name
