@@ -53,13 +53,19 @@ public enum ONNXExport {
         return model
     }
 
-    /// `modelsmith.provenance` (the artifact's provenance as JSON, keys sorted) and the source's name.
+    /// `modelsmith.provenance`: the package's provenance plus this conversion (step `convert`,
+    /// format, opset, source file name) as JSON with sorted keys, so one package gives one file.
     static func metadata(_ package: ModelPackage) -> [Onnx_StringStringEntryProto] {
+        var provenance = package.provenance
+        var step = ProvenanceStep(step: "convert", options: ["format": .string("onnx"), "opset": .number(Double(opset))])
+        let source = URL(fileURLWithPath: package.source).lastPathComponent
+        if !package.source.isEmpty { step.options["from"] = .string(source) }
+        provenance.steps.append(step)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let provenance = (try? encoder.encode(package.provenance)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        var entries = [("modelsmith.provenance", provenance), ("modelsmith.version", ModelSmithVersion.current)]
-        if !package.source.isEmpty { entries.append(("modelsmith.source", URL(fileURLWithPath: package.source).lastPathComponent)) }
+        let json = (try? encoder.encode(provenance)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var entries = [("modelsmith.provenance", json), ("modelsmith.version", ModelSmithVersion.current)]
+        if !package.source.isEmpty { entries.append(("modelsmith.source", source)) }
         return entries.map { entry in Onnx_StringStringEntryProto.with { $0.key = entry.0; $0.value = entry.1 } }
     }
 }

@@ -87,15 +87,10 @@ struct ConvertCommand: ParsableCommand {
         }
     }
 
-    /// The package as an ONNX model, the conversion recorded in its provenance (`metadata_props`).
+    /// The package as an ONNX model (the exporter records the conversion in `metadata_props`).
     private func exportONNX(_ contents: PackageContents) throws {
         guard contents.graphJSON != nil else { throw FormatError.missingGraph(path: input.model) }
-        var package = try ModelPackage(contents: contents, graphPath: nil)
-        package.provenance.steps.append(ProvenanceStep(step: "convert", options: [
-            "from": .string(URL(fileURLWithPath: input.model).lastPathComponent), "format": .string("onnx"),
-            "opset": .int(ONNXExport.opset),
-        ]))
-        try ONNXExport.write(package, to: output.output, force: output.force)
+        try ONNXExport.write(ModelPackage(contents: contents, graphPath: nil), to: output.output, force: output.force)
     }
 
     /// NaN/Inf in any tensor: refused (exit 2, naming the first such tensor) unless
