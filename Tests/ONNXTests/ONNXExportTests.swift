@@ -49,14 +49,23 @@ final class ONNXExportTests: XCTestCase {
     func testINT8CNNAgreesWithONNXRuntime() throws { try checkAgainstORT("cnn-int8", minCosine: nil, minTop1: 0.99) }
     func testPrunedMLPAgreesWithONNXRuntime() throws { try checkAgainstORT("student-p50", minCosine: 0.9999, minTop1: nil) }
 
-    /// Export → our importer → the same outputs (FP32 and pruned graphs).
+    /// Export → our importer → the same outputs; INT8 layers come back INT8 (QDQ import) with the
+    /// same weights, scales and `input_quant`.
     func testRoundTripThroughTheImporter() throws {
-        for name in ["student", "student-p50", "cnn"] {
+        for name in ["student", "student-p50", "cnn", "student-int8", "cnn-int8"] {
             let package = try Self.package(name)
             let path = NSTemporaryDirectory() + "roundtrip-\(UUID().uuidString).onnx"
             defer { try? FileManager.default.removeItem(atPath: path) }
             try ONNXExport.write(package, to: path, force: false)
             let imported = try ONNXImport.load(path: path)
+            for node in package.graph.nodes where node.op.hasWeightMatrix {
+                let back = try XCTUnwrap(imported.graph.node(named: node.name), "\(name): \(node.name)")
+                XCTAssertEqual(back.attrs["input_quant"], node.attrs["input_quant"], "\(name): \(node.name)")
+                let weight = try XCTUnwrap(package.tensors[node.params["weight"]!])
+                let weightBack = try XCTUnwrap(imported.tensors[back.params["weight"]!])
+                XCTAssertEqual(weightBack.quant, weight.quant, "\(name): \(node.name)")
+                XCTAssertTrue(weightBack.bitwiseEqual(weight), "\(name): \(node.name)")
+            }
             let x = Self.input(name)
             let before = try Self.run(package, x).floats, after = try Self.run(imported, x).floats
             let worst = zip(before, after).map { abs($0 - $1) }.max() ?? .infinity

@@ -141,9 +141,9 @@ extension ONNXGraphWriter {
             add("Gemm", [x, try param(weightName, node: node)] + (bias.map { [$0] } ?? []), name: node.name, output: node.output, [.int("transB", 1)])
             return
         }
-        let transposed = Self.transposed(weight)
+        let transposed = ONNXTensor.transposed(weight)
         let wT = transposed.quant.map { dequantized(transposed, quant: $0, name: weightName + ".T", axis: $0.axis) }
-            ?? initializer(transposed.dtype == .f32 ? transposed : transposed.toF32(), name: weightName + ".T")
+            ?? initializer(transposed, name: weightName + ".T")
         if let bias {
             add("Add", [add("MatMul", [x, wT], name: node.name), bias], name: node.name, output: node.output)
         } else {
@@ -172,22 +172,5 @@ extension ONNXGraphWriter {
             .ints("pads", [a.padding.h, a.padding.w, a.paddingEnd.h, a.paddingEnd.w]),
             .ints("dilations", [a.dilation.h, a.dilation.w]), .int("group", a.groups),
         ])
-    }
-
-    /// A 2-D tensor transposed (any element type); per-channel parameters move from axis 0 to 1.
-    static func transposed(_ matrix: Tensor) -> Tensor {
-        let rows = matrix.shape[0], cols = matrix.shape[1], size = matrix.dtype.byteSize
-        var out = Tensor(zeros: matrix.dtype, [cols, rows])
-        matrix.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
-                for r in 0..<rows {
-                    for c in 0..<cols {
-                        (dst.baseAddress! + (c * rows + r) * size).copyMemory(from: src.baseAddress! + (r * cols + c) * size, byteCount: size)
-                    }
-                }
-            }
-        }
-        out.quant = matrix.quant.map { QuantParams(scales: $0.scales, zeroPoints: $0.zeroPoints, axis: $0.axis.map { 1 - $0 }) }
-        return out
     }
 }

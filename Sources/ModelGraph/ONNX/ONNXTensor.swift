@@ -49,6 +49,25 @@ enum ONNXTensor {
         return proto
     }
 
+    /// A 2-D tensor transposed: a quantized one keeps its integers (per-channel parameters move
+    /// from axis 0 to 1 and back), any other becomes f32.
+    static func transposed(_ tensor: Tensor) -> Tensor {
+        let matrix = tensor.quant == nil && tensor.dtype != .f32 ? tensor.toF32() : tensor
+        let rows = matrix.shape[0], cols = matrix.shape[1], size = matrix.dtype.byteSize
+        var out = Tensor(zeros: matrix.dtype, [cols, rows])
+        matrix.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        (dst.baseAddress! + (c * rows + r) * size).copyMemory(from: src.baseAddress! + (r * cols + c) * size, byteCount: size)
+                    }
+                }
+            }
+        }
+        out.quant = matrix.quant.map { QuantParams(scales: $0.scales, zeroPoints: $0.zeroPoints, axis: $0.axis.map { 1 - $0 }) }
+        return out
+    }
+
     /// ONNX's name for a data type, for messages ("DOUBLE", "STRING", or the number).
     static func typeName(_ dataType: Int32) -> String {
         Onnx_TensorProto.DataType(rawValue: Int(dataType)).map { "\($0)".uppercased() } ?? "\(dataType)"
