@@ -102,6 +102,9 @@ final class ONNXGraphBuilder {
                 try emit("identity", name: uniqueNodeName(output.name), onnxOp: "DequantizeLinear", inputs: [value], output: output.name)
             }
             if !runtime.contains(output.name) {
+                if quantizedActivations[output.name] != nil {
+                    throw GraphError.unsupportedONNX("graph output '\(output.name)' holds a QuantizeLinear's integer codes (only their DequantizeLinear is read)")
+                }
                 guard isKnown(output.name) else {
                     throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node (nodes with several outputs are not supported yet)")
                 }
