@@ -5,33 +5,42 @@ import TensorCore
 /// `default:`, so a new op must say how it is exported, or that it is not.
 extension ONNXGraphWriter {
     func export(_ node: Node) throws {
-        let inputs = node.inputs
-        func emit(_ attributes: [Onnx_AttributeProto] = [], inputs extra: [String] = []) {
-            add(ONNXOpNames.exported[node.op]!, inputs + extra, name: node.name, output: node.output, attributes)
+        let inputs = node.inputs.map(value)
+        func emit(_ attributes: [Onnx_AttributeProto] = [], inputs extra: [String] = []) throws {
+            guard let opType = ONNXOpNames.exported[node.op] else {
+                throw GraphError.noONNXEquivalent(node: node.name, op: node.op.rawValue, opset: ONNXExport.opset)
+            }
+            add(opType, inputs + extra, name: node.name, output: node.output, attributes)
         }
         switch node.op {
         case .constant:
             guard let name = node.params["value"], let value = package.tensors[name] else {
                 throw GraphError.missingParam(node: node.name, role: "value")
             }
-            initializer(value.quant != nil || value.dtype == .f16 || value.dtype == .bf16 ? value.toF32() : value, name: node.output, exact: true)
+            initializer(value.dtype == .f32 ? value : value.toF32(), name: node.output, exact: true)
         case .linear: try linear(node)
         case .conv2d: try conv(node)
         case .batchnorm2d:
             let a = try BatchNormAttributes(node)
             let roles = ["weight", "bias", "running_mean", "running_var"]
-            emit([.float("epsilon", a.eps)], inputs: try roles.map { try param(node.params[$0]!, node: node) })
+            try emit([.float("epsilon", a.eps)], inputs: try roles.map { try param(node.params[$0]!, node: node) })
         case .layernorm:
             let a = try LayerNormAttributes(node)
             let normalized = a.normalizedShape ?? node.params["weight"].flatMap { package.tensors[$0]?.shape.dims } ?? []
             let scale = try node.params["weight"].map { try param($0, node: node) }
                 ?? initializer(Tensor([Float](repeating: 1, count: normalized.reduce(1, *)), shape: Shape(normalized)), name: node.name + ".scale")
             let bias = try node.params["bias"].map { try param($0, node: node) }
-            emit([.int("axis", -normalized.count), .float("epsilon", a.eps)], inputs: [scale] + (bias.map { [$0] } ?? []))
-        case .relu, .sigmoid, .tanh, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .softplus, .not, .identity,
-             .hardswish, .dropout, .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where, .matmul,
-             .globalAvgpool, .globalMaxpool:
-            emit()
+            try emit([.int("axis", -normalized.count), .float("epsilon", a.eps)], inputs: [scale] + (bias.map { [$0] } ?? []))
+        case .relu, .sigmoid, .tanh, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .softplus, .identity,
+             .hardswish, .dropout, .add, .sub, .mul, .div, .pow, .min, .max, .matmul, .globalAvgpool, .globalMaxpool:
+            try emit()
+        case .equal, .less, .greater:
+            cast(add(ONNXOpNames.exported[node.op]!, inputs, name: node.name), to: .f32, name: node.name, output: node.output)
+        case .not:
+            let truth = add("Not", [cast(inputs[0], to: .bool, name: node.name)], name: node.name)
+            cast(truth, to: .f32, name: node.name, output: node.output)
+        case .where:
+            add("Where", [cast(inputs[0], to: .bool, name: node.name)] + inputs.dropFirst(), name: node.name, output: node.output)
         case .silu:
             let sigmoid = add("Sigmoid", inputs, name: node.name)
             add("Mul", [inputs[0], sigmoid], name: node.name, output: node.output)
@@ -49,18 +58,24 @@ extension ONNXGraphWriter {
             let half = add("Mul", [inputs[0], scalar(0.5, node.name + ".half")], name: node.name)
             add("Mul", [half, onePlus], name: node.name, output: node.output)
         case .cast:
-            let a = try CastAttributes(node)
-            emit([.int("to", Int(ONNXTensor.elementType(a.to)))])
+            // Held as f32: a float target keeps the value; an integer or bool one rounds toward
+            // zero / tests non-zero, and the result is f32 again.
+            let to = try CastAttributes(node).to
+            if to.isFloatingPoint {
+                add("Identity", inputs, name: node.name, output: node.output)
+            } else {
+                cast(cast(inputs[0], to: to, name: node.name), to: .f32, name: node.name, output: node.output)
+            }
         case .clip:
             let a = try ClipAttributes(node)
             let low = a.min.isFinite ? scalar(Float(a.min), node.name + ".min") : ""
             let high = a.max.isFinite ? scalar(Float(a.max), node.name + ".max") : ""
-            emit(inputs: high.isEmpty ? (low.isEmpty ? [] : [low]) : [low, high])
+            try emit(inputs: high.isEmpty ? (low.isEmpty ? [] : [low]) : [low, high])
         case .hardsigmoid:
             let a = try HardSigmoidAttributes(node)
-            emit([.float("alpha", a.alpha), .float("beta", a.beta)])
-        case .leakyRelu: emit([.float("alpha", try LeakyReluAttributes(node).alpha)])
-        case .softmax, .logSoftmax: emit([.int("axis", try SoftmaxAttributes(node).axis)])
+            try emit([.float("alpha", a.alpha), .float("beta", a.beta)])
+        case .leakyRelu: try emit([.float("alpha", try LeakyReluAttributes(node).alpha)])
+        case .softmax, .logSoftmax: try emit([.int("axis", try SoftmaxAttributes(node).axis)])
         case .maxpool2d, .avgpool2d:
             let a = try Pool2dAttributes(node)
             var attributes: [Onnx_AttributeProto] = [
@@ -68,51 +83,53 @@ extension ONNXGraphWriter {
                 .ints("pads", [a.padding.h, a.padding.w, a.paddingEnd.h, a.paddingEnd.w]), .int("ceil_mode", a.ceilMode ? 1 : 0),
             ]
             if node.op == .avgpool2d { attributes.append(.int("count_include_pad", a.countIncludePad ? 1 : 0)) }
-            emit(attributes)
+            try emit(attributes)
         case .reduceMean, .reduceSum, .reduceMax, .reduceMin:
             let a = try ReduceAttributes(node)
             let axes = try a.resolvedAxes(rank: rank(inputs[0]), node: node)
             // Opset 17: ReduceSum takes its axes as an input, the others as an attribute.
             if node.op == .reduceSum {
-                emit([.int("keepdims", a.keepDims ? 1 : 0)], inputs: [int64s(axes, node.name + ".axes")])
+                try emit([.int("keepdims", a.keepDims ? 1 : 0)], inputs: [int64s(axes, node.name + ".axes")])
             } else {
-                emit([.ints("axes", axes), .int("keepdims", a.keepDims ? 1 : 0)])
+                try emit([.ints("axes", axes), .int("keepdims", a.keepDims ? 1 : 0)])
             }
         case .flatten:
             let a = try FlattenAttributes(node)
             let r = try rank(inputs[0])
             if a.startDim == 1 && (a.endDim == -1 || a.endDim == r - 1) {
-                emit([.int("axis", 1)])
+                try emit([.int("axis", 1)])
             } else {
                 // Not ONNX's Flatten (which always makes 2-D): a reshape keeping the batch.
                 let dims = try shape(node.output).dims
                 add("Reshape", inputs + [int64s([0] + dims.dropFirst(), node.name + ".shape")], name: node.name, output: node.output)
             }
         case .reshape:
-            emit(inputs: [int64s(try ReshapeAttributes(node).shape, node.name + ".shape")])
+            try emit(inputs: [int64s(try ReshapeAttributes(node).shape, node.name + ".shape")])
         case .squeeze:
             let dims = try shape(inputs[0]).dims
             // The default squeezes every size-1 axis but the batch (ONNX's would squeeze a batch of 1 too).
             let axes = try AxesAttributes(node, required: false).axes ?? dims.indices.dropFirst().filter { dims[$0] == 1 }
-            emit(inputs: [int64s(axes, node.name + ".axes")])
+            try emit(inputs: [int64s(axes, node.name + ".axes")])
         case .unsqueeze:
-            emit(inputs: [int64s(try AxesAttributes(node, required: true).axes ?? [], node.name + ".axes")])
+            try emit(inputs: [int64s(try AxesAttributes(node, required: true).axes ?? [], node.name + ".axes")])
         case .transpose:
             let perm = try TransposeAttributes(node).perm
-            emit(perm.map { [.ints("perm", $0)] } ?? [])
+            try emit(perm.map { [.ints("perm", $0)] } ?? [])
         case .pad:
             let a = try PadAttributes(node)
-            emit([.string("mode", "constant")], inputs: [int64s(a.pads, node.name + ".pads"), scalar(Float(a.value), node.name + ".value")])
-        case .concat: emit([.int("axis", try ConcatAttributes(node).axis)])
-        case .gather: emit([.int("axis", try GatherAttributes(node).axis)])
+            try emit([.string("mode", "constant")], inputs: [int64s(a.pads, node.name + ".pads"), scalar(Float(a.value), node.name + ".value")])
+        case .concat: try emit([.int("axis", try ConcatAttributes(node).axis)])
+        case .gather:
+            let indices = cast(inputs[1], to: .i64, name: node.name)
+            add("Gather", [inputs[0], indices], name: node.name, output: node.output, [.int("axis", try GatherAttributes(node).axis)])
         case .slice:
             let a = try SliceAttributes(node)
             var extra = [int64s(a.starts, node.name + ".starts"), int64s(a.ends, node.name + ".ends")]
             if a.axes != nil || a.steps != nil { extra.append(int64s(a.axes ?? Array(0..<a.starts.count), node.name + ".axes")) }
             if let steps = a.steps { extra.append(int64s(steps, node.name + ".steps")) }
-            emit(inputs: extra)
+            try emit(inputs: extra)
         case .expand:
-            emit(inputs: [int64s(try ExpandAttributes(node).shape, node.name + ".shape")])
+            try emit(inputs: [int64s(try ExpandAttributes(node).shape, node.name + ".shape")])
         }
     }
 
@@ -132,7 +149,7 @@ extension ONNXGraphWriter {
             throw GraphError.missingTensor(node: node.name, role: "weight", tensor: weightName)
         }
         let input = inputQuant(node)
-        let x = input.map { quantizedActivation(node.inputs[0], $0) } ?? node.inputs[0]
+        let x = input.map { quantizedActivation(value(node.inputs[0]), $0) } ?? value(node.inputs[0])
         let bias = try node.params["bias"].map { name -> String in
             if let input, let q = weight.quant { return try quantizedBias(name, weight: q, channels: weight.shape[0], inputScale: input.scale, node: node) }
             return try param(name, node: node)
@@ -158,7 +175,7 @@ extension ONNXGraphWriter {
             throw GraphError.missingTensor(node: node.name, role: "weight", tensor: weightName)
         }
         let input = inputQuant(node)
-        let x = input.map { quantizedActivation(node.inputs[0], $0) } ?? node.inputs[0]
+        let x = input.map { quantizedActivation(value(node.inputs[0]), $0) } ?? value(node.inputs[0])
         var inputs = [x, try param(weightName, node: node)]
         if let biasName = node.params["bias"] {
             if let input, let q = weight.quant {

@@ -5,6 +5,10 @@ import TensorCore
 /// Builds the ONNX graph of one package for `ONNXExport` (docs/onnx.md, "Export"): names kept where
 /// they are free (ONNX has one namespace for values and initializers, the package two), each
 /// tensor written once, each quantized activation quantized once per set of parameters.
+///
+/// Values between nodes are f32, as the runtime holds them (docs/ops.md, "Values"): integer and
+/// bool graph inputs are cast to f32 on entry, and casts to int64/bool are written only where an
+/// ONNX op needs them (Gather's indices, Where's condition, Not) and back after comparisons.
 final class ONNXGraphWriter {
     let package: ModelPackage
     /// Every value's shape at batch 1 (ranks and per-sample dims for the ops that need them).
@@ -16,6 +20,8 @@ final class ONNXGraphWriter {
     private var params: [String: String] = [:]
     /// (value, activation parameters) → the dequantized value the INT8 readers take.
     private var quantizedActivations: [String: String] = [:]
+    /// Integer and bool graph inputs → their f32 cast, which the nodes read.
+    private var castInputs: [String: String] = [:]
 
     init(_ package: ModelPackage) throws {
         self.package = package
@@ -25,6 +31,9 @@ final class ONNXGraphWriter {
     }
 
     func build() throws -> Onnx_GraphProto {
+        for input in package.graph.inputs where input.dtype != .f32 {
+            castInputs[input.name] = cast(input.name, to: .f32, name: input.name)
+        }
         for node in package.graph.nodes { try export(node) }
         var graph = Onnx_GraphProto()
         graph.node = nodes
@@ -32,19 +41,26 @@ final class ONNXGraphWriter {
         graph.input = package.graph.inputs.map { input in
             valueInfo(input.name, dtype: input.dtype, dims: input.shape.map { $0 == -1 ? nil : $0 })
         }
-        let dtypes = valueTypes()
         // A dim that follows the batch size is the symbolic `batch`.
         let batchOf2 = package.graph.inputs.contains { $0.shape.first == -1 } ? try? package.inferShapes(batch: 2) : nil
         graph.output = package.graph.outputs.map { output in
             let one = shapes[output]?.dims ?? []
             let two = batchOf2?[output]?.dims ?? one
             let dims: [Int?] = zip(one, two.count == one.count ? two : one).map { $0 == $1 ? $0 : nil }
-            return valueInfo(output, dtype: dtypes[output] ?? .f32, dims: dims)
+            return valueInfo(output, dtype: .f32, dims: dims)
         }
         return graph
     }
 
     // MARK: names, initializers, nodes
+
+    /// The ONNX value a node input reads (an integer graph input's f32 cast).
+    func value(_ name: String) -> String { castInputs[name] ?? name }
+
+    /// `Cast(value, to)`; returns its output.
+    func cast(_ value: String, to dtype: DType, name: String, output: String? = nil) -> String {
+        add("Cast", [value], name: name, output: output, [.int("to", Int(ONNXTensor.elementType(dtype)))])
+    }
 
     /// `base` if no value has it yet, else `base_1`, `base_2`, …
     func fresh(_ base: String) -> String {
@@ -179,26 +195,6 @@ final class ONNXGraphWriter {
         }
         integers.quant = QuantParams(scales: scales, zeroPoints: [Int32](repeating: 0, count: channels), axis: 0)
         return dequantized(integers, quant: integers.quant!, name: name, axis: 0)
-    }
-
-    // MARK: dtypes of values (for the graph outputs' types)
-
-    func valueTypes() -> [String: DType] {
-        var types: [String: DType] = [:]
-        for input in package.graph.inputs { types[input.name] = input.dtype }
-        for node in package.graph.nodes {
-            let first = node.inputs.first.flatMap { types[$0] } ?? .f32
-            switch node.op {
-            case .constant:
-                let t = node.params["value"].flatMap { package.tensors[$0] }
-                types[node.output] = t.map { $0.dtype == .f16 || $0.dtype == .bf16 || $0.quant != nil ? .f32 : $0.dtype } ?? .f32
-            case .cast: types[node.output] = node.attrs["to"]?.stringValue.flatMap(DType.init(rawValue:)) ?? .f32
-            case .equal, .less, .greater, .not: types[node.output] = .bool
-            case .where: types[node.output] = node.inputs.count > 1 ? types[node.inputs[1]] ?? .f32 : .f32
-            default: types[node.output] = first
-            }
-        }
-        return types
     }
 }
 

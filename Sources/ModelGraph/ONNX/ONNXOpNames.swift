@@ -18,12 +18,13 @@ enum ONNXOpNames {
     ]
 
     /// Where several ONNX ops import as one op, the one the exporter writes (a `linear` whose input is
-    /// not 2-D is written as MatMul + Add instead, see `ONNXExport`).
-    private static let exportedChoice: [OpKind: String] = [.linear: "Gemm", .slice: "Slice"]
+    /// not 2-D is written as MatMul + Add instead, see `ONNXGraphWriter`); `matmul` is MatMul between
+    /// two values (MatMul imports as `linear` when B is a constant).
+    private static let exportedChoice: [OpKind: String] = [.linear: "Gemm", .slice: "Slice", .matmul: "MatMul"]
 
     /// The ONNX op each op of the vocabulary is exported as, when one op says it.
     static let exported: [OpKind: String] = {
-        var table: [OpKind: String] = [:]
+        var table = exportedChoice
         for (onnx, name) in imported {
             guard let op = OpKind(rawValue: name) else { continue }
             table[op] = exportedChoice[op] ?? onnx
