@@ -130,6 +130,33 @@ final class ONNXExportTests: XCTestCase {
     }
 }
 
+extension ONNXExportTests {
+    /// A QDQ file the importer cannot take: one error naming the node and the reason.
+    func testMalformedQDQIsRefusedNamingTheNode() throws {
+        let exported = try Onnx_ModelProto(serializedBytes: ONNXExport.serialized(Self.package("student-int8")))
+        func refusal(_ edit: (inout Onnx_GraphProto) -> Void) -> String {
+            var model = exported
+            edit(&model.graph)
+            do {
+                _ = try ONNXImport.load(data: try model.serializedData())
+                return "imported"
+            } catch { return "\(error)" }
+        }
+        // A weight scale of 0 cannot dequantize.
+        let zeroScale = refusal { graph in
+            let i = graph.initializer.firstIndex { $0.name == "fc1.weight_scale" }!
+            graph.initializer[i].rawData = Data(count: graph.initializer[i].rawData.count)
+        }
+        XCTAssertTrue(zeroScale.hasPrefix("malformed ONNX: node 'fc1.weight_DequantizeLinear': DequantizeLinear parameters do not fit 'fc1.weight_quantized': scale 0.0"), zeroScale)
+        // Integer codes read by something other than their DequantizeLinear.
+        let codesRead = refusal { graph in
+            let i = graph.node.firstIndex { $0.opType == "Gemm" }!
+            graph.node[i].input[0] = "x_quantized"
+        }
+        XCTAssertTrue(codesRead.contains("input 'x_quantized' holds a QuantizeLinear's integer codes"), codesRead)
+    }
+}
+
 /// Per-sample cosine and top-1 agreement of two `[N, classes]` outputs.
 struct Agreement {
     var worstCosine = 1.0

@@ -260,6 +260,9 @@ final class ONNXGraphBuilder {
         let value = aliases[value] ?? value
         if runtime.contains(value) { return value }
         guard !constantNodes.contains(value) else { return value }
+        if quantizedActivations[value] != nil {
+            throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' holds a QuantizeLinear's integer codes (only a DequantizeLinear may read them)")
+        }
         guard var tensor = try knownTensor(value) else {
             throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' depends on the batch size in a way the importer cannot fold")
         }
