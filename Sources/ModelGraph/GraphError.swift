@@ -33,6 +33,8 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     /// A valid ONNX construct ModelSmith does not import (an element type, a sparse initializer, …).
     case unsupportedONNX(String)
     case unsupportedONNXOp(node: String, op: String, opset: Int)
+    /// A node the ONNX exporter cannot write: no ONNX op (or fixed pattern) at the opset it writes.
+    case noONNXEquivalent(node: String, op: String, opset: Int)
     /// Any of the above, found in a file: the message starts with the file's path.
     indirect case located(path: String, error: GraphError)
 
@@ -68,6 +70,7 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .malformedONNX(let reason): return "malformed ONNX: \(reason)"
         case .unsupportedONNX(let reason): return "unsupported ONNX: \(reason)"
         case .unsupportedONNXOp(let node, let op, let opset): return "node '\(node)': op '\(op)' (opset \(opset)) is not supported"
+        case .noONNXEquivalent(let node, let op, let opset): return "node '\(node)': op '\(op)' has no ONNX equivalent at opset \(opset)"
         case .located(let path, let error): return "\(path): \(error)"
         }
     }

@@ -53,6 +53,40 @@ final class ConvertCommandTests: XCTestCase {
         try assertSameTensors(fixture("student.npz"), target.path)
     }
 
+    /// `convert … -o X.onnx`: written from model.json + weights (and from an .onnx source, whose
+    /// export imports back), never over an existing file without `--force`; an op with no ONNX
+    /// equivalent is one line naming node and op, exit 2, no file.
+    func testONNXExport() throws {
+        let dir = try makeTemporaryDirectory()
+        let onnx = dir.appendingPathComponent("student.onnx")
+        let args = ["convert", fixture("student.npz"), "--graph", fixture("student.json"), "-o", onnx.path]
+        let run = runModelSmith(args)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let again = dir.appendingPathComponent("again.onnx")
+        let fromONNX = runModelSmith(["convert", onnx.path, "-o", again.path])
+        XCTAssertEqual(fromONNX.status, 0, fromONNX.stderr)
+        XCTAssertEqual(runModelSmith(["inspect", again.path]).status, 0)
+
+        let written = try Data(contentsOf: onnx)
+        let refused = runModelSmith(args)
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(refused.stderr, "modelsmith: error: \(onnx.path): already exists; pass --force to overwrite\n")
+        XCTAssertEqual(try Data(contentsOf: onnx), written)
+        XCTAssertEqual(runModelSmith(args + ["--force"]).status, 0)
+
+        let graph = try String(contentsOfFile: fixture("student.json"), encoding: .utf8)
+            .replacingOccurrences(of: "\"op\": \"relu\"", with: "\"op\": \"gelu\", \"attrs\": {\"approximate\": \"tanh\"}")
+        XCTAssertTrue(graph.contains("gelu"))
+        let gelu = dir.appendingPathComponent("gelu.json")
+        try graph.write(to: gelu, atomically: true, encoding: .utf8)
+        let target = dir.appendingPathComponent("gelu.onnx")
+        let bad = runModelSmith(["convert", fixture("student.npz"), "--graph", gelu.path, "-o", target.path])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.hasSuffix("op 'gelu (approximate 'tanh')' has no ONNX equivalent at opset 17\n"), bad.stderr)
+        XCTAssertEqual(bad.stderr.filter { $0 == "\n" }.count, 1)
+        XCTAssertFalse(exists(target))
+    }
+
     func testBadInputIsOneLineAndLeavesNoFile() throws {
         let dir = try makeTemporaryDirectory()
         let cases: [[String]] = [
@@ -85,7 +119,7 @@ final class ConvertCommandTests: XCTestCase {
         let dir = try makeTemporaryDirectory()
         let run = runModelSmith(["convert", fixture("student.npz"), "-o", dir.appendingPathComponent("w.pkl").path])
         XCTAssertEqual(run.status, 2)
-        XCTAssertTrue(run.stderr.contains("its extension must be one of .tar.zst, .tar.gz, .safetensors, .msa, .npz, .tar, .zip"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("its extension must be one of .onnx, .tar.zst, .tar.gz, .safetensors, .msa, .npz, .tar, .zip"), run.stderr)
     }
 
     func testNpzToArtifactToNpzIsBitExact() throws {

@@ -18,7 +18,11 @@ extension ONNXGraphBuilder {
             try constantValue(&attributes, node: name, output: output)
             return try attributes.checkAllRead(op: op)
         }
-        if op == "Shape", let first = inputs.first, runtime.contains(first) {
+        if op == "QuantizeLinear" || op == "DequantizeLinear" {
+            try quantizeDequantize(proto, name: name, &attributes)
+            return try attributes.checkAllRead(op: op)
+        }
+        if op == "Shape", let first = inputs.first, runtime.contains(aliases[first] ?? first) {
             folded[output] = try shapeVector(of: first, &attributes)
             return try attributes.checkAllRead(op: op)
         }
@@ -132,7 +136,8 @@ struct NodeTranslation {
 
     /// Input `i` as a param tensor of the package (initializer names kept).
     func param(_ i: Int, _ what: String) throws -> String {
-        try builder.addTensor(known(i, what), name: inputName(i)!)
+        let tensor = try known(i, what)
+        return builder.addTensor(tensor.quant == nil ? tensor : tensor.toF32(), name: inputName(i)!)
     }
 
     func emit(_ msOp: String, inputs: [String], params: [String: String] = [:], attrs: [String: JSONValue] = [:]) throws {
@@ -141,33 +146,17 @@ struct NodeTranslation {
 
     static func ints(_ values: [Int]) -> JSONValue { .array(values.map { .number(Double($0)) }) }
 
-    /// The op of the vocabulary each ONNX op translates into (MatMul: when B is a 2-D constant; the
-    /// folded ops: when they cannot be folded). `translate()` handles exactly these keys.
-    static let vocabulary: [String: String] = [
-        "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
-        "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Not": "not", "Softplus": "softplus", "Mish": "mish",
-        "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid", "LeakyRelu": "leaky_relu", "Gelu": "gelu", "Clip": "clip",
-        "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Min": "min", "Max": "max",
-        "Equal": "equal", "Less": "less", "Greater": "greater", "Where": "where", "Identity": "identity", "Dropout": "dropout",
-        "Conv": "conv2d", "BatchNormalization": "batchnorm2d", "LayerNormalization": "layernorm", "Gemm": "linear",
-        "MatMul": "linear", "MaxPool": "maxpool2d", "AveragePool": "avgpool2d", "GlobalAveragePool": "global_avgpool",
-        "GlobalMaxPool": "global_maxpool", "ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
-        "ReduceMin": "reduce_min", "Softmax": "softmax", "LogSoftmax": "log_softmax", "Flatten": "flatten",
-        "Reshape": "reshape", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Transpose": "transpose", "Concat": "concat",
-        "Pad": "pad", "Cast": "cast", "Gather": "gather", "Slice": "slice", "Expand": "expand", "Split": "slice",
-    ]
-
     /// Whether an ONNX op of the default domain can be imported at all: folded at import, or
     /// translated into an op the vocabulary has.
     static func isSupported(_ op: String) -> Bool {
-        if op == "Constant" || op == "Shape" || ConstantFolding.foldable.contains(op) { return true }
-        return vocabulary[op].flatMap(OpKind.init(rawValue:)) != nil
+        if ["Constant", "Shape", "QuantizeLinear", "DequantizeLinear"].contains(op) || ConstantFolding.foldable.contains(op) { return true }
+        return ONNXOpNames.imported[op].flatMap(OpKind.init(rawValue:)) != nil
     }
 
     mutating func translate() throws {
         switch op {
         case "Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs", "Not", "Softplus", "Mish":
-            try emit(Self.vocabulary[op]!, inputs: [value(0)])
+            try emit(ONNXOpNames.imported[op]!, inputs: [value(0)])
         case "HardSwish": try emit("hardswish", inputs: [value(0)])
         case "HardSigmoid":
             let alpha = try attributes.float("alpha", default: 0.2), beta = try attributes.float("beta", default: 0.5)
@@ -182,7 +171,7 @@ struct NodeTranslation {
             guard op == "Where" || proto.input.count == 2 else { throw refuse("with \(proto.input.count) inputs") }
             let arity = op == "Where" ? 3 : 2
             let operands = try (0..<arity).map { try value($0) }
-            try emit(Self.vocabulary[op]!, inputs: operands)
+            try emit(ONNXOpNames.imported[op]!, inputs: operands)
         case "Identity": try emit("identity", inputs: [value(0)])
         case "Dropout":
             attributes.ignore("seed")
@@ -296,12 +285,13 @@ struct NodeTranslation {
         let strides = try attributes.ints("strides") ?? [1, 1]
         let dilations = try attributes.ints("dilations") ?? [1, 1]
         let pads = try spatialPads(input: x, kernel: kernel, strides: strides, dilations: dilations)
-        var params = ["weight": try param(1, "weight")]
+        let layerWeight = layerWeight(weight)
+        var params = ["weight": builder.addTensor(layerWeight, name: inputName(1)!)]
         if inputName(2) != nil { params["bias"] = try param(2, "bias") }
         try emit("conv2d", inputs: [x], params: params, attrs: [
             "stride": Self.ints(strides), "dilation": Self.ints(dilations), "pads": Self.ints(pads),
             "groups": .number(Double(try attributes.int("group", default: 1))),
-        ])
+        ].merging(inputQuant(weight: layerWeight)) { a, _ in a })
     }
 
     private mutating func batchNorm() throws {
@@ -336,8 +326,9 @@ struct NodeTranslation {
         let transB = try attributes.int("transB", default: 0) != 0
         var weight = try known(1, "B")
         guard weight.shape.rank == 2 else { throw refuse("with a rank-\(weight.shape.rank) B") }
-        if !transB { weight = Self.transposed(weight) }
+        if !transB { weight = ONNXTensor.transposed(weight) }
         if alpha != 1 { weight = Self.scaled(weight, by: alpha) }
+        weight = layerWeight(weight)
         let baseName = inputName(1)!
         var params = ["weight": builder.addTensor(weight, name: transB && alpha == 1 ? baseName : baseName + ".weight")]
         if inputName(2) != nil {
@@ -351,7 +342,7 @@ struct NodeTranslation {
             let unchanged = c.dtype == .f32 && c.shape == bias.shape && beta == 1
             params["bias"] = builder.addTensor(bias, name: unchanged ? inputName(2)! : inputName(2)! + ".bias")
         }
-        try emit("linear", inputs: [value(0)], params: params)
+        try emit("linear", inputs: [value(0)], params: params, attrs: inputQuant(weight: weight))
     }
 
     /// `MatMul(x, W)` with constant 2-D W → `linear` (weight Wᵀ); between two values → `matmul`.
@@ -359,8 +350,9 @@ struct NodeTranslation {
         if let rhs = inputName(1), builder.isKnown(rhs), !builder.isKnown(inputName(0) ?? "") {
             let w = try known(1, "B")
             if w.shape.rank == 2 {
-                let weight = builder.addTensor(Self.transposed(w), name: rhs + ".T")
-                return try emit("linear", inputs: [value(0)], params: ["weight": weight])
+                let transposed = layerWeight(ONNXTensor.transposed(w))
+                let weight = builder.addTensor(transposed, name: rhs + ".T")
+                return try emit("linear", inputs: [value(0)], params: ["weight": weight], attrs: inputQuant(weight: transposed))
             }
         }
         try emit("matmul", inputs: [value(0), value(1)])
@@ -482,14 +474,6 @@ struct NodeTranslation {
         let fill = try attributes.float("value").map { Double($0) } ?? knownScalar(2, "constant_value") ?? 0
         if inputName(3) != nil { throw refuse("with axes") }
         try emit("pad", inputs: [value(0)], attrs: ["pads": Self.ints(pads), "mode": .string(mode), "value": .float(Float(fill))])
-    }
-
-    static func transposed(_ matrix: Tensor) -> Tensor {
-        let m = matrix.toF32(), rows = m.shape[0], cols = m.shape[1]
-        let values = m.floats
-        var out = [Float](repeating: 0, count: values.count)
-        for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = values[r * cols + c] } }
-        return Tensor(out, shape: [cols, rows])
     }
 
     static func scaled(_ tensor: Tensor, by factor: Float) -> Tensor {

@@ -27,6 +27,12 @@ final class ONNXGraphBuilder {
     var nodeNames = Set<String>()
     /// Known values already emitted as `constant` nodes.
     var constantNodes = Set<String>()
+    /// DequantizeLinear outputs of run-time values → the value they stand for (ONNXQDQ.swift).
+    var aliases: [String: String] = [:]
+    /// QuantizeLinear outputs of run-time values, waiting for their DequantizeLinear.
+    var quantizedActivations: [String: ActivationQDQ] = [:]
+    /// DequantizeLinear outputs → the `input_quant` of the INT8 layer reading them.
+    var activationQuant: [String: JSONValue] = [:]
     /// Whether dim 0 of every runtime value is the dynamic batch.
     var dynamicBatch = false
     private var shapeCache: (nodeCount: Int, shapes: [String: Shape])?
@@ -92,7 +98,13 @@ final class ONNXGraphBuilder {
         var outputs: [String] = []
         for output in graph.output {
             guard defined.contains(output.name) else { throw GraphError.unknownOutput(output.name) }
+            if let value = aliases[output.name] {
+                try emit("identity", name: uniqueNodeName(output.name), onnxOp: "DequantizeLinear", inputs: [value], output: output.name)
+            }
             if !runtime.contains(output.name) {
+                if quantizedActivations[output.name] != nil {
+                    throw GraphError.unsupportedONNX("graph output '\(output.name)' holds a QuantizeLinear's integer codes (only their DequantizeLinear is read)")
+                }
                 guard isKnown(output.name) else {
                     throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node (nodes with several outputs are not supported yet)")
                 }
@@ -245,8 +257,12 @@ final class ONNXGraphBuilder {
     /// The name to use for `value` as a node input: a runtime value as it is; a known value
     /// through a `constant` node (emitted once).
     func input(_ value: String, node: String) throws -> String {
+        let value = aliases[value] ?? value
         if runtime.contains(value) { return value }
         guard !constantNodes.contains(value) else { return value }
+        if quantizedActivations[value] != nil {
+            throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' holds a QuantizeLinear's integer codes (only a DequantizeLinear may read them)")
+        }
         guard var tensor = try knownTensor(value) else {
             throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' depends on the batch size in a way the importer cannot fold")
         }
@@ -284,7 +300,7 @@ final class ONNXGraphBuilder {
             let partial = Graph(name: "import", inputs: inputs, outputs: nodes.last.map { [$0.output] } ?? inputs.map(\.name), nodes: nodes)
             shapeCache = (nodes.count, try partial.inferShapes(batch: 1, tensors: tensors))
         }
-        guard let shape = shapeCache?.shapes[value] else {
+        guard let shape = shapeCache?.shapes[aliases[value] ?? value] else {
             throw GraphError.malformedONNX("the shape of value '\(value)' is unknown")
         }
         return shape

@@ -22,6 +22,52 @@ enum ONNXTensor {
         }
     }
 
+    /// The ONNX `TensorProto.DataType` of a `DType` (the inverse of `dtype(_:)`).
+    static func elementType(_ dtype: DType) -> Int32 {
+        let type: Onnx_TensorProto.DataType
+        switch dtype {
+        case .f32: type = .float
+        case .f16: type = .float16
+        case .bf16: type = .bfloat16
+        case .i8: type = .int8
+        case .u8: type = .uint8
+        case .i32: type = .int32
+        case .i64: type = .int64
+        case .bool: type = .bool
+        }
+        return Int32(type.rawValue)
+    }
+
+    /// `tensor` as an initializer: dims and little-endian `raw_data` (quantization parameters are
+    /// not part of a TensorProto; the exporter writes them as tensors of their own).
+    static func proto(_ tensor: Tensor, name: String) -> Onnx_TensorProto {
+        var proto = Onnx_TensorProto()
+        proto.name = name
+        proto.dims = tensor.shape.dims.map { Int64($0) }
+        proto.dataType = elementType(tensor.dtype)
+        proto.rawData = tensor.withUnsafeBytes { Data($0.prefix(tensor.elementCount * tensor.dtype.byteSize)) }
+        return proto
+    }
+
+    /// A 2-D tensor transposed: a quantized one keeps its integers (per-channel parameters move
+    /// from axis 0 to 1 and back), any other becomes f32.
+    static func transposed(_ tensor: Tensor) -> Tensor {
+        let matrix = tensor.quant == nil && tensor.dtype != .f32 ? tensor.toF32() : tensor
+        let rows = matrix.shape[0], cols = matrix.shape[1], size = matrix.dtype.byteSize
+        var out = Tensor(zeros: matrix.dtype, [cols, rows])
+        matrix.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        (dst.baseAddress! + (c * rows + r) * size).copyMemory(from: src.baseAddress! + (r * cols + c) * size, byteCount: size)
+                    }
+                }
+            }
+        }
+        out.quant = matrix.quant.map { QuantParams(scales: $0.scales, zeroPoints: $0.zeroPoints, axis: $0.axis.map { 1 - $0 }) }
+        return out
+    }
+
     /// ONNX's name for a data type, for messages ("DOUBLE", "STRING", or the number).
     static func typeName(_ dataType: Int32) -> String {
         Onnx_TensorProto.DataType(rawValue: Int(dataType)).map { "\($0)".uppercased() } ?? "\(dataType)"
