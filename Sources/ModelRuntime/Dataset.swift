@@ -143,7 +143,7 @@ public struct Dataset: Sendable {
                     throw RuntimeError.badDataset(path: source, reason: RuntimeError.inconsistentDim(
                         name: name, input: info.name, size: size, other: seen.input, otherSize: seen.size).description)
                 }
-                symbolic[name] = (size, info.name)
+                if symbolic[name] == nil { symbolic[name] = (size, info.name) }
             }
         }
     }

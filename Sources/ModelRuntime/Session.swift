@@ -199,7 +199,7 @@ public final class Session: @unchecked Sendable {
                     if let seen = dims[symbol], seen.size != shape[d] {
                         throw RuntimeError.inconsistentDim(name: symbol, input: info.name, size: shape[d], other: seen.input, otherSize: seen.size)
                     }
-                    dims[symbol] = (shape[d], info.name)
+                    if dims[symbol] == nil { dims[symbol] = (shape[d], info.name) }
                 } else if shape[d] != info.shape[d] {
                     throw RuntimeError.wrongInputDim(input: info.name, dim: d, expected: info.shape[d], actual: shape)
                 }
