@@ -64,7 +64,10 @@ extension Graph {
             // Shapes need sizes: check the graph at size 1 for every symbolic dim, which any graph
             // with symbolic dims can take (docs/runtime.md, "Symbolic dimensions").
             let (concrete, concreteTensors) = try specialized(dims: Dictionary(uniqueKeysWithValues: symbolicDims.map { ($0, 1) }), tensors: tensors)
-            return try concrete.validate(tensors: concreteTensors)
+            do { return try concrete.validate(tensors: concreteTensors) } catch let error as GraphError {
+                let sizes = symbolicDims.map { "\($0)=1" }.joined(separator: ", ")
+                throw GraphError.badDimSize(name: symbolicDims[0], reason: "the graph does not hold at \(sizes) (\(error)); give the size with --dim \(symbolicDims[0])=N")
+            }
         }
         var sorted = self
         try sorted.sortTopologically()
