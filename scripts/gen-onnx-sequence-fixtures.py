@@ -6,22 +6,19 @@ NAME-seq5-inputs.npz and NAME-seq5-expected.npz into Tests/ONNXTests/Fixtures.
 
   PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3 scripts/gen-onnx-sequence-fixtures.py
 """
+import importlib.util
 import os
 
 import numpy as np
 import onnxruntime
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "ONNXTests", "Fixtures")
-BATCH, SEQ, VOCAB = 3, 5, 100
+BATCH, SEQ = 3, 5
 
-
-def tokens(rng):
-    ids = rng.integers(0, VOCAB, (BATCH, SEQ)).astype(np.int64)
-    types = np.zeros((BATCH, SEQ), np.int64)
-    types[:, SEQ // 2:] = 1
-    mask = np.ones((BATCH, SEQ), np.int64)
-    mask[2, SEQ - 2:] = 0
-    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+# The token arrays of the 8-token fixtures, made at another length.
+_spec = importlib.util.spec_from_file_location("fixtures", os.path.join(os.path.dirname(__file__), "gen-onnx-fixtures.py"))
+fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fixtures)
 
 
 def main():
@@ -29,7 +26,7 @@ def main():
     for name in ["bert", "gpt2"]:
         session = onnxruntime.InferenceSession(os.path.join(OUT, name + ".onnx"), providers=["CPUExecutionProvider"])
         wanted = [i.name for i in session.get_inputs()]
-        inputs = {k: v for k, v in tokens(rng).items() if k in wanted}
+        inputs = {k: v for k, v in fixtures.tokens(rng, batch=BATCH, seq=SEQ).items() if k in wanted}
         outputs = session.run(None, inputs)
         np.savez(os.path.join(OUT, name + "-seq5-inputs.npz"), **inputs)
         np.savez(os.path.join(OUT, name + "-seq5-expected.npz"), **dict(zip([o.name for o in session.get_outputs()], outputs)))

@@ -79,23 +79,31 @@ extension Tensor {
         let inner = dims.last.map { $0 * item } ?? item
         var inStrides = [Int](repeating: item, count: dims.count)
         for d in dims.indices.reversed().dropFirst() { inStrides[d] = inStrides[d + 1] * shape.dims[d + 1] }
-        let rows = dims.dropLast().reduce(1, *)
-        var bytes = [UInt8](repeating: 0, count: rows * inner)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(dims.reduce(item, *))
         withUnsafeBytes { source in
-            var index = [Int](repeating: 0, count: Swift.max(dims.count - 1, 0))
-            for row in 0..<rows {
+            forEachIndex(Array(dims.dropLast())) { index in
                 let offset = zip(index, inStrides).reduce(0) { $0 + $1.0 * $1.1 }
-                for b in 0..<inner { bytes[row * inner + b] = source[offset + b] }
-                // Odometer over the outer axes.
-                var d = index.count - 1
-                while d >= 0 {
-                    index[d] += 1
-                    if index[d] < dims[d] { break }
-                    index[d] = 0
-                    d -= 1
-                }
+                bytes.append(contentsOf: source[offset..<(offset + inner)])
             }
         }
         return try! Tensor(dtype: dtype, shape: Shape(dims), bytes: bytes)
+    }
+}
+
+/// Calls `body` with every index of `shape`, in row-major order (once for a scalar shape).
+func forEachIndex(_ shape: [Int], _ body: ([Int]) -> Void) {
+    guard !shape.contains(0) else { return }
+    var index = [Int](repeating: 0, count: shape.count)
+    while true {
+        body(index)
+        var d = shape.count - 1
+        while d >= 0 {
+            index[d] += 1
+            if index[d] < shape[d] { break }
+            index[d] = 0
+            d -= 1
+        }
+        if d < 0 { return }
     }
 }

@@ -79,11 +79,11 @@ public final class Session: @unchecked Sendable {
     public var inputNames: [String] { graph.inputs.map(\.name) }
     /// Names of the graph outputs, in graph order.
     public var outputNames: [String] { graph.outputs }
-    /// Bytes of one arena (one per concurrent run).
+    /// Bytes of one arena (one per concurrent run) of the first plan.
     public var arenaBytes: Int { plan.arenaBytes }
 
-    /// The shape of one sample of `value` (batch dimension removed), or nil if the value does not
-    /// exist in the plan (unknown, or fused away).
+    /// The shape of one sample of `value` (batch dimension removed) in the first plan, or nil if
+    /// the value does not exist in the plan (unknown, or fused away).
     public func sampleShape(of value: String) -> [Int]? { plan.slots[value]?.sampleShape }
 
     /// Creates the library primitives for these batch sizes now rather than at their first run

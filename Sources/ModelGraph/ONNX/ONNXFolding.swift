@@ -343,20 +343,9 @@ enum ConstantFolding {
 
     /// For each element of `shape` (row-major), the flat index `source` gives for its index.
     static func flatIndices(_ shape: [Int], _ source: ([Int]) -> Int) -> [Int] {
-        let count = shape.reduce(1, *)
-        var index = [Int](repeating: 0, count: shape.count)
         var out: [Int] = []
-        out.reserveCapacity(count)
-        for _ in 0..<count {
-            out.append(source(index))
-            var d = shape.count - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < shape[d] { break }
-                index[d] = 0
-                d -= 1
-            }
-        }
+        out.reserveCapacity(shape.reduce(1, *))
+        forEachIndex(shape) { out.append(source($0)) }
         return out
     }
 

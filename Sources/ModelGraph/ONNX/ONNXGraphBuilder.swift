@@ -201,7 +201,9 @@ final class ONNXGraphBuilder {
         guard checkedProduct(shape.map { Swift.max($0, 1) }) != nil else {
             throw GraphError.malformedONNX("graph input '\(input.name)': dims \(shape) overflow")
         }
-        return ValueInfo(name: input.name, shape: shape, dtype: dtype, dims: names.contains { $0 != nil } ? names : [])
+        // Names are kept when a dim beyond the batch is symbolic (the batch alone needs none).
+        let symbolic = shape.indices.dropFirst().contains { shape[$0] == -1 }
+        return ValueInfo(name: input.name, shape: shape, dtype: dtype, dims: symbolic ? names : [])
     }
 
     // MARK: values
