@@ -60,6 +60,15 @@ extension Graph {
     /// quantization params for linear/conv weights) and the shape the op expects; every input
     /// shape fits its op. Tensors no node references are allowed. Errors name the node.
     public func validate(tensors: TensorMap) throws {
+        if !symbolicDims.isEmpty {
+            // Shapes need sizes: check the graph at size 1 for every symbolic dim, which any graph
+            // with symbolic dims can take (docs/runtime.md, "Symbolic dimensions").
+            let (concrete, concreteTensors) = try specialized(dims: Dictionary(uniqueKeysWithValues: symbolicDims.map { ($0, 1) }), tensors: tensors)
+            do { return try concrete.validate(tensors: concreteTensors) } catch let error as GraphError {
+                let sizes = symbolicDims.map { "\($0)=1" }.joined(separator: ", ")
+                throw GraphError.badDimSize(name: symbolicDims[0], reason: "the graph does not hold at \(sizes) (\(error)); give the size with --dim \(symbolicDims[0])=N")
+            }
+        }
         var sorted = self
         try sorted.sortTopologically()
         for node in sorted.nodes {
@@ -80,6 +89,7 @@ extension ValueInfo {
         guard Self.feedableDTypes.contains(dtype) else { throw GraphError.unfeedableInput(input: name, dtype: dtype) }
         guard !shape.isEmpty else { throw GraphError.badInputShape(input: name, shape: shape, reason: "an input needs at least one dimension") }
         for (i, size) in shape.enumerated() where size < 1 {
+            if let symbol = symbol(at: i) { throw GraphError.symbolicDim(input: name, dim: i, name: symbol) }
             guard size == -1, i == 0 else {
                 throw GraphError.badInputShape(input: name, shape: shape, reason: "sizes must be positive; -1 (the batch) is allowed only first")
             }

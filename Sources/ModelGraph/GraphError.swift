@@ -25,6 +25,10 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(node: String, reason: String)
     case badInputShape(input: String, shape: [Int], reason: String)
     case unfeedableInput(input: String, dtype: DType)
+    /// A graph with a symbolic dimension used where sizes must be known (specialize it first).
+    case symbolicDim(input: String, dim: Int, name: String)
+    /// A size given for a symbolic dimension that the graph cannot take.
+    case badDimSize(name: String, reason: String)
     /// A parameter's values break what its op requires (a negative batchnorm variance).
     case badParamValue(node: String, role: String, tensor: String, reason: String)
     case badMask(tensor: String, reason: String)
@@ -65,6 +69,9 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .badInputShape(let input, let shape, let reason): return "graph input '\(input)' has shape \(shape): \(reason)"
         case .unfeedableInput(let input, let dtype):
             return "graph input '\(input)' has dtype \(dtype.rawValue); the runtime feeds only \(ValueInfo.feedableDTypes.map(\.rawValue).sorted().joined(separator: ", ")) inputs"
+        case .symbolicDim(let input, let dim, let name):
+            return "graph input '\(input)' dim \(dim) is symbolic ('\(name)'); its size comes from the data (or fix it with --dim \(name)=N)"
+        case .badDimSize(let name, let reason): return "symbolic dim '\(name)': \(reason)"
         case .badParamValue(let node, let role, let tensor, let reason): return "node '\(node)': param '\(role)' (\(tensor)) \(reason)"
         case .badMask(let tensor, let reason): return "mask of tensor '\(tensor)': \(reason)"
         case .malformedONNX(let reason): return "malformed ONNX: \(reason)"

@@ -1,22 +1,47 @@
 import TensorCore
 
-/// One graph input: a name, a shape where -1 is the (dynamic) batch dimension, and a dtype.
+/// One graph input: a name, a shape where -1 is the (dynamic) batch dimension or a symbolic
+/// dimension, and a dtype. `dims` names symbolic dimensions (`batch`, `sequence`; nil for a fixed
+/// size); a named dimension after the first is sized by the data at run time (docs/runtime.md,
+/// "Symbolic dimensions"; `Graph.specialized`).
 public struct ValueInfo: Codable, Hashable, Sendable {
     public var name: String
     public var shape: [Int]
     public var dtype: DType
+    /// One entry per dimension when any is named, else empty.
+    public var dims: [String?]
 
-    public init(name: String, shape: [Int], dtype: DType = .f32) {
+    public init(name: String, shape: [Int], dtype: DType = .f32, dims: [String?] = []) {
         self.name = name
         self.shape = shape
         self.dtype = dtype
+        self.dims = dims
     }
+
+    /// The symbolic dimension after the batch at position `d`, if any.
+    public func symbol(at d: Int) -> String? {
+        d > 0 && d < dims.count && shape[d] == -1 ? dims[d] : nil
+    }
+
+    /// Whether a dimension after the batch is symbolic.
+    public var hasSymbolicDims: Bool { shape.indices.contains { symbol(at: $0) != nil } }
+
+    enum CodingKeys: String, CodingKey { case name, shape, dtype, dims }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         shape = try c.decode([Int].self, forKey: .shape)
         dtype = try c.decodeIfPresent(DType.self, forKey: .dtype) ?? .f32
+        dims = try c.decodeIfPresent([String?].self, forKey: .dims) ?? []
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(shape, forKey: .shape)
+        try c.encode(dtype, forKey: .dtype)
+        if !dims.isEmpty { try c.encode(dims, forKey: .dims) }
     }
 }
 

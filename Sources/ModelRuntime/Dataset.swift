@@ -126,14 +126,25 @@ public struct Dataset: Sendable {
         }
     }
 
-    /// Throws unless every graph input has samples that fit it (same per-sample dims).
+    /// Throws unless every graph input has samples that fit it (same per-sample dims; a symbolic
+    /// dim the same size in every array that has it).
     public func checkShapes(against graph: Graph, source: String) throws {
         if graph.inputs.count == 1, inputOrder.count == 1 { return try checkShape(against: graph.inputs[0], source: source) }
+        var symbolic: [String: (size: Int, input: String)] = [:]
         for info in graph.inputs {
             guard let tensor = inputs[info.name] else {
                 throw RuntimeError.badDataset(path: source, reason: "no array for the model's input '\(info.name)' (have \(inputOrder.joined(separator: ", ")))")
             }
             try Self.checkShape(tensor, against: info, source: source)
+            for d in tensor.shape.dims.indices {
+                guard let name = info.symbol(at: d) else { continue }
+                let size = tensor.shape[d]
+                if let seen = symbolic[name], seen.size != size {
+                    throw RuntimeError.badDataset(path: source, reason: RuntimeError.inconsistentDim(
+                        name: name, input: info.name, size: size, other: seen.input, otherSize: seen.size).description)
+                }
+                if symbolic[name] == nil { symbolic[name] = (size, info.name) }
+            }
         }
     }
 
@@ -150,7 +161,7 @@ public struct Dataset: Sendable {
         guard dims.count == info.shape.count else {
             throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(dims); the model's input '\(info.name)' has rank \(info.shape.count) (\(info.shape))")
         }
-        for d in 1..<dims.count where dims[d] != info.shape[d] {
+        for d in 1..<dims.count where dims[d] != info.shape[d] && info.symbol(at: d) == nil {
             throw RuntimeError.badDataset(path: source, reason: "inputs have shape \(dims): dim \(d) is \(dims[d]), the model's input '\(info.name)' expects \(info.shape[d])")
         }
     }

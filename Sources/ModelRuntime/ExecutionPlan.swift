@@ -53,14 +53,18 @@ final class ExecutionPlan: @unchecked Sendable {
     /// The batch size this plan was made for, when the graph moves elements across the batch
     /// (`Node.movesBatch`): such a plan knows every value's full shape and runs only that batch.
     let concreteBatch: Int?
+    /// The sizes of the graph's symbolic dims this plan was made for (docs/runtime.md,
+    /// "Symbolic dimensions"; the graph it plans is `Graph.specialized` for them).
+    let dims: [String: Int]
 
     /// Whether `graph` needs plans per concrete batch size.
     static func needsConcreteBatch(_ graph: Graph) -> Bool { graph.nodes.contains(where: \.movesBatch) }
 
-    init(graph: Graph, tensors: TensorMap, options: SessionOptions, concreteBatch: Int? = nil) throws {
+    init(graph: Graph, tensors: TensorMap, options: SessionOptions, concreteBatch: Int? = nil, dims: [String: Int] = [:]) throws {
         guard options.maxBatch >= 1 else { throw RuntimeError.badOption("maxBatch must be at least 1, got \(options.maxBatch)") }
         maxBatch = concreteBatch ?? options.maxBatch
         self.concreteBatch = concreteBatch
+        self.dims = dims
         inputs = graph.inputs
         outputs = graph.outputs
         var (planned, fusedAway) = Fusion.plan(graph, tensors: tensors, enabled: options.fuse)

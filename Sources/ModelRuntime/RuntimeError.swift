@@ -13,6 +13,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case batchTooLarge(input: String, batch: Int, maxBatch: Int)
     case emptyBatch(input: String)
     case inconsistentBatch(input: String, batch: Int, expected: Int)
+    /// Two inputs give a symbolic dim different sizes.
+    case inconsistentDim(name: String, input: String, size: Int, other: String, otherSize: Int)
     case unsupported(node: String, reason: String)
     case shapeMismatch(node: String, reason: String)
     /// A value computed at run time that the op cannot use (a gather index out of range).
@@ -37,6 +39,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
             return "input '\(name)' has batch \(batch), larger than the planned maximum \(maxBatch) (raise maxBatch / --batch)"
         case .emptyBatch(let name): return "input '\(name)' has batch 0"
         case .inconsistentBatch(let name, let batch, let expected): return "input '\(name)' has batch \(batch), other inputs have \(expected)"
+        case .inconsistentDim(let dim, let input, let size, let other, let otherSize):
+            return "inputs '\(other)' and '\(input)' disagree on symbolic dim '\(dim)': \(otherSize) and \(size)"
         case .unsupported(let node, let reason): return "node '\(node)': \(reason)"
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
         case .badValue(let node, let reason): return "node '\(node)': \(reason)"

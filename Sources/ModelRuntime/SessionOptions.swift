@@ -12,8 +12,13 @@ public struct SessionOptions: Sendable, Equatable {
     /// Reject inputs holding NaN or ±Inf (the error names the input and the index).
     public var rejectNonFinite: Bool
 
-    public init(maxBatch: Int = 64, threads: Int = 1, fuse: Bool = true, rejectNonFinite: Bool = true) {
+    /// For a graph with symbolic dims (or one that moves the batch): how many plans for
+    /// concrete signatures are kept, least recently used dropped first (docs/runtime.md).
+    public var cachedPlans: Int
+
+    public init(maxBatch: Int = 64, threads: Int = 1, fuse: Bool = true, rejectNonFinite: Bool = true, cachedPlans: Int = 4) {
         self.maxBatch = maxBatch
+        self.cachedPlans = cachedPlans
         self.threads = threads
         self.fuse = fuse
         self.rejectNonFinite = rejectNonFinite

@@ -72,7 +72,8 @@ public enum Calibrator {
         }
         for (name, tensor) in feedsByInput(data, graph) {
             let info = graph.inputs.first { $0.name == name }!
-            guard Array(tensor.shape.dims.dropFirst()) == Array(info.shape.dropFirst()) else {
+            guard tensor.shape.rank == info.shape.count,
+                  tensor.shape.dims.indices.dropFirst().allSatisfy({ tensor.shape[$0] == info.shape[$0] || info.symbol(at: $0) != nil }) else {
                 throw QuantizationError.calibrationShape(input: name, expected: info.shape, actual: tensor.shape.dims)
             }
         }

@@ -3,17 +3,57 @@ import TensorCore
 /// A value the importer knows before run time: an initializer, a `Constant`, or the result of a
 /// shape subgraph (`Shape → Gather → Unsqueeze → Concat → …`). Elements are held as `Double`
 /// (exact for the sizes and indices shape subgraphs compute and for every f32); `nil` stands for
-/// the batch size, which is known only per run (docs/onnx.md, "Folding").
+/// a size known only per run: the batch, or the symbolic dim `symbols` names (docs/onnx.md, "Folding").
 struct Folded: Equatable {
     var dtype: DType
     var shape: [Int]
     var values: [Double?]
+    /// Per element (or empty when none): the symbolic dim a `nil` element is (nil: the batch).
+    var symbols: [String?] = []
+    /// Axes whose length is a symbolic dim: the values hold the longest extent the model allows
+    /// (`shape[axis]`); at run time the value is its first `size` entries along the axis (a
+    /// position table cut to the sequence, a causal mask). Such a value becomes a `constant` with
+    /// `Graph.constantDimsAttribute`.
+    var extents: [Int: String] = [:]
 
-    init(dtype: DType, shape: [Int], values: [Double?]) {
+    init(dtype: DType, shape: [Int], values: [Double?], symbols: [String?] = [], extents: [Int: String] = [:]) {
         self.dtype = dtype
         self.shape = shape
         self.values = values
+        self.symbols = symbols
+        self.extents = extents
     }
+
+    /// The symbolic dim element `i` stands for (nil for a number or the batch).
+    func symbol(_ i: Int) -> String? { i < symbols.count ? symbols[i] : nil }
+
+    /// The elements at flat indices `sources` (symbols kept), shaped `shape`.
+    func picking(_ sources: [Int], shape: [Int], extents: [Int: String] = [:]) -> Folded {
+        Folded(dtype: dtype, shape: shape, values: sources.map { values[$0] },
+               symbols: symbols.isEmpty ? [] : sources.map { symbols[$0] }, extents: extents)
+    }
+
+    /// The first `length` entries along `axis`.
+    func cut(axis: Int, to length: Int) -> Folded {
+        var shape = self.shape
+        shape[axis] = length
+        let inStrides = ConstantFolding.strides(self.shape)
+        let sources = ConstantFolding.flatIndices(shape) { index in zip(index, inStrides).reduce(0) { $0 + $1.0 * $1.1 } }
+        return picking(sources, shape: shape, extents: extents)
+    }
+
+    /// How many leading entries along `axis` hold only elements for which `valid` is true.
+    func leadingLength(axis: Int, _ valid: (Double) -> Bool) -> Int {
+        let inner = shape[(axis + 1)...].reduce(1, *), size = shape[axis]
+        var length = size
+        for (flat, value) in values.enumerated() where !(value.map(valid) ?? false) {
+            length = Swift.min(length, (flat / inner) % size)
+        }
+        return length
+    }
+
+    /// Longer than a symbolic extent can be before a table cuts it (`Range` to a symbolic dim).
+    static let longestExtent = 1 << 16
 
     init(ints: [Int64], shape: [Int]? = nil) {
         self.init(dtype: .i64, shape: shape ?? [ints.count], values: ints.map { Double($0) })
@@ -36,16 +76,19 @@ struct Folded: Equatable {
     }
 
     var count: Int { values.count }
-    var isComplete: Bool { !values.contains(nil) }
+    var isComplete: Bool { !values.contains(nil) && extents.isEmpty }
     var integers: [Int]? { isComplete ? values.map { Self.int($0!) } : nil }
 
     static func int(_ value: Double) -> Int {
         value >= 9.2e18 ? Int.max : value <= -9.2e18 ? Int.min : Int(value)
     }
 
-    /// The tensor, or nil while an element is the batch size.
-    var tensor: Tensor? {
-        guard isComplete else { return nil }
+    /// The tensor, or nil while an element is the batch size or an axis is symbolic.
+    var tensor: Tensor? { extents.isEmpty ? longestTensor : nil }
+
+    /// The tensor at the longest extent of symbolic axes (nil while an element is unknown).
+    var longestTensor: Tensor? {
+        guard !values.contains(nil) else { return nil }
         let shape = Shape(self.shape)
         switch dtype {
         case .f32, .f16, .bf16: return Tensor(values.map { Float($0!) }, shape: shape)
@@ -76,8 +119,16 @@ enum ConstantFolding {
         subscript(i: Int) -> Folded? { i < values.count ? values[i] : nil }
     }
 
+    /// Ops that carry symbolic elements (`Folded.symbols`) or symbolic axes (`Folded.extents`)
+    /// through; any other op with such an input is not evaluated.
+    static let symbolAware: Set<String> = ["Identity", "Cast", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Reshape", "Flatten", "Range"]
+    static let extentAware: Set<String> = ["Identity", "Cast", "Gather", "Unsqueeze", "Squeeze", "Slice", "Not", "Sqrt", "Neg"]
+
     static func evaluate(_ op: String, _ inputs: inout Inputs) throws -> Folded? {
         let a = inputs[0]
+        let present = inputs.values.compactMap { $0 }
+        if present.contains(where: { $0.symbols.contains { $0 != nil } }), !symbolAware.contains(op) { return nil }
+        if present.contains(where: { !$0.extents.isEmpty }), !extentAware.contains(op) { return nil }
         switch op {
         case "Identity": return a
         case "Cast":
@@ -88,55 +139,90 @@ enum ConstantFolding {
                 if dtype == .bool { return v != 0 ? 1 : 0 }
                 return dtype.isFloatingPoint ? Double(Float(v)) : v.rounded(.towardZero)
             }
-            return Folded(dtype: dtype, shape: a.shape, values: values)
+            return Folded(dtype: dtype, shape: a.shape, values: values, symbols: a.symbols, extents: a.extents)
         case "Gather":
-            guard let a, let indices = inputs[1]?.integers, let indexShape = inputs[1]?.shape else { return nil }
+            guard let a, var index = inputs[1], !index.values.contains(nil) else { return nil }
             var axis = try inputs.attributes.int("axis", default: 0)
             if axis < 0 { axis += a.shape.count }
-            guard a.shape.indices.contains(axis) else { return nil }
+            guard a.shape.indices.contains(axis), a.extents[axis] == nil else { return nil }
             let outer = a.shape[..<axis].reduce(1, *), size = a.shape[axis], inner = a.shape[(axis + 1)...].reduce(1, *)
+            // A symbolic-length index (a `Range` to the sequence) keeps the entries the table holds.
+            if let (k, _) = index.extents.first {
+                guard index.extents.count == 1 else { return nil }
+                let length = index.leadingLength(axis: k) { (-size..<size).contains(Folded.int($0)) }
+                guard length >= 1 else { return nil }
+                index = index.cut(axis: k, to: length)
+            }
+            let indices = index.values.map { Folded.int($0!) }
             guard outer * indices.count * inner <= Folded.maxElements else { return nil }
-            var out: [Double?] = []
-            out.reserveCapacity(outer * indices.count * inner)
+            var sources: [Int] = []
+            sources.reserveCapacity(outer * indices.count * inner)
             for o in 0..<outer {
-                for index in indices {
-                    let i = index < 0 ? index + size : index
+                for i in indices {
+                    let i = i < 0 ? i + size : i
                     guard i >= 0, i < size else { return nil }
-                    out.append(contentsOf: a.values[((o * size + i) * inner)..<((o * size + i + 1) * inner)])
+                    sources.append(contentsOf: ((o * size + i) * inner)..<((o * size + i + 1) * inner))
                 }
             }
-            return Folded(dtype: a.dtype, shape: Array(a.shape[..<axis]) + indexShape + Array(a.shape[(axis + 1)...]), values: out)
+            var extents: [Int: String] = [:]
+            for (d, name) in a.extents { extents[d < axis ? d : d - 1 + index.shape.count] = name }
+            for (d, name) in index.extents { extents[axis + d] = name }
+            return a.picking(sources, shape: Array(a.shape[..<axis]) + index.shape + Array(a.shape[(axis + 1)...]), extents: extents)
         case "Unsqueeze", "Squeeze":
             guard let a else { return nil }
             let axes = try inputs.attributes.ints("axes") ?? inputs[1]?.integers
             var shape = a.shape
+            // Where each of a's axes lands.
+            var position = Array(a.shape.indices)
             if op == "Unsqueeze" {
                 guard let axes else { return nil }
                 let rank = shape.count + axes.count
                 for axis in axes.map({ $0 < 0 ? $0 + rank : $0 }).sorted() {
                     guard axis >= 0, axis <= shape.count else { return nil }
                     shape.insert(1, at: axis)
+                    position = position.map { $0 >= axis ? $0 + 1 : $0 }
                 }
             } else {
                 let drop = Set((axes ?? shape.indices.filter { shape[$0] == 1 }).map { $0 < 0 ? $0 + shape.count : $0 })
-                guard drop.allSatisfy({ shape.indices.contains($0) && shape[$0] == 1 }) else { return nil }
+                guard drop.allSatisfy({ shape.indices.contains($0) && shape[$0] == 1 && a.extents[$0] == nil }) else { return nil }
                 shape = shape.indices.filter { !drop.contains($0) }.map { shape[$0] }
+                position = position.map { d in d - drop.filter { $0 < d }.count }
             }
-            return Folded(dtype: a.dtype, shape: shape, values: a.values)
+            var result = a
+            result.shape = shape
+            result.extents = Dictionary(uniqueKeysWithValues: a.extents.map { (position[$0.key], $0.value) })
+            return result
         case "Concat":
             let parts = inputs.values.compactMap { $0 }
             guard parts.count == inputs.values.count, let first = parts.first,
                   parts.allSatisfy({ $0.shape.count == 1 && $0.dtype == first.dtype }),
                   [0, -1].contains(try inputs.attributes.int("axis", default: 0)) else { return nil }
             let values = parts.flatMap(\.values)
-            return Folded(dtype: first.dtype, shape: [values.count], values: values)
+            let symbols = parts.contains { !$0.symbols.isEmpty } ? parts.flatMap { part in part.values.indices.map { part.symbol($0) } } : []
+            return Folded(dtype: first.dtype, shape: [values.count], values: values, symbols: symbols)
         case "Slice":
-            guard let a, let starts = inputs[1]?.integers, let ends = inputs[2]?.integers, starts.count == ends.count else { return nil }
+            guard let a, let starts = inputs[1]?.integers, let endValues = inputs[2], endValues.extents.isEmpty,
+                  starts.count == endValues.count else { return nil }
+            // An end that is a symbolic dim (`x[:, :sequence]`) makes the axis symbolic: the whole
+            // axis is kept and the value is its first `sequence` entries at run time.
+            var symbolicEnds: [Int: String] = [:]
+            var ends: [Int] = []
+            for (k, end) in endValues.values.enumerated() {
+                if let end { ends.append(Folded.int(end)); continue }
+                guard let name = endValues.symbol(k) else { return nil }
+                symbolicEnds[k] = name
+                ends.append(Int.max)
+            }
             let rank = a.shape.count
             let axes = (inputs[3]?.integers ?? Array(0..<starts.count)).map { $0 < 0 ? $0 + rank : $0 }
             let steps = inputs[4]?.integers ?? Array(repeating: 1, count: starts.count)
             guard axes.count == starts.count, steps.count == starts.count, axes.allSatisfy({ (0..<rank).contains($0) }),
-                  !steps.contains(0) else { return nil }
+                  !steps.contains(0), axes.allSatisfy({ a.extents[$0] == nil }) else { return nil }
+            var extents = a.extents
+            for (k, name) in symbolicEnds {
+                guard starts[k] == 0 || starts[k] <= -a.shape[axes[k]], steps[k] == 1 else { return nil }
+                extents[axes[k]] = name
+            }
             // The indices kept along each axis, clamped as ONNX's Slice does.
             var kept = a.shape.map { Array(0..<$0) }
             for (k, axis) in axes.enumerated() {
@@ -150,18 +236,8 @@ enum ConstantFolding {
             }
             let shape = kept.map(\.count)
             let inStrides = strides(a.shape)
-            let count = shape.reduce(1, *)
-            var out: [Double?] = []
-            out.reserveCapacity(count)
-            for flat in 0..<count {
-                var rest = flat, source = 0
-                for d in shape.indices.reversed() {
-                    source += kept[d][rest % shape[d]] * inStrides[d]
-                    rest /= shape[d]
-                }
-                out.append(a.values[source])
-            }
-            return Folded(dtype: a.dtype, shape: shape, values: out)
+            let sources = flatIndices(shape) { index in zip(index.indices, index).reduce(0) { $0 + kept[$1.0][$1.1] * inStrides[$1.0] } }
+            return a.picking(sources, shape: shape, extents: extents)
         case "Reshape", "Flatten":
             guard let a else { return nil }
             var shape: [Int]
@@ -181,7 +257,9 @@ enum ConstantFolding {
                 }
             }
             guard checkedProduct(shape) == a.count else { return nil }
-            return Folded(dtype: a.dtype, shape: shape, values: a.values)
+            var result = a
+            result.shape = shape
+            return result
         case "Transpose":
             guard let a else { return nil }
             let perm = try inputs.attributes.ints("perm") ?? Array(a.shape.indices.reversed())
@@ -221,8 +299,8 @@ enum ConstantFolding {
                 }
             }
         case "Not":
-            guard let a, a.isComplete else { return nil }
-            return Folded(dtype: .bool, shape: a.shape, values: a.values.map { $0! == 0 ? 1 : 0 })
+            guard let a, !a.values.contains(nil) else { return nil }
+            return Folded(dtype: .bool, shape: a.shape, values: a.values.map { $0! == 0 ? 1 : 0 }, extents: a.extents)
         case "Where":
             guard let condition = a, condition.isComplete, let x = inputs[1], let y = inputs[2],
                   x.dtype == y.dtype else { return nil }
@@ -238,6 +316,12 @@ enum ConstantFolding {
             guard filler.count == 1 else { return nil }
             return Folded(dtype: filler.dtype, shape: dims, values: Array(repeating: filler.values[0], count: count))
         case "Range":
+            // `arange(sequence)`: held at the longest extent; a table it indexes cuts it (Gather).
+            if let a, a.values == [0], let limit = inputs[1], limit.count == 1, let name = limit.symbol(0),
+               let delta = inputs[2], delta.values == [1] {
+                return Folded(dtype: a.dtype, shape: [Folded.longestExtent], values: (0..<Folded.longestExtent).map { Double($0) },
+                              extents: [0: name])
+            }
             guard let start = a?.values.first ?? nil, let limit = inputs[1]?.values.first ?? nil,
                   let delta = inputs[2]?.values.first ?? nil, delta != 0 else { return nil }
             let steps = ((limit - start) / delta).rounded(.up)
@@ -249,11 +333,20 @@ enum ConstantFolding {
                   let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
             return Folded(dtype: a.dtype, shape: shape, values: expand(a, to: shape))
         case "Sqrt", "Neg":
-            guard let a, a.isComplete else { return nil }
-            return Folded(dtype: a.dtype, shape: a.shape, values: a.values.map { op == "Neg" ? -$0! : Double(Float($0!).squareRoot()) })
+            guard let a, !a.values.contains(nil) else { return nil }
+            return Folded(dtype: a.dtype, shape: a.shape, values: a.values.map { op == "Neg" ? -$0! : Double(Float($0!).squareRoot()) },
+                          extents: a.extents)
         default:
             return nil
         }
+    }
+
+    /// For each element of `shape` (row-major), the flat index `source` gives for its index.
+    static func flatIndices(_ shape: [Int], _ source: ([Int]) -> Int) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(shape.reduce(1, *))
+        forEachIndex(shape) { out.append(source($0)) }
+        return out
     }
 
     static func strides(_ shape: [Int]) -> [Int] {

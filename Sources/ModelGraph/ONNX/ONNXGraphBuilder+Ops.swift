@@ -75,15 +75,17 @@ extension ONNXGraphBuilder {
 
     /// `Shape(x)` of a runtime value: its dims, with the batch unknown until run time.
     private func shapeVector(of value: String, _ attributes: inout ONNXAttributes) throws -> Folded {
-        let dims = try shape(of: value).dims
-        var values: [Double?] = dims.map { Double($0) }
+        let (dims, symbols) = try symbolicShape(of: value)
+        var values: [Double?] = zip(dims, symbols).map { $1 == nil ? Double($0) : nil }
         if dynamicBatch, !values.isEmpty { values[0] = nil }
         let rank = dims.count
         func clamp(_ i: Int) -> Int { Swift.max(0, Swift.min(rank, i < 0 ? i + rank : i)) }
         let start = clamp(try attributes.int("start", default: 0))
         let end = clamp(try attributes.int("end", default: rank))
-        let slice = start < end ? Array(values[start..<end]) : []
-        return Folded(dtype: .i64, shape: [slice.count], values: slice)
+        guard start < end else { return Folded(dtype: .i64, shape: [0], values: []) }
+        let names = symbols[start..<end]
+        return Folded(dtype: .i64, shape: [end - start], values: Array(values[start..<end]),
+                      symbols: names.contains { $0 != nil } ? Array(names) : [])
     }
 }
 
@@ -404,8 +406,12 @@ struct NodeTranslation {
         guard let target = inputName(1), let vector = try builder.foldedValue(target), vector.shape.count == 1 else {
             throw refuse("needs a shape known at import (input 1)")
         }
-        let dims = try builder.shape(of: x).dims
+        let (dims, symbols) = try builder.symbolicShape(of: x)
         var shape = vector.values.map { $0.map { Folded.int($0) } }
+        // A symbolic dim kept where the input has it is copied (0), so the target holds for any size.
+        for i in shape.indices.dropFirst() where shape[i] == nil {
+            if let name = vector.symbol(i), name != ONNXGraphBuilder.unknownSymbol, i < symbols.count, symbols[i] == name { shape[i] = 0 }
+        }
         let perSample = dims.dropFirst().reduce(1, *)
         let rest = shape.dropFirst().allSatisfy({ ($0 ?? -1) > 0 }) ? checkedProduct(shape.dropFirst().map { $0! }) : nil
         if shape.first == .some(nil) || shape.first == dims.first && !builder.dynamicBatch || shape.first == -1 && rest == perSample {
@@ -413,7 +419,7 @@ struct NodeTranslation {
         }
         // Any other batch-sized entry is the one left to infer.
         if shape.dropFirst().contains(where: { $0 == nil }) {
-            guard shape.dropFirst().filter({ $0 == nil || $0 == -1 }).count == 1 else { throw refuse("with a shape that depends on the batch size") }
+            guard shape.dropFirst().filter({ $0 == nil || $0 == -1 }).count == 1 else { throw refuse("with a shape that depends on the batch size or a symbolic dim") }
             shape = shape.map { $0 ?? -1 }
         }
         try emit("reshape", inputs: [x], attrs: ["shape": Self.ints(shape.map { $0! })])

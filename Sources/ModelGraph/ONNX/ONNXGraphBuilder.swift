@@ -35,7 +35,8 @@ final class ONNXGraphBuilder {
     var activationQuant: [String: JSONValue] = [:]
     /// Whether dim 0 of every runtime value is the dynamic batch.
     var dynamicBatch = false
-    private var shapeCache: (nodeCount: Int, shapes: [String: Shape])?
+    /// The shapes of the nodes translated so far, at two probe sizes of the symbolic dims.
+    private var shapeCache: (nodeCount: Int, shapes: [[String: Shape]])?
 
     private init(opset: Int, url: URL?, limits: ReadLimits, options: ONNXImport.Options) {
         self.opset = opset
@@ -179,7 +180,7 @@ final class ONNXGraphBuilder {
     }
 
     /// A graph input: dim 0 symbolic (or unknown) is the batch; other symbolic dims take their
-    /// size from `Options.dims`.
+    /// size from `Options.dims` when given, else stay symbolic (-1, named in `ValueInfo.dims`).
     private func valueInfo(_ input: Onnx_ValueInfoProto) throws -> ValueInfo {
         guard case .tensorType(let type)? = input.type.value else {
             throw GraphError.unsupportedONNX("graph input '\(input.name)' is not a tensor")
@@ -192,7 +193,9 @@ final class ONNXGraphBuilder {
             throw GraphError.malformedONNX("graph input '\(input.name)' has rank \(type.shape.dim.count), more than the limit \(limits.maxRank)")
         }
         var shape: [Int] = []
+        var names: [String?] = []
         for (d, dim) in type.shape.dim.enumerated() {
+            if case .dimParam(let name)? = dim.value, options.dims[name] == nil || d == 0 { names.append(name) } else { names.append(nil) }
             switch dim.value {
             case .dimValue(let size)?:
                 guard size >= 1, let size = Int(exactly: size) else {
@@ -200,10 +203,8 @@ final class ONNXGraphBuilder {
                 }
                 shape.append(size)
             case .dimParam(let name)? where d > 0:
-                guard let size = options.dims[name] else {
-                    throw GraphError.unsupportedONNX("graph input '\(input.name)' dim \(d) is symbolic ('\(name)'); give its size with --dim \(name)=N")
-                }
-                shape.append(size)
+                guard !name.isEmpty else { throw GraphError.unsupportedONNX("graph input '\(input.name)' dim \(d) has no size") }
+                shape.append(options.dims[name] ?? -1)
             case .dimParam?, nil:
                 guard d == 0 else { throw GraphError.unsupportedONNX("graph input '\(input.name)' dim \(d) has no size") }
                 shape.append(-1)
@@ -212,7 +213,9 @@ final class ONNXGraphBuilder {
         guard checkedProduct(shape.map { Swift.max($0, 1) }) != nil else {
             throw GraphError.malformedONNX("graph input '\(input.name)': dims \(shape) overflow")
         }
-        return ValueInfo(name: input.name, shape: shape, dtype: dtype)
+        // Names are kept when a dim beyond the batch is symbolic (the batch alone needs none).
+        let symbolic = shape.indices.dropFirst().contains { shape[$0] == -1 }
+        return ValueInfo(name: input.name, shape: shape, dtype: dtype, dims: symbolic ? names : [])
     }
 
     // MARK: values
@@ -263,13 +266,20 @@ final class ONNXGraphBuilder {
         if quantizedActivations[value] != nil {
             throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' holds a QuantizeLinear's integer codes (only a DequantizeLinear may read them)")
         }
-        guard var tensor = try knownTensor(value) else {
-            throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' depends on the batch size in a way the importer cannot fold")
+        // A value with symbolic axes is emitted at its longest extent and cut when the graph is specialized.
+        let extents = folded[value]?.extents ?? [:]
+        guard var tensor = try extents.isEmpty ? knownTensor(value) : folded[value]?.longestTensor else {
+            throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' depends on the batch size or a symbolic dim in a way the importer cannot fold")
         }
         // Values are held as f32 (integer ids and masks too; docs/ops.md, "Values").
         if !tensor.dtype.isFloatingPoint { tensor = tensor.toF32() }
         let tensorName = addTensor(tensor, name: value)
-        try emit("constant", name: uniqueNodeName("constant:\(value)"), onnxOp: "Constant", inputs: [], output: value, params: ["value": tensorName])
+        var attrs: [String: JSONValue] = [:]
+        if !extents.isEmpty {
+            attrs[Graph.constantDimsAttribute] = .array(tensor.shape.dims.indices.map { extents[$0].map(JSONValue.string) ?? .null })
+        }
+        try emit("constant", name: uniqueNodeName("constant:\(value)"), onnxOp: "Constant", inputs: [], output: value,
+                 params: ["value": tensorName], attrs: attrs)
         constantNodes.insert(value)
         runtime.insert(value)
         return value
@@ -293,16 +303,50 @@ final class ONNXGraphBuilder {
         runtime.insert(output)
     }
 
-    /// The shape of a runtime value (dim 0 taken at batch 1), from the nodes translated so far.
-    func shape(of value: String) throws -> Shape {
+    /// The shape of a runtime value (dim 0 taken at batch 1, symbolic dims at a probe size), from
+    /// the nodes translated so far.
+    func shape(of value: String) throws -> Shape { try probedShapes(of: value)[0] }
+
+    /// Each dim of a runtime value as its size, or as the symbolic dim it is (nil elements of
+    /// `symbols`: a size; dim 0 of a dynamic-batch graph is not named here).
+    func symbolicShape(of value: String) throws -> (dims: [Int], symbols: [String?]) {
+        let probes = try probedShapes(of: value)
+        let names = symbolicDims
+        let symbols = probes[0].dims.indices.map { d -> String? in
+            let sizes = (probes[0][d], probes[1][d])
+            guard sizes.0 != sizes.1 else { return nil }
+            return names.indices.first { Self.probeSizes[0][$0] == sizes.0 && Self.probeSizes[1][$0] == sizes.1 }.map { names[$0] }
+                ?? Self.unknownSymbol
+        }
+        return (probes[0].dims, symbols)
+    }
+
+    /// The sizes symbolic dim k takes in the two shape probes: a dim whose size follows a pair
+    /// across both is that symbolic dim (docs/onnx.md, "Folding shape subgraphs").
+    static let probeSizes = [[5, 7, 11, 13], [6, 8, 12, 14]]
+    /// A dim that changes with the symbolic dims but is none of them (a product, say).
+    static let unknownSymbol = "?"
+
+    var symbolicDims: [String] { Graph(name: "import", inputs: inputs, outputs: [], nodes: []).symbolicDims }
+
+    private func probedShapes(of value: String) throws -> [Shape] {
         if shapeCache?.nodeCount != nodes.count {
             // A graph needs an output to sort (Graph.sortTopologically); any produced value will do.
             let partial = Graph(name: "import", inputs: inputs, outputs: nodes.last.map { [$0.output] } ?? inputs.map(\.name), nodes: nodes)
-            shapeCache = (nodes.count, try partial.inferShapes(batch: 1, tensors: tensors))
+            let names = partial.symbolicDims
+            guard names.count <= Self.probeSizes[0].count else {
+                throw GraphError.unsupportedONNX("the graph has \(names.count) symbolic dims beyond the batch; give all but \(Self.probeSizes[0].count) a size with --dim")
+            }
+            let shapes = try Self.probeSizes.map { sizes in
+                let (concrete, concreteTensors) = try partial.specialized(dims: Dictionary(uniqueKeysWithValues: zip(names, sizes)), tensors: tensors)
+                return try concrete.inferShapes(batch: 1, tensors: concreteTensors)
+            }
+            shapeCache = (nodes.count, shapes)
         }
-        guard let shape = shapeCache?.shapes[aliases[value] ?? value] else {
+        let key = aliases[value] ?? value
+        guard let first = shapeCache?.shapes[0][key], let second = shapeCache?.shapes[1][key] else {
             throw GraphError.malformedONNX("the shape of value '\(value)' is unknown")
         }
-        return shape
+        return [first, second]
     }
 }

@@ -210,6 +210,10 @@ struct BenchCommand: ParsableCommand {
                 return start + batch <= dataset.count ? dataset.batch(start..<(start + batch)) : repeated(dataset, batch)
             }
         }
+        // Random inputs need every size; a symbolic dim's comes from --data (or --dim at import).
+        if let d = info.shape.indices.first(where: { info.symbol(at: $0) != nil }) {
+            throw GraphError.symbolicDim(input: info.name, dim: d, name: info.symbol(at: d)!)
+        }
         var rng = SeededRNG(seed: seed)
         let shape = Shape([batch] + info.shape.dropFirst())
         try MemoryBudget.admit(shape.checkedElementCount.flatMap { checkedMultiply($0, 2 * DType.f32.byteSize) },

@@ -32,9 +32,9 @@ enum Formatting {
     /// A ratio with two decimals: `3.42x`.
     static func ratio(_ value: Double) -> String { String(format: "%.2fx", value) }
 
-    /// A shape with the batch dimension (where marked) written as `N`: `[N, 64]`.
-    static func shape(_ dims: [Int], batchDims: Set<Int> = []) -> String {
-        "[" + dims.enumerated().map { batchDims.contains($0.offset) ? "N" : String($0.element) }.joined(separator: ", ") + "]"
+    /// A shape with some dimensions written by name (`N` for the batch, `sequence`): `[N, sequence, 64]`.
+    static func shape(_ dims: [Int], labels: [String?]) -> String {
+        "[" + dims.indices.map { labels[$0] ?? String(dims[$0]) }.joined(separator: ", ") + "]"
     }
 
     /// A path shown relative to the working directory when it lies below it.

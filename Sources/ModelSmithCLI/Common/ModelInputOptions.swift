@@ -28,7 +28,7 @@ public struct ModelInputOptions: ParsableArguments {
     public var limitOverrides: [String] = []
 
     @Option(name: .customLong("dim"), help: ArgumentHelp(
-        "ONNX models: the size of a symbolic input dimension other than the batch (repeatable), e.g. sequence=128.",
+        "ONNX models: fix a symbolic input dimension other than the batch at import (repeatable), e.g. sequence=128; without it the size comes from each run's data.",
         valueName: "name=size"))
     public var dimOverrides: [String] = []
 

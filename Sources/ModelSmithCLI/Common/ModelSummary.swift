@@ -54,17 +54,33 @@ struct ModelSummary {
     var unusedTensors: [String] { tensors.names.filter { usedBy[$0] == nil } }
 
     /// A summary of a package with a graph. Batch dimensions are the sizes that change between
-    /// batch 1 and batch 2, shown as `N`.
+    /// batch 1 and batch 2, shown as `N`; a size that follows a symbolic dim is shown by its name
+    /// (`sequence`, or `k×sequence`), found the same way: the graph specialized at two sizes of it.
     init(package: ModelPackage, path: String) throws {
         // Not `package.contents`: that re-encodes the graph, which the summary does not need.
         self.init(contents: PackageContents(tensors: package.tensors, masks: package.masks, provenance: package.provenance, source: package.source),
                   graph: package.graph, path: path)
-        let one = try package.inferShapes(batch: 1), two = try package.inferShapes(batch: 2)
+        let symbols = package.graph.symbolicDims
+        let base = Dictionary(uniqueKeysWithValues: symbols.map { ($0, 2) })
+        func shapes(batch: Int, dims: [String: Int]) throws -> [String: Shape] {
+            let (graph, tensors) = try package.graph.specialized(dims: dims, tensors: package.tensors)
+            return try graph.inferShapes(batch: batch, tensors: tensors)
+        }
+        let one = try shapes(batch: 1, dims: base), two = try shapes(batch: 2, dims: base)
+        let grown = try symbols.map { try shapes(batch: 1, dims: base.merging([$0: 3]) { $1 }) }
         func describe(_ value: String) -> (String, JSONValue) {
             guard let a = one[value]?.dims, let b = two[value]?.dims else { return ("?", .null) }
-            let batchDims = Set(a.indices.filter { a[$0] != b[$0] })
-            let json = JSONValue.array(a.indices.map { batchDims.contains($0) ? .string("N") : .int(a[$0]) })
-            return (Formatting.shape(a, batchDims: batchDims), json)
+            let labels = a.indices.map { d -> String? in
+                if a[d] != b[d] { return "N" }
+                for (k, name) in symbols.enumerated() {
+                    guard let c = grown[k][value]?.dims, c[d] != a[d] else { continue }
+                    // Sizes at 2 and 3 of the dim: a multiple of it, or something the name does not say.
+                    return a[d] % 2 == 0 && c[d] == a[d] / 2 * 3 ? (a[d] == 2 ? name : "\(a[d] / 2)×\(name)") : "?"
+                }
+                return nil
+            }
+            let json = JSONValue.array(a.indices.map { labels[$0].map(JSONValue.string) ?? .int(a[$0]) })
+            return (Formatting.shape(a, labels: labels), json)
         }
         nodes = package.graph.nodes.map { node in
             let params = node.params.values.compactMap { package.tensors[$0] }
@@ -117,7 +133,8 @@ struct ModelSummary {
             "model": ["name": .string(name), "path": .string(path)],
             "inputs": .array(inputs.map { input in
                 ["name": .string(input.name), "dtype": .string(input.dtype.rawValue),
-                 "shape": .array(input.shape.map { $0 == -1 ? .string("N") : .int($0) })]
+                 "shape": .array(input.shape.indices.map { d in
+                     input.symbol(at: d).map(JSONValue.string) ?? (input.shape[d] == -1 ? .string("N") : .int(input.shape[d])) })]
             }),
             "outputs": .array(outputs.map { .string($0) }),
             "nodes": .array(nodes.map(\.json)),
@@ -175,8 +192,8 @@ struct ModelSummary {
         var text = "\(name) — \(path)\n"
         if !inputs.isEmpty {
             let described = inputs.map { input -> String in
-                let batchDims = Set(input.shape.indices.filter { input.shape[$0] == -1 })
-                return "\(input.name) \(Formatting.shape(input.shape, batchDims: batchDims)) \(input.dtype.rawValue)"
+                let labels = input.shape.indices.map { d in input.symbol(at: d) ?? (input.shape[d] == -1 ? "N" : nil) }
+                return "\(input.name) \(Formatting.shape(input.shape, labels: labels)) \(input.dtype.rawValue)"
             }
             text += "inputs: \(described.joined(separator: ", "))   outputs: \(outputs.joined(separator: ", "))\n"
         }
