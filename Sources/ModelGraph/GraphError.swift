@@ -12,6 +12,8 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case noOutputs
     case cycle(node: String)
     case wrongInputCount(node: String, op: OpKind, expected: Int, actual: Int)
+    case wrongOutputCount(node: String, op: OpKind, expected: ClosedRange<Int>, actual: Int)
+    case badOutputs(node: String)
     case missingParam(node: String, role: String)
     case unknownParamRole(node: String, role: String)
     case missingTensor(node: String, role: String, tensor: String)
@@ -47,6 +49,10 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .unknownOutput(let output): return "graph output '\(output)' is not produced by any node"
         case .noOutputs: return "model.json declares no graph outputs (\"outputs\" must name at least one value)"
         case .cycle(let node): return "node '\(node)' is part of a cycle"
+        case .wrongOutputCount(let node, let op, let expected, let actual):
+            let count = expected.lowerBound == expected.upperBound ? "\(expected.lowerBound)" : "\(expected.lowerBound)–\(expected.upperBound)"
+            return "node '\(node)': \(op.rawValue) produces \(count) output(s), the node names \(actual)"
+        case .badOutputs(let node): return "node '\(node)': \"outputs\" must be a non-empty list, given instead of \"output\""
         case .wrongInputCount(let node, let op, let expected, let actual):
             return "node '\(node)': \(op.rawValue) takes \(expected) input(s), got \(actual)"
         case .missingParam(let node, let role): return "node '\(node)': missing param '\(role)'"

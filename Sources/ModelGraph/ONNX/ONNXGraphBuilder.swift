@@ -269,12 +269,17 @@ final class ONNXGraphBuilder {
     /// with the ONNX op type and opset.
     func emit(_ op: String, name: String, onnxOp: String, inputs: [String], output: String,
               params: [String: String] = [:], attrs: [String: JSONValue] = [:]) throws {
+        try emit(op, name: name, onnxOp: onnxOp, inputs: inputs, outputs: [output], params: params, attrs: attrs)
+    }
+
+    func emit(_ op: String, name: String, onnxOp: String, inputs: [String], outputs: [String],
+              params: [String: String] = [:], attrs: [String: JSONValue] = [:]) throws {
         guard let kind = OpKind(rawValue: op) else {
             throw GraphError.unsupportedONNXOp(node: name, op: onnxOp, opset: opset)
         }
         nodeNames.insert(name)
-        nodes.append(Node(name: name, op: kind, inputs: inputs, output: output, params: params, attrs: attrs))
-        runtime.insert(output)
+        nodes.append(Node(name: name, op: kind, inputs: inputs, outputs: outputs, params: params, attrs: attrs))
+        runtime.formUnion(outputs)
     }
 
     /// The shape of a runtime value (dim 0 taken at batch 1), from the nodes translated so far.
