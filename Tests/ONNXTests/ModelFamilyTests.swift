@@ -49,4 +49,6 @@ final class ModelFamilyTests: XCTestCase {
     func testBERTStyleEncoder() throws { try check("bert", dims: ["sequence": 8]) }
     func testGPT2StyleBlock() throws { try check("gpt2", dims: ["sequence": 8]) }
     func testViTStyleEncoder() throws { try check("vit") }
+    /// Conv1d, GroupNorm's export pattern (InstanceNormalization), Resize, Tile, TopK's two outputs.
+    func testConv1dDecoder() throws { try check("conv1d_decoder") }
 }

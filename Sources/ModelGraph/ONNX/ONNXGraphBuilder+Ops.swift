@@ -555,10 +555,11 @@ struct NodeTranslation {
         var attrs: [String: JSONValue] = ["mode": .string(mode), "coordinate_transformation_mode": .string(transform),
                                           "nearest_mode": .string(nearest)]
         if let sizesInput = inputName(3) {
-            guard let value = try builder.foldedValue(sizesInput), value.count == 4, value.values.allSatisfy({ $0 != nil }) else {
+            // The batch entry may be the run-time batch (a shape subgraph); the others must be known.
+            guard let value = try builder.foldedValue(sizesInput), value.count == 4, value.values.dropFirst().allSatisfy({ $0 != nil }) else {
                 throw refuse("needs constant sizes (input 3)")
             }
-            let sizes = value.values.map { Folded.int($0!) }
+            let sizes = value.values.map { $0.map(Folded.int) ?? 1 }
             guard sizes[1] == dims[1] else { throw refuse("changing the channel count (sizes \(sizes))") }
             attrs["sizes"] = Self.ints(Array(sizes[2...]))
         } else if let scalesInput = inputName(2) {

@@ -54,7 +54,8 @@ final class ONNXGraphBuilder {
         for (node, name) in zip(graph.node, names) where !(node.domain.isEmpty || node.domain == "ai.onnx") {
             throw GraphError.unsupportedONNXOp(node: name, op: "\(node.domain).\(node.opType)", opset: opset)
         }
-        guard ONNXImport.supportedOpsets.contains(opset) else {
+        let legacyOnly = graph.node.allSatisfy { ONNXImport.unchangedSinceOpset1.contains($0.opType) }
+        guard ONNXImport.supportedOpsets.contains(opset) || (1..<ONNXImport.supportedOpsets.lowerBound).contains(opset) && legacyOnly else {
             throw GraphError.unsupportedONNX("the model imports opset \(opset); this version reads opsets \(ONNXImport.supportedOpsets.lowerBound)–\(ONNXImport.supportedOpsets.upperBound)")
         }
         guard graph.initializer.count <= limits.maxTensors else {
