@@ -157,13 +157,15 @@ class Conv1dDecoder(nn.Module):
         self.norm = nn.GroupNorm(2, width)
 
     def forward(self, signal):
-        x = torch.relu(self.norm(self.conv(signal)))           # [N, W, L/2]
+        normed = self.norm(self.conv(signal))                   # [N, W, L/2]
+        x = torch.relu(normed)
         plane = x.unsqueeze(1)                                   # [N, 1, W, L/2]
         up = nn.functional.interpolate(plane, scale_factor=2.0, mode="nearest")
         smooth = nn.functional.interpolate(up, size=(12, 10), mode="bilinear", align_corners=False)
         tiled = smooth.repeat(1, 2, 1, 1)
-        values, indices = torch.topk(tiled, 3, dim=-1)
-        return values, indices.float()
+        # Top-k of values without ties (upsampled ones repeat, ReLU's zeros tie, and one ulp would reorder them).
+        values, indices = torch.topk(normed, 3, dim=-1)
+        return tiled, values, indices.float()
 
 
 def images(rng, batch=2, size=32):
@@ -199,7 +201,8 @@ FAMILIES = {
     "gpt2": (lambda: GPT2Block(), lambda rng: {"input_ids": tokens(rng)["input_ids"]}, ["logits"], 13,
              {"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}}),
     "conv1d_decoder": (Conv1dDecoder, lambda rng: {"signal": rng.standard_normal((2, 4, 10)).astype(np.float32)},
-                       ["values", "indices"], 13, {"signal": {0: "batch"}, "values": {0: "batch"}, "indices": {0: "batch"}}),
+                       ["upsampled", "values", "indices"], 13,
+                       {"signal": {0: "batch"}, "upsampled": {0: "batch"}, "values": {0: "batch"}, "indices": {0: "batch"}}),
 }
 
 

@@ -200,23 +200,16 @@ void ck_resize2d_f32(const float *x, float *y, size_t planes, size_t in_h, size_
 
 typedef struct { float value; int64_t index; } ck_ranked;
 
-/* Larger first (NaN largest); ties: lower index first. */
-static int ck_rank_desc(const void *pa, const void *pb) {
-    const ck_ranked *a = pa, *b = pb;
+/* Larger first when `largest`, else smaller first; NaN ranks above every number; ties: lower index first. */
+static int ck_rank(const ck_ranked *a, const ck_ranked *b, int largest) {
     const int an = isnan(a->value), bn = isnan(b->value);
-    if (an != bn) return an ? -1 : 1;
-    if (!an && a->value != b->value) return a->value > b->value ? -1 : 1;
+    if (an != bn) return (an ? -1 : 1) * (largest ? 1 : -1);
+    if (!an && a->value != b->value) return ((a->value > b->value) ? -1 : 1) * (largest ? 1 : -1);
     return a->index < b->index ? -1 : (a->index > b->index);
 }
 
-/* Smaller first (NaN largest, so last); ties: lower index first. */
-static int ck_rank_asc(const void *pa, const void *pb) {
-    const ck_ranked *a = pa, *b = pb;
-    const int an = isnan(a->value), bn = isnan(b->value);
-    if (an != bn) return an ? 1 : -1;
-    if (!an && a->value != b->value) return a->value < b->value ? -1 : 1;
-    return a->index < b->index ? -1 : (a->index > b->index);
-}
+static int ck_rank_desc(const void *a, const void *b) { return ck_rank(a, b, 1); }
+static int ck_rank_asc(const void *a, const void *b) { return ck_rank(a, b, 0); }
 
 void ck_topk_f32(const float *x, float *values, float *indices, size_t outer, size_t length, size_t inner,
                  size_t k, int largest) {

@@ -45,7 +45,7 @@ extension ONNXGraphBuilder {
         for extra in proto.output.dropFirst() where !extra.isEmpty {
             // The extra output stays undefined: a later reader fails as an unsupported use.
             if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" || op == "Split" || op == "TopK" { continue }
-            throw GraphError.unsupportedONNX("node '\(name)': \(op) with \(proto.output.count) outputs (nodes with several outputs are not supported yet)")
+            throw GraphError.unsupportedONNX("node '\(name)': \(op) with \(proto.output.count) outputs (only its first output is produced)")
         }
     }
 

@@ -95,7 +95,7 @@ final class ONNXGraphBuilder {
             guard defined.contains(output.name) else { throw GraphError.unknownOutput(output.name) }
             if !runtime.contains(output.name) {
                 guard isKnown(output.name) else {
-                    throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node (nodes with several outputs are not supported yet)")
+                    throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node the importer produces only the first output of")
                 }
                 // A graph output known at import: `constant` values have no batch dimension.
                 throw GraphError.unsupportedONNX("graph output '\(output.name)' is a constant")
