@@ -146,6 +146,28 @@ class GPT2Block(nn.Module):
         return self.ln_f(x) @ self.wte.weight.t()
 
 
+class Conv1dDecoder(nn.Module):
+    """Conv1d (ONNX Conv on [N, C, L]), GroupNorm (exported as Reshape → InstanceNormalization →
+    Reshape → Mul → Add), nearest and bilinear upsampling (Resize), repeat (Tile) and top-k (TopK,
+    values and indices)."""
+
+    def __init__(self, channels=4, width=8):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, width, 3, padding=1, stride=2)
+        self.norm = nn.GroupNorm(2, width)
+
+    def forward(self, signal):
+        normed = self.norm(self.conv(signal))                   # [N, W, L/2]
+        x = torch.relu(normed)
+        plane = x.unsqueeze(1)                                   # [N, 1, W, L/2]
+        up = nn.functional.interpolate(plane, scale_factor=2.0, mode="nearest")
+        smooth = nn.functional.interpolate(up, size=(12, 10), mode="bilinear", align_corners=False)
+        tiled = smooth.repeat(1, 2, 1, 1)
+        # Top-k of values without ties (upsampled ones repeat, ReLU's zeros tie, and one ulp would reorder them).
+        values, indices = torch.topk(normed, 3, dim=-1)
+        return tiled, values, indices.float()
+
+
 def images(rng, batch=2, size=32):
     return {"input": rng.standard_normal((batch, 3, size, size)).astype(np.float32)}
 
@@ -178,6 +200,9 @@ FAMILIES = {
              {k: {0: "batch", 1: "sequence"} for k in ["input_ids", "token_type_ids", "attention_mask", "last_hidden_state"]}),
     "gpt2": (lambda: GPT2Block(), lambda rng: {"input_ids": tokens(rng)["input_ids"]}, ["logits"], 13,
              {"input_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}}),
+    "conv1d_decoder": (Conv1dDecoder, lambda rng: {"signal": rng.standard_normal((2, 4, 10)).astype(np.float32)},
+                       ["upsampled", "values", "indices"], 13,
+                       {"signal": {0: "batch"}, "upsampled": {0: "batch"}, "values": {0: "batch"}, "indices": {0: "batch"}}),
 }
 
 

@@ -28,7 +28,8 @@ def t(a):
 
 
 def node(name, op, inputs, output, params=None, attrs=None):
-    n = {"name": name, "op": op, "inputs": inputs, "output": output}
+    n = {"name": name, "op": op, "inputs": inputs}
+    n["outputs" if isinstance(output, list) else "output"] = output
     if params:
         n["params"] = params
     if attrs:
@@ -304,4 +305,33 @@ h = F.hardswish(x)
 s4 = F.hardsigmoid(F.conv2d(F.relu(F.conv2d(h.mean(dim=(2, 3), keepdim=True), q["fc1.weight"], q["fc1.bias"])), q["fc2.weight"], q["fc2.bias"]))
 ref = F.linear(F.silu(h * s4).mean(dim=(2, 3)), q["head.weight"], q["head.bias"])
 save("block_squeeze_excite", nodes, {"x": x}, {"y": ref}, tensors=q, atol=1e-4)
+# ---- normalisation over groups, tiling, resizing, selection (several outputs)
+x = rand(2, 6, 4, 5, low=-3, high=3)
+g = {"gn.weight": rand(6), "gn.bias": rand(6)}
+save("groupnorm", [node("n", "groupnorm", ["x"], "y", params={"weight": "gn.weight", "bias": "gn.bias"},
+                        attrs={"num_groups": 3, "eps": 1e-5})],
+     {"x": x}, {"y": F.group_norm(x, 3, g["gn.weight"], g["gn.bias"], eps=1e-5)}, tensors=g, atol=1e-4)
+x3 = rand(2, 6, 7, low=-3, high=3)
+save("instancenorm", [node("n", "instancenorm", ["x"], "y", params={"weight": "gn.weight", "bias": "gn.bias"}, attrs={"eps": 1e-3})],
+     {"x": x3}, {"y": F.instance_norm(x3, weight=g["gn.weight"], bias=g["gn.bias"], eps=1e-3)}, tensors=g, atol=1e-4)
+x = rand(2, 3, 1, 4)
+save("tile", [node("n", "tile", ["x"], "y", attrs={"repeats": [1, 2, 3, 1]})], {"x": x}, {"y": x.repeat(1, 2, 3, 1)})
+x = rand(2, 3, 4, 5)
+save("resize_nearest", [node("n", "resize", ["x"], "y", attrs={"sizes": [8, 7], "mode": "nearest",
+                                                                "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"})],
+     {"x": x}, {"y": F.interpolate(x, size=(8, 7), mode="nearest")})
+save("resize_linear", [node("n", "resize", ["x"], "y", attrs={"sizes": [7, 9], "mode": "linear",
+                                                               "coordinate_transformation_mode": "half_pixel"})],
+     {"x": x}, {"y": F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=False)})
+save("resize_linear_align_corners", [node("n", "resize", ["x"], "y", attrs={"sizes": [3, 10], "mode": "linear",
+                                                                             "coordinate_transformation_mode": "align_corners"})],
+     {"x": x}, {"y": F.interpolate(x, size=(3, 10), mode="bilinear", align_corners=True)})
+x = rand(2, 3, 6)
+values, indices = torch.topk(x, 4, dim=2, largest=True, sorted=True)
+save("topk", [node("n", "topk", ["x"], ["values", "indices"], attrs={"k": 4})], {"x": x},
+     {"values": values, "indices": indices.double()})
+values, indices = torch.topk(x, 2, dim=1, largest=False, sorted=True)
+save("topk_smallest_axis1", [node("n", "topk", ["x"], ["values", "indices"], attrs={"k": 2, "axis": 1, "largest": False}),
+                             node("m", "mul", ["values", "indices"], "product")],
+     {"x": x}, {"values": values, "product": values * indices.double()})
 print("wrote", len([f for f in os.listdir(OUT) if f.startswith("onnx_")]), "fixtures to", OUT)

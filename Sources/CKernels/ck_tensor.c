@@ -2,6 +2,7 @@
 #include "ck_tensor.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ck_unary_f32(int op, const float *x, float *y, size_t n, float a, float b) {
@@ -165,4 +166,53 @@ void ck_copy_strided_f32(size_t rank, const int64_t *dims, const int64_t *src_st
 
 void ck_fill_f32(float *y, size_t n, float value) {
     for (size_t i = 0; i < n; i++) y[i] = value;
+}
+
+void ck_resize2d_f32(const float *x, float *y, size_t planes, size_t in_h, size_t in_w, size_t out_h, size_t out_w,
+                     const int64_t *y0, const int64_t *y1, const float *wy,
+                     const int64_t *x0, const int64_t *x1, const float *wx) {
+    for (size_t p = 0; p < planes; p++) {
+        const float *in = x + p * in_h * in_w;
+        float *out = y + p * out_h * out_w;
+        for (size_t oy = 0; oy < out_h; oy++) {
+            const float *r0 = in + y0[oy] * (int64_t)in_w, *r1 = in + y1[oy] * (int64_t)in_w;
+            const float b = wy[oy], a = 1.0f - b;
+            float *o = out + oy * out_w;
+            for (size_t ox = 0; ox < out_w; ox++) {
+                const float d = wx[ox], c = 1.0f - d;
+                o[ox] = a * (c * r0[x0[ox]] + d * r0[x1[ox]]) + b * (c * r1[x0[ox]] + d * r1[x1[ox]]);
+            }
+        }
+    }
+}
+
+typedef struct { float value; int64_t index; } ck_ranked;
+
+/* Larger first when `largest`, else smaller first; NaN ranks above every number; ties: lower index first. */
+static int ck_rank(const ck_ranked *a, const ck_ranked *b, int largest) {
+    const int an = isnan(a->value), bn = isnan(b->value);
+    if (an != bn) return (an ? -1 : 1) * (largest ? 1 : -1);
+    if (!an && a->value != b->value) return ((a->value > b->value) ? -1 : 1) * (largest ? 1 : -1);
+    return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+static int ck_rank_desc(const void *a, const void *b) { return ck_rank(a, b, 1); }
+static int ck_rank_asc(const void *a, const void *b) { return ck_rank(a, b, 0); }
+
+void ck_topk_f32(const float *x, float *values, float *indices, size_t outer, size_t length, size_t inner,
+                 size_t k, int largest) {
+    ck_ranked *line = malloc(length * sizeof(ck_ranked));
+    if (!line) abort();
+    for (size_t o = 0; o < outer; o++) {
+        for (size_t i = 0; i < inner; i++) {
+            const float *src = x + o * length * inner + i;
+            for (size_t j = 0; j < length; j++) { line[j].value = src[j * inner]; line[j].index = (int64_t)j; }
+            qsort(line, length, sizeof(ck_ranked), largest ? ck_rank_desc : ck_rank_asc);
+            for (size_t j = 0; j < k; j++) {
+                values[(o * k + j) * inner + i] = line[j].value;
+                indices[(o * k + j) * inner + i] = (float)line[j].index;
+            }
+        }
+    }
+    free(line);
 }

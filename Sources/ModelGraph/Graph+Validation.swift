@@ -36,7 +36,7 @@ extension Graph {
                 guard let shape = shapes[input] else { return nil }
                 inputShapes.append(shape)
             }
-            guard shapes[node.output] == nil else { return nil }
+            guard node.outputs.allSatisfy({ shapes[$0] == nil }) else { return nil }
             var paramShapes: [String: Shape] = [:]
             for (role, tensorName) in node.params.sorted(by: { $0.key < $1.key }) {
                 guard let shape = paramShape(tensorName) else {
@@ -44,12 +44,14 @@ extension Graph {
                 }
                 paramShapes[role] = shape
             }
-            let shape = try ShapeRules.outputShape(of: node, inputs: inputShapes, params: paramShapes)
-            // Every value must be addressable as f32 (the activation arena's element type).
-            guard let elements = shape.checkedElementCount, checkedMultiply(elements, DType.f32.byteSize) != nil else {
-                throw GraphError.shapeMismatch(node: node.name, reason: "output shape \(shape) has too many elements")
+            let outputShapes = try ShapeRules.outputShapes(of: node, inputs: inputShapes, params: paramShapes)
+            for (output, shape) in zip(node.outputs, outputShapes) {
+                // Every value must be addressable as f32 (the activation arena's element type).
+                guard let elements = shape.checkedElementCount, checkedMultiply(elements, DType.f32.byteSize) != nil else {
+                    throw GraphError.shapeMismatch(node: node.name, reason: "output shape \(shape) has too many elements")
+                }
+                shapes[output] = shape
             }
-            shapes[node.output] = shape
         }
         return shapes
     }

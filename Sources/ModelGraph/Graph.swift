@@ -82,8 +82,10 @@ public struct Graph: Codable, Hashable, Sendable {
         }
         for (i, node) in nodes.enumerated() {
             guard seenNames.insert(node.name).inserted else { throw GraphError.duplicateNode(node.name) }
-            guard producer[node.output] == nil else { throw GraphError.duplicateValue(node.output) }
-            producer[node.output] = i
+            for output in node.outputs {
+                guard producer[output] == nil else { throw GraphError.duplicateValue(output) }
+                producer[output] = i
+            }
         }
         // Every producer listed before its readers (none reading itself): the listing is the order.
         var alreadySorted = true
@@ -127,7 +129,7 @@ public struct Graph: Codable, Hashable, Sendable {
     }
 
     /// One lookup by scanning the nodes; build an `index` once for repeated lookups.
-    public func producer(of value: String) -> Node? { nodes.first { $0.output == value } }
+    public func producer(of value: String) -> Node? { nodes.first { $0.outputs.contains(value) } }
 
     /// Nodes that read `value` (one scan; see `index`).
     public func consumers(of value: String) -> [Node] { nodes.filter { $0.inputs.contains(value) } }
@@ -164,7 +166,7 @@ public struct GraphIndex: Sendable {
         var byName: [String: Int] = [:], byOutput: [String: Int] = [:], readers: [String: [Int]] = [:]
         for (i, node) in graph.nodes.enumerated() {
             byName[node.name] = byName[node.name] ?? i
-            byOutput[node.output] = byOutput[node.output] ?? i
+            for output in node.outputs { byOutput[output] = byOutput[output] ?? i }
             for input in Set(node.inputs) { readers[input, default: []].append(i) }
         }
         self.byName = byName

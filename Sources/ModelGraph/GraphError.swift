@@ -12,6 +12,8 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case noOutputs
     case cycle(node: String)
     case wrongInputCount(node: String, op: OpKind, expected: Int, actual: Int)
+    case wrongOutputCount(node: String, op: OpKind, expected: ClosedRange<Int>, actual: Int)
+    case badOutputs(node: String)
     case missingParam(node: String, role: String)
     case unknownParamRole(node: String, role: String)
     case missingTensor(node: String, role: String, tensor: String)
@@ -39,6 +41,8 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
     case unsupportedONNXOp(node: String, op: String, opset: Int)
     /// A node the ONNX exporter cannot write: no ONNX op (or fixed pattern) at the opset it writes.
     case noONNXEquivalent(node: String, op: String, opset: Int)
+    /// An op ONNX has that the exporter does not write yet.
+    case notExportedYet(node: String, op: String)
     /// Any of the above, found in a file: the message starts with the file's path.
     indirect case located(path: String, error: GraphError)
 
@@ -53,6 +57,10 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .unknownOutput(let output): return "graph output '\(output)' is not produced by any node"
         case .noOutputs: return "model.json declares no graph outputs (\"outputs\" must name at least one value)"
         case .cycle(let node): return "node '\(node)' is part of a cycle"
+        case .wrongOutputCount(let node, let op, let expected, let actual):
+            let count = expected.lowerBound == expected.upperBound ? "\(expected.lowerBound)" : "\(expected.lowerBound)–\(expected.upperBound)"
+            return "node '\(node)': \(op.rawValue) produces \(count) output(s), the node names \(actual)"
+        case .badOutputs(let node): return "node '\(node)': \"outputs\" must be a non-empty list, given instead of \"output\""
         case .wrongInputCount(let node, let op, let expected, let actual):
             return "node '\(node)': \(op.rawValue) takes \(expected) input(s), got \(actual)"
         case .missingParam(let node, let role): return "node '\(node)': missing param '\(role)'"
@@ -78,6 +86,7 @@ public enum GraphError: Error, CustomStringConvertible, Equatable {
         case .unsupportedONNX(let reason): return "unsupported ONNX: \(reason)"
         case .unsupportedONNXOp(let node, let op, let opset): return "node '\(node)': op '\(op)' (opset \(opset)) is not supported"
         case .noONNXEquivalent(let node, let op, let opset): return "node '\(node)': op '\(op)' has no ONNX equivalent at opset \(opset)"
+        case .notExportedYet(let node, let op): return "node '\(node)': op '\(op)' is not exported to ONNX yet (docs/onnx.md, \"Export\")"
         case .located(let path, let error): return "\(path): \(error)"
         }
     }

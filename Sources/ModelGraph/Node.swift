@@ -45,22 +45,37 @@ public struct ValueInfo: Codable, Hashable, Sendable {
     }
 }
 
-/// One node of the graph: `output = op(inputs; params, attrs)`.
+/// One node of the graph: `outputs = op(inputs; params, attrs)`. Most ops have one output; ops
+/// with several (`topk`: values, indices) list them in the op's order (`OpSpec.outputs`).
 public struct Node: Codable, Hashable, Sendable {
     public var name: String
     public var op: OpKind
     public var inputs: [String]
-    public var output: String
+    /// The values the node produces; never empty. model.json writes `"output"` for one value and
+    /// `"outputs"` for several.
+    public var outputs: [String]
     /// Role (`weight`, `bias`, …) → tensor name in the package.
     public var params: [String: String]
     public var attrs: [String: JSONValue]
 
+    /// The first (for most ops the only) output.
+    public var output: String {
+        get { outputs[0] }
+        set { outputs[0] = newValue }
+    }
+
     public init(name: String, op: OpKind, inputs: [String], output: String,
                 params: [String: String] = [:], attrs: [String: JSONValue] = [:]) {
+        self.init(name: name, op: op, inputs: inputs, outputs: [output], params: params, attrs: attrs)
+    }
+
+    public init(name: String, op: OpKind, inputs: [String], outputs: [String],
+                params: [String: String] = [:], attrs: [String: JSONValue] = [:]) {
+        precondition(!outputs.isEmpty, "a node has at least one output")
         self.name = name
         self.op = op
         self.inputs = inputs
-        self.output = output
+        self.outputs = outputs
         self.params = params
         self.attrs = attrs
     }
@@ -72,7 +87,12 @@ public struct Node: Codable, Hashable, Sendable {
         guard let op = OpKind(rawValue: opName) else { throw GraphError.unknownOp(node: name, op: opName) }
         self.op = op
         inputs = try c.decode([String].self, forKey: .inputs)
-        output = try c.decode(String.self, forKey: .output)
+        if let several = try c.decodeIfPresent([String].self, forKey: .outputs) {
+            guard !several.isEmpty, !c.contains(.output) else { throw GraphError.badOutputs(node: name) }
+            outputs = several
+        } else {
+            outputs = [try c.decode(String.self, forKey: .output)]
+        }
         params = try c.decodeIfPresent([String: String].self, forKey: .params) ?? [:]
         attrs = try c.decodeIfPresent([String: JSONValue].self, forKey: .attrs) ?? [:]
     }
@@ -82,10 +102,10 @@ public struct Node: Codable, Hashable, Sendable {
         try c.encode(name, forKey: .name)
         try c.encode(op, forKey: .op)
         try c.encode(inputs, forKey: .inputs)
-        try c.encode(output, forKey: .output)
+        if outputs.count == 1 { try c.encode(outputs[0], forKey: .output) } else { try c.encode(outputs, forKey: .outputs) }
         if !params.isEmpty { try c.encode(params, forKey: .params) }
         if !attrs.isEmpty { try c.encode(attrs, forKey: .attrs) }
     }
 
-    enum CodingKeys: String, CodingKey { case name, op, inputs, output, params, attrs }
+    enum CodingKeys: String, CodingKey { case name, op, inputs, output, outputs, params, attrs }
 }

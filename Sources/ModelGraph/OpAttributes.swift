@@ -229,6 +229,10 @@ public enum OpAttributes: Hashable, Sendable {
     case gather(GatherAttributes)
     case slice(SliceAttributes)
     case expand(ExpandAttributes)
+    case groupnorm(GroupNormAttributes)
+    case tile(TileAttributes)
+    case resize(ResizeAttributes)
+    case topk(TopKAttributes)
     /// The op takes no attributes.
     case none
 
@@ -464,5 +468,111 @@ public struct ExpandAttributes: Hashable, Sendable {
             throw reader.bad("shape", "must be a non-empty list of sizes ≥ 1")
         }
         self.shape = shape
+    }
+}
+
+/// `groupnorm` / `instancenorm`: `num_groups` (groupnorm, required; instancenorm: one group per
+/// channel) and `eps` (1e-5). Each sample's channels are split into groups, each group normalised
+/// over its channels and spatial positions, then scaled and shifted per channel (`weight`, `bias`
+/// `[C]`), as `torch.nn.GroupNorm` / ONNX `GroupNormalization` (opset 21 semantics: per-channel
+/// affine) and `InstanceNormalization`.
+public struct GroupNormAttributes: Hashable, Sendable {
+    /// nil: one group per channel (instance norm).
+    public var groups: Int?
+    public var eps: Double
+
+    public init(groups: Int?, eps: Double = 1e-5) {
+        self.groups = groups
+        self.eps = eps
+    }
+
+    public init(_ node: Node) throws {
+        let reader = AttributeReader(node)
+        groups = node.op == .groupnorm ? try reader.int("num_groups", default: nil, minimum: 1) : nil
+        eps = try reader.double("eps", default: 1e-5)
+        guard eps > 0 else { throw reader.bad("eps", "must be positive, got \(eps)") }
+    }
+
+    /// The group count for `channels` channels.
+    public func groupCount(channels: Int) -> Int { groups ?? channels }
+}
+
+/// `tile`: `repeats` (ints, one per input dimension, each ≥ 1; the batch's must be 1), as ONNX
+/// `Tile` with its `repeats` input folded into the attribute.
+public struct TileAttributes: Hashable, Sendable {
+    public var repeats: [Int]
+
+    public init(repeats: [Int]) { self.repeats = repeats }
+
+    public init(_ node: Node) throws {
+        let reader = AttributeReader(node)
+        guard let repeats = try reader.intList("repeats", required: true), !repeats.isEmpty, repeats.allSatisfy({ $0 >= 1 }) else {
+            throw reader.bad("repeats", "must be a non-empty list of counts ≥ 1")
+        }
+        guard repeats[0] == 1 else { throw reader.bad("repeats", "repeats the batch axis \(repeats[0]) times (only 1 is supported)") }
+        self.repeats = repeats
+    }
+}
+
+/// `resize`: `sizes` (the output's height and width), `scales` (height and width factors, when
+/// the model gave scales: ONNX's coordinate transform then uses them, not the size ratio), `mode`
+/// (`nearest` | `linear`), `coordinate_transformation_mode` (`half_pixel`, `asymmetric`,
+/// `align_corners`, `pytorch_half_pixel`) and `nearest_mode` (`round_prefer_floor`,
+/// `round_prefer_ceil`, `floor`, `ceil`), as ONNX `Resize` (opset 11+) over the last two axes of
+/// `[N, C, H, W]`.
+public struct ResizeAttributes: Hashable, Sendable {
+    public enum Mode: String, Sendable, CaseIterable { case nearest, linear }
+    public enum CoordinateMode: String, Sendable, CaseIterable {
+        case halfPixel = "half_pixel", asymmetric, alignCorners = "align_corners", pytorchHalfPixel = "pytorch_half_pixel"
+    }
+    public enum NearestMode: String, Sendable, CaseIterable {
+        case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil
+    }
+    public var sizes: Spatial2D
+    /// [height, width] factors.
+    public var scales: [Double]?
+    public var mode: Mode
+    public var coordinateMode: CoordinateMode
+    public var nearestMode: NearestMode
+
+    public init(_ node: Node) throws {
+        let reader = AttributeReader(node)
+        sizes = try reader.spatial("sizes", default: nil, minimum: 1)
+        if let raw = node.attrs["scales"] {
+            let values = raw.arrayValue?.compactMap(\.doubleValue) ?? []
+            guard raw.arrayValue?.count == 2, values.count == 2, values.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw reader.bad("scales", "must be 2 positive numbers (height, width), \(raw.compactJSON)")
+            }
+            scales = values
+        } else {
+            scales = nil
+        }
+        mode = Mode(rawValue: try reader.choice("mode", default: "nearest", allowed: Mode.allCases.map(\.rawValue)))!
+        coordinateMode = CoordinateMode(rawValue: try reader.choice("coordinate_transformation_mode", default: "half_pixel",
+                                                                    allowed: CoordinateMode.allCases.map(\.rawValue)))!
+        nearestMode = NearestMode(rawValue: try reader.choice("nearest_mode", default: "round_prefer_floor",
+                                                              allowed: NearestMode.allCases.map(\.rawValue)))!
+    }
+}
+
+/// `topk`: `k` (required, ≥ 1), `axis` (-1), `largest` (true), as ONNX `TopK` with its `K` input
+/// folded into the attribute. Two outputs: the values and their indices (held as f32 integers),
+/// sorted (largest first, or smallest first); equal values keep the lower index first.
+public struct TopKAttributes: Hashable, Sendable {
+    public var k: Int
+    public var axis: Int
+    public var largest: Bool
+
+    public init(k: Int, axis: Int = -1, largest: Bool = true) {
+        self.k = k
+        self.axis = axis
+        self.largest = largest
+    }
+
+    public init(_ node: Node) throws {
+        let reader = AttributeReader(node)
+        k = try reader.int("k", default: nil, minimum: 1)
+        axis = try reader.int("axis", default: -1)
+        largest = try reader.flag("largest", default: true)
     }
 }

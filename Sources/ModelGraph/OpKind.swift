@@ -7,7 +7,7 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
     // ** values **
     case constant
     // ** layers with parameters **
-    case linear, conv2d, batchnorm2d, layernorm
+    case linear, conv2d, batchnorm2d, layernorm, instancenorm, groupnorm
     // ** element-wise, one input **
     case relu, gelu, sigmoid, tanh, silu, clip, hardsigmoid, hardswish, erf, sqrt, reciprocal, exp, log, neg, abs
     case softplus, mish, not, cast
@@ -28,7 +28,9 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
     case reduceMax = "reduce_max"
     case reduceMin = "reduce_min"
     // ** shape and plumbing **
-    case flatten, reshape, squeeze, unsqueeze, transpose, pad, concat, dropout, identity, gather, slice, expand
+    case flatten, reshape, squeeze, unsqueeze, transpose, pad, concat, dropout, identity, gather, slice, expand, tile, resize
+    // ** selection (several outputs) **
+    case topk
 
     /// The op's row: arity, parameter roles, attribute parser and what the algorithms may do with it.
     public var spec: OpSpec {
@@ -40,6 +42,8 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
             return OpSpec(params: ["weight": .learned, "bias": .learned, "running_mean": .buffer, "running_var": .buffer],
                           mixesSamplesInTraining: true) { .batchnorm(try BatchNormAttributes($0)) }
         case .layernorm: return OpSpec(params: ["weight": .optionalLearned, "bias": .optionalLearned]) { .layernorm(try LayerNormAttributes($0)) }
+        case .instancenorm, .groupnorm:
+            return OpSpec(params: ["weight": .learned, "bias": .learned]) { .groupnorm(try GroupNormAttributes($0)) }
         case .relu, .sigmoid, .tanh, .silu, .hardswish, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .identity,
              .softplus, .mish, .not:
             return OpSpec(elementwiseUnary: true)
@@ -54,6 +58,9 @@ public enum OpKind: String, Codable, CaseIterable, Sendable {
         case .gather: return OpSpec(inputs: 2...2) { .gather(try GatherAttributes($0)) }
         case .slice: return OpSpec { .slice(try SliceAttributes($0)) }
         case .expand: return OpSpec { .expand(try ExpandAttributes($0)) }
+        case .tile: return OpSpec { .tile(try TileAttributes($0)) }
+        case .resize: return OpSpec { .resize(try ResizeAttributes($0)) }
+        case .topk: return OpSpec(outputs: 2...2) { .topk(try TopKAttributes($0)) }
         case .softmax, .logSoftmax: return OpSpec { .softmax(try SoftmaxAttributes($0)) }
         case .maxpool2d, .avgpool2d: return OpSpec { .pool2d(try Pool2dAttributes($0)) }
         case .globalAvgpool, .globalMaxpool: return OpSpec()
@@ -103,6 +110,8 @@ public enum ParamRole: Hashable, Sendable {
 public struct OpSpec: Sendable {
     /// How many inputs (node-produced values) it takes.
     public let inputs: ClosedRange<Int>
+    /// How many outputs it produces (`Node.outputs`, in the op's order).
+    public let outputs: ClosedRange<Int>
     /// Parameter role → what it holds.
     public let params: [String: ParamRole]
     /// The output is a function of each input element alone, same shape.
@@ -112,9 +121,10 @@ public struct OpSpec: Sendable {
     /// Parses and checks the node's attributes (once; kernels and rules read the typed value).
     let parseAttributes: @Sendable (Node) throws -> OpAttributes
 
-    init(inputs: ClosedRange<Int> = 1...1, params: [String: ParamRole] = [:], elementwiseUnary: Bool = false,
+    init(inputs: ClosedRange<Int> = 1...1, outputs: ClosedRange<Int> = 1...1, params: [String: ParamRole] = [:], elementwiseUnary: Bool = false,
          mixesSamplesInTraining: Bool = false, attributes: @escaping @Sendable (Node) throws -> OpAttributes = { _ in .none }) {
         self.inputs = inputs
+        self.outputs = outputs
         self.params = params
         self.elementwiseUnary = elementwiseUnary
         self.mixesSamplesInTraining = mixesSamplesInTraining

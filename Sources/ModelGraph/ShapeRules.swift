@@ -3,7 +3,16 @@ import TensorCore
 /// The shape rule of every op (PyTorch semantics): the output shape from the input shapes, the
 /// param shapes and the attributes, checking that they fit. One `switch` over `OpKind`, no default.
 enum ShapeRules {
-    /// `params`: the shape of each param the node has, by role.
+    /// The shape of each of the node's outputs. Ops with several outputs give them one shape
+    /// (`topk`: values and indices).
+    static func outputShapes(of node: Node, inputs: [Shape], params: [String: Shape]) throws -> [Shape] {
+        guard node.op.spec.outputs.contains(node.outputs.count) else {
+            throw GraphError.wrongOutputCount(node: node.name, op: node.op, expected: node.op.spec.outputs, actual: node.outputs.count)
+        }
+        return Array(repeating: try outputShape(of: node, inputs: inputs, params: params), count: node.outputs.count)
+    }
+
+    /// The first output's shape. `params`: the shape of each param the node has, by role.
     static func outputShape(of node: Node, inputs: [Shape], params: [String: Shape]) throws -> Shape {
         let rule = Rule(node: node, params: params)
         try rule.checkArity(inputs.count)
@@ -15,6 +24,7 @@ enum ShapeRules {
             _ = try BatchNormAttributes(node)
             return try rule.batchnorm2d(inputs[0])
         case .layernorm: return try rule.layernorm(inputs[0], LayerNormAttributes(node))
+        case .instancenorm, .groupnorm: return try rule.groupnorm(inputs[0], GroupNormAttributes(node))
         case .relu, .gelu, .sigmoid, .tanh, .silu, .clip, .hardsigmoid, .hardswish, .leakyRelu, .erf, .sqrt, .reciprocal,
              .exp, .log, .neg, .abs, .softplus, .mish, .not, .cast, .dropout, .identity:
             _ = try OpAttributes(node)
@@ -34,6 +44,27 @@ enum ShapeRules {
                 throw GraphError.badAttribute(node: node.name, attr: "shape", reason: "\(a.shape) would change the batch axis of \(inputs[0])")
             }
             return out
+        case .tile:
+            let repeats = try TileAttributes(node).repeats
+            guard repeats.count == inputs[0].rank else {
+                throw GraphError.badAttribute(node: node.name, attr: "repeats", reason: "has \(repeats.count) entries for an input of rank \(inputs[0].rank)")
+            }
+            let out = zip(inputs[0].dims, repeats).map { checkedMultiply($0, $1) }
+            guard !out.contains(nil), checkedProduct(out.map { $0! }) != nil else { throw rule.mismatch("tiling \(inputs[0]) by \(repeats) has too many elements") }
+            return Shape(out.map { $0! })
+        case .resize:
+            let x = try rule.spatialInput(inputs[0])
+            let a = try ResizeAttributes(node)
+            guard checkedProduct([x[0], x[1], a.sizes.h, a.sizes.w]) != nil else { throw rule.mismatch("resizing \(inputs[0]) to \(a.sizes) has too many elements") }
+            return Shape([x[0], x[1], a.sizes.h, a.sizes.w])
+        case .topk:
+            let a = try TopKAttributes(node)
+            let axis = try rule.axis(a.axis, rank: inputs[0].rank, what: "axis")
+            guard axis >= 1 else { throw GraphError.badAttribute(node: node.name, attr: "axis", reason: "is the batch axis, which topk cannot select along") }
+            guard a.k <= inputs[0][axis] else { throw GraphError.badAttribute(node: node.name, attr: "k", reason: "is \(a.k), more than the \(inputs[0][axis]) values along axis \(axis) of \(inputs[0])") }
+            var out = inputs[0].dims
+            out[axis] = a.k
+            return Shape(out)
         case .softmax, .logSoftmax:
             _ = try rule.axis(SoftmaxAttributes(node).axis, rank: inputs[0].rank, what: "axis")
             return inputs[0]
@@ -174,6 +205,18 @@ struct Rule {
         }
         try expectShape("weight", normalized, optional: true)
         try expectShape("bias", normalized, optional: true)
+        return x
+    }
+
+    /// `[N, C, …]` with `weight` and `bias` `[C]` and `C` divisible by the group count.
+    func groupnorm(_ x: Shape, _ a: GroupNormAttributes) throws -> Shape {
+        guard x.rank >= 3 else { throw mismatch("\(node.op.rawValue) needs an input of shape [N, C, …], got \(x)") }
+        let channels = x[1]
+        guard channels % a.groupCount(channels: channels) == 0 else {
+            throw mismatch("input has \(channels) channels, not divisible by num_groups \(a.groupCount(channels: channels))")
+        }
+        try expectShape("weight", [channels], optional: false)
+        try expectShape("bias", [channels], optional: false)
         return x
     }
 
@@ -351,5 +394,10 @@ extension Node {
     /// op's shape rule; the runtime and training use it rather than restating the rule.
     public func outputShape(inputs: [Shape], params: [String: Shape]) throws -> Shape {
         try ShapeRules.outputShape(of: self, inputs: inputs, params: params)
+    }
+
+    /// The shape of each output (`outputs`), by the op's shape rule.
+    public func outputShapes(inputs: [Shape], params: [String: Shape]) throws -> [Shape] {
+        try ShapeRules.outputShapes(of: self, inputs: inputs, params: params)
     }
 }

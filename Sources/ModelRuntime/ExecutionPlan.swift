@@ -18,6 +18,8 @@ final class ExecutionPlan: @unchecked Sendable {
         let output: String
         let inputOffsets: [Int]
         let outputOffset: Int
+        /// A node with several outputs: where the ones after the first live.
+        let laterOutputOffsets: [Int]
         /// Values (the output and views of it) that become readable after this step.
         let produces: [String]
         /// In a plan for one concrete batch: the first dimension the kernel runs with (which a
@@ -161,7 +163,7 @@ final class ExecutionPlan: @unchecked Sendable {
             if wholeOutput {
                 switch binding {
                 case .kernel(_, let shape), .view(let shape): outputFirstDim = shape[0]
-                case .constant: break
+                case .constant, .multiOutput: break
                 }
             }
             var outputLayout: ActivationLayout?
@@ -213,6 +215,17 @@ final class ExecutionPlan: @unchecked Sendable {
                 kernels.append((item, kernel))
                 fixedBatches.append(outputFirstDim)
                 produced.append([node.output])
+            case .multiOutput(let kernel, let shapes):
+                for (output, shape) in zip(node.outputs, shapes) {
+                    sampleShape[output] = shape
+                    firstDim[output] = outputFirstDim
+                    bufferOf[output] = buffers.count
+                    buffers.append(try Buffer(elementsPerSample: shape, elementBytes: 4, defined: kernels.count,
+                                              maxBatch: outputFirstDim ?? maxBatch, owner: "node '\(node.name)'"))
+                }
+                kernels.append((item, kernel))
+                fixedBatches.append(outputFirstDim)
+                produced.append(node.outputs)
             }
             // Every input stays live until this step.
             for input in node.inputs { buffers[bufferOf[input]!].lastUse = max(buffers[bufferOf[input]!].lastUse, kernels.count - 1) }
@@ -250,6 +263,7 @@ final class ExecutionPlan: @unchecked Sendable {
             Step(node: item.0.node.name, kernel: item.1, inputs: item.0.node.inputs, output: item.0.node.output,
                  inputOffsets: item.0.node.inputs.map { slotTable[$0]!.offset },
                  outputOffset: slotTable[item.0.node.output]!.offset,
+                 laterOutputOffsets: item.0.node.outputs.dropFirst().map { slotTable[$0]!.offset },
                  produces: produced[i + 1], fixedBatch: fixedBatches[i])
         }
         producedBeforeSteps = produced[0]

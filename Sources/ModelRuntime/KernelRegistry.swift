@@ -15,10 +15,12 @@ struct PlannedNode {
     var u8Input = false
 }
 
-/// What a node compiles to: a kernel writing a new buffer, a view that reuses its input's bytes, or
-/// a constant (a buffer without the batch dimension, written by its kernel).
+/// What a node compiles to: a kernel writing a new buffer, a view that reuses its input's bytes, a
+/// constant (a buffer without the batch dimension, written by its kernel), or a kernel writing one
+/// new buffer per output (`Node.outputs`, per-sample shapes in that order).
 enum KernelBinding {
     case kernel(NodeKernel, outputShape: [Int])
+    case multiOutput(NodeKernel, outputShapes: [[Int]])
     case view(outputShape: [Int])
     case constant(NodeKernel, shape: [Int])
 }
@@ -73,6 +75,24 @@ enum KernelRegistry {
             return .kernel(BatchNormKernel(channels: channels, planeSize: count / channels, scale: scale, shift: shift), outputShape: shape)
         case .layernorm:
             return try layerNorm(node, shape: shape, tensors: tensors)
+        case .instancenorm, .groupnorm:
+            let channels = try channelCount(node, shape)
+            let groups = try GroupNormAttributes(node).groupCount(channels: channels)
+            let (weight, bias) = (try denseF32(node, "weight", tensors: tensors), try denseF32(node, "bias", tensors: tensors))
+            guard channels % groups == 0, weight.elementCount == channels, bias.elementCount == channels else {
+                throw RuntimeError.shapeMismatch(node: node.name, reason: "\(node.op.rawValue) of \(channels) channels in \(groups) groups with weight \(weight.shape) and bias \(bias.shape)")
+            }
+            return .kernel(GroupNormKernel(channels: channels, groups: groups, planeSize: count / channels, weight: weight.floats,
+                                           bias: bias.floats, eps: Float(try GroupNormAttributes(node).eps)), outputShape: shape)
+        case .tile: return try tile(node, shape: shape)
+        case .resize: return try resize(node, shape: shape)
+        case .topk:
+            let a = try TopKAttributes(node)
+            let axis = try sampleAxis(a.axis, "axis", node, sampleRank: shape.count)
+            let output = try sampleOutputShape(node, shape)
+            return .multiOutput(TopKKernel(outerPerSample: shape[..<axis].reduce(1, *), length: shape[axis],
+                                           inner: shape[(axis + 1)...].reduce(1, *), k: a.k, largest: a.largest),
+                                outputShapes: [output, output])
         case .relu: return .kernel(ActivationKernel(.relu, elementsPerSample: count), outputShape: shape)
         case .sigmoid: return .kernel(ActivationKernel(.sigmoid, elementsPerSample: count), outputShape: shape)
         case .tanh: return .kernel(ActivationKernel(.tanh, elementsPerSample: count), outputShape: shape)
@@ -417,6 +437,56 @@ enum KernelRegistry {
         outStrides[0] = Int64(output.reduce(1, *))
         return .kernel(StridedCopyKernel(dims: layout.dims, sourceStrides: layout.strides[0], destinationStrides: outStrides),
                        outputShape: output)
+    }
+
+    /// `tile`: a strided copy over `[batch, r₁, d₁, r₂, d₂, …]` reading the repeats with stride 0
+    /// (axes repeated once are left out, so ranks up to the copy's limit fit).
+    static func tile(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let repeats = try TileAttributes(node).repeats
+        let output = try sampleOutputShape(node, shape)
+        let inStrides = TensorOps.contiguousStrides(shape)
+        var dims: [Int64] = [1], source: [Int64] = [Int64(shape.reduce(1, *))], sizes: [Int] = []
+        for axis in shape.indices {
+            if repeats[axis + 1] > 1 {
+                dims.append(Int64(repeats[axis + 1]))
+                source.append(0)
+                sizes.append(repeats[axis + 1])
+            }
+            dims.append(Int64(shape[axis]))
+            source.append(inStrides[axis])
+            sizes.append(shape[axis])
+        }
+        guard dims.count <= 8 else { throw RuntimeError.unsupported(node: node.name, reason: "tile repeating \(repeats) over rank \(shape.count + 1) (at most 8 copy axes)") }
+        var destination = TensorOps.contiguousStrides([1] + sizes)
+        destination[0] = Int64(output.reduce(1, *))
+        return .kernel(StridedCopyKernel(dims: dims, sourceStrides: source, destinationStrides: destination), outputShape: output)
+    }
+
+    /// `resize` of `[N, C, H, W]` over H and W (ONNX's coordinate transforms, docs/ops.md).
+    static func resize(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "resize needs an [N, C, H, W] input, got per-sample \(shape)") }
+        let a = try ResizeAttributes(node)
+        let mode: Resize2d.Mode
+        switch a.mode {
+        case .linear: mode = .linear
+        case .nearest:
+            switch a.nearestMode {
+            case .roundPreferFloor: mode = .nearest(.roundPreferFloor)
+            case .roundPreferCeil: mode = .nearest(.roundPreferCeil)
+            case .floor: mode = .nearest(.floor)
+            case .ceil: mode = .nearest(.ceil)
+            }
+        }
+        let transform: Resize2d.CoordinateTransform
+        switch a.coordinateMode {
+        case .halfPixel: transform = .halfPixel
+        case .pytorchHalfPixel: transform = .pytorchHalfPixel
+        case .asymmetric: transform = .asymmetric
+        case .alignCorners: transform = .alignCorners
+        }
+        let resize = Resize2d(inHeight: shape[1], inWidth: shape[2], outHeight: a.sizes.h, outWidth: a.sizes.w,
+                              scales: a.scales.map { ($0[0], $0[1]) }, mode: mode, transform: transform)
+        return .kernel(ResizeKernel(resize, planesPerSample: shape[0]), outputShape: [shape[0], a.sizes.h, a.sizes.w])
     }
 
     /// `reduce_*`: the reduced axes must be one contiguous run (after resolving negatives).

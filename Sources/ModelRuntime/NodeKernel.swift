@@ -5,6 +5,15 @@ public struct KernelBuffers {
     public let base: UnsafeMutableRawPointer
     public let inputOffsets: [Int]
     public let outputOffset: Int
+    /// The offsets of a node's outputs after the first (`topk`'s indices), in `Node.outputs` order.
+    public let laterOutputOffsets: [Int]
+
+    public init(base: UnsafeMutableRawPointer, inputOffsets: [Int], outputOffset: Int, laterOutputOffsets: [Int] = []) {
+        self.base = base
+        self.inputOffsets = inputOffsets
+        self.outputOffset = outputOffset
+        self.laterOutputOffsets = laterOutputOffsets
+    }
 
     /// Input `i` as f32.
     @inline(__always) public func input(_ i: Int) -> UnsafePointer<Float> {
@@ -14,6 +23,11 @@ public struct KernelBuffers {
     /// The output as f32.
     @inline(__always) public var output: UnsafeMutablePointer<Float> {
         (base + outputOffset).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Output `i` (0 is `output`) as f32.
+    @inline(__always) public func output(_ i: Int) -> UnsafeMutablePointer<Float> {
+        (base + (i == 0 ? outputOffset : laterOutputOffsets[i - 1])).assumingMemoryBound(to: Float.self)
     }
 }
 

@@ -147,7 +147,8 @@ public final class Session: @unchecked Sendable {
         }
         if !taps.isEmpty { try deliver(plan.producedBeforeSteps, taps: taps, tap: tap, plan: plan, arena: arena, batch: batch) }
         for step in plan.steps {
-            let buffers = KernelBuffers(base: arena.base, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset)
+            let buffers = KernelBuffers(base: arena.base, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset,
+                                        laterOutputOffsets: step.laterOutputOffsets)
             try step.kernel.run(batch: step.fixedBatch ?? batch, buffers: buffers, context: arena.context)
             if !taps.isEmpty { try deliver(step.produces, taps: taps, tap: tap, plan: plan, arena: arena, batch: batch) }
         }

@@ -62,4 +62,6 @@ final class ModelFamilyTests: XCTestCase {
         for family in ["resnet18", "mobilenet_v2", "mobilenet_v3", "efficientnet", "vit"] { try check(family, reexported: true) }
         for family in ["bert", "gpt2"] { try check(family, dims: ["sequence": 8], reexported: true) }
     }
+    /// Conv1d, GroupNorm's export pattern (InstanceNormalization), Resize, Tile, TopK's two outputs.
+    func testConv1dDecoder() throws { try check("conv1d_decoder") }
 }

@@ -65,4 +65,17 @@ void ck_copy_strided_f32(size_t rank, const int64_t *dims, const int64_t *src_st
 
 void ck_fill_f32(float *y, size_t n, float value);
 
+/* Resize over the last two axes of `planes` [in_h, in_w] planes: output (y, x) blends the rows
+ * y0[y], y1[y] by wy[y] and the columns x0[x], x1[x] by wx[x] (nearest: y0 == y1, weight 0);
+ * the tables hold ONNX Resize's coordinate transform (Kernels/Resize2d). */
+void ck_resize2d_f32(const float *x, float *y, size_t planes, size_t in_h, size_t in_w, size_t out_h, size_t out_w,
+                     const int64_t *y0, const int64_t *y1, const float *wy,
+                     const int64_t *x0, const int64_t *x1, const float *wx);
+
+/* Top-k along the middle axis of an [outer, length, inner] view: the k largest (or smallest)
+ * values, sorted, and their indices (as f32), into [outer, k, inner]; equal values keep the lower
+ * index first, NaN counts as larger than every number (ONNX TopK). */
+void ck_topk_f32(const float *x, float *values, float *indices, size_t outer, size_t length, size_t inner,
+                 size_t k, int largest);
+
 #endif

@@ -48,8 +48,8 @@ extension ONNXGraphBuilder {
         guard proto.output.count > 1 else { return }
         for extra in proto.output.dropFirst() where !extra.isEmpty {
             // The extra output stays undefined: a later reader fails as an unsupported use.
-            if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" || op == "Split" { continue }
-            throw GraphError.unsupportedONNX("node '\(name)': \(op) with \(proto.output.count) outputs (nodes with several outputs are not supported yet)")
+            if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" || op == "Split" || op == "TopK" { continue }
+            throw GraphError.unsupportedONNX("node '\(name)': \(op) with \(proto.output.count) outputs (only its first output is produced)")
         }
     }
 
@@ -223,6 +223,16 @@ struct NodeTranslation {
             let shape = vector.values.map { $0.map(Folded.int) ?? 1 }
             try emit("expand", inputs: [value(0)], attrs: ["shape": Self.ints(shape)])
         case "Split": try split()
+        case "Tile":
+            guard let repeats = try knownInts(1, "repeats") else { throw refuse("needs repeats (input 1)") }
+            guard repeats.first == 1 else { throw refuse("repeating the batch axis \(repeats.first ?? 0) times (only 1 is supported)") }
+            try emit("tile", inputs: [value(0)], attrs: ["repeats": Self.ints(repeats)])
+        case "Resize": try resize()
+        case "TopK": try topK()
+        case "InstanceNormalization":
+            try emit("instancenorm", inputs: [value(0)], params: ["weight": param(1, "scale"), "bias": param(2, "B")],
+                     attrs: ["eps": .float(attributes.float("epsilon", default: 1e-5))])
+        case "GroupNormalization": try groupNorm()
         default:
             throw GraphError.unsupportedONNXOp(node: name, op: op, opset: opset)
         }
@@ -279,6 +289,7 @@ struct NodeTranslation {
     private mutating func conv() throws {
         let x = try value(0)
         let weight = try known(1, "weight")
+        if weight.shape.rank == 3 { return try conv1d(x, weight: weight) }
         guard weight.shape.rank == 4 else { throw refuse("with a rank-\(weight.shape.rank) weight (only 2-D convolution is supported)") }
         let kernel = Array(weight.shape.dims[2...])
         if let declared = try attributes.ints("kernel_shape"), declared != kernel {
@@ -294,6 +305,42 @@ struct NodeTranslation {
             "stride": Self.ints(strides), "dilation": Self.ints(dilations), "pads": Self.ints(pads),
             "groups": .number(Double(try attributes.int("group", default: 1))),
         ].merging(inputQuant(weight: layerWeight)) { a, _ in a })
+    }
+
+    /// A 1-D `Conv` (`[N, C, L]`) as `unsqueeze` → `conv2d` over `[N, C, 1, L]` with the weight
+    /// `[O, C/groups, 1, k]` → `squeeze` (docs/onnx.md).
+    private mutating func conv1d(_ x: String, weight: Tensor) throws {
+        let k = weight.shape[2]
+        if let declared = try attributes.ints("kernel_shape"), declared != [k] {
+            throw GraphError.malformedONNX("node '\(name)': kernel_shape \(declared) disagrees with the weight \(weight.shape)")
+        }
+        let stride = try attributes.ints("strides") ?? [1]
+        let dilation = try attributes.ints("dilations") ?? [1]
+        guard stride.count == 1, dilation.count == 1 else { throw refuse("(1-D) with strides \(stride), dilations \(dilation)") }
+        let autoPad = try attributes.string("auto_pad") ?? "NOTSET"
+        var pads = try attributes.ints("pads") ?? [0, 0]
+        switch autoPad {
+        case "NOTSET": break
+        case "VALID": pads = [0, 0]
+        case "SAME_UPPER", "SAME_LOWER":
+            let size = try builder.shape(of: x).dims.last ?? 0
+            let out = (size + stride[0] - 1) / stride[0]
+            let total = Swift.max(0, (out - 1) * stride[0] + (k - 1) * dilation[0] + 1 - size)
+            pads = autoPad == "SAME_UPPER" ? [total / 2, total - total / 2] : [total - total / 2, total / 2]
+        default: throw refuse("auto_pad '\(autoPad)'")
+        }
+        guard pads.count == 2, pads.allSatisfy({ $0 >= 0 }) else { throw refuse("pads \(pads): expected two non-negative values") }
+        try checkWindow([1, k], "kernel"); try checkWindow([1, stride[0]], "strides"); try checkWindow([1, dilation[0]], "dilations")
+        let weightName = builder.addTensor(weight.reshaped(Shape([weight.shape[0], weight.shape[1], 1, k])), name: inputName(1)! + ".2d")
+        var params = ["weight": weightName]
+        if inputName(2) != nil { params["bias"] = try param(2, "bias") }
+        let planar = "\(output):2d_in", planarOut = "\(output):2d_out"
+        try builder.emit("unsqueeze", name: "\(name):to_2d", onnxOp: op, inputs: [x], output: planar, attrs: ["axes": Self.ints([2])])
+        try builder.emit("conv2d", name: name, onnxOp: op, inputs: [planar], output: planarOut, params: params, attrs: [
+            "stride": Self.ints([1, stride[0]]), "dilation": Self.ints([1, dilation[0]]), "pads": Self.ints([0, pads[0], 0, pads[1]]),
+            "groups": .number(Double(try attributes.int("group", default: 1))),
+        ])
+        try builder.emit("squeeze", name: "\(name):to_1d", onnxOp: op, inputs: [planarOut], output: output, attrs: ["axes": Self.ints([2])])
     }
 
     private mutating func batchNorm() throws {
@@ -471,6 +518,86 @@ struct NodeTranslation {
             }
             start += size
         }
+    }
+
+    /// `TopK(X, K)`: values and indices (an unnamed output gets a name of its own).
+    private mutating func topK() throws {
+        let k = opset < 10 ? try attributes.int("k") : try knownInts(1, "K")?.first
+        guard let k, k >= 1 else { throw refuse("needs a constant K ≥ 1") }
+        _ = try attributes.int("sorted")  // with sorted = 0 any order is allowed; ours is sorted
+        let outputs = proto.output.indices.prefix(2).map { proto.output[$0].isEmpty ? "\(name):\($0)" : proto.output[$0] }
+        guard outputs.count == 2 else { throw GraphError.malformedONNX("node '\(name)': TopK needs two outputs (values, indices)") }
+        try builder.emit("topk", name: name, onnxOp: op, inputs: [value(0)], outputs: outputs, attrs: [
+            "k": .number(Double(k)), "axis": .number(Double(try attributes.int("axis", default: -1))),
+            "largest": .bool(try attributes.int("largest", default: 1) != 0),
+        ])
+    }
+
+    /// `Resize` (opset 11+) of an `[N, C, H, W]` value over H and W, from constant `scales` or `sizes`.
+    private mutating func resize() throws {
+        guard opset >= 11 else { throw refuse("before opset 11 (its coordinate rules differ)") }
+        let x = try value(0)
+        let dims = try builder.shape(of: x).dims
+        guard dims.count == 4 else { throw refuse("of a rank-\(dims.count) input (only [N, C, H, W] is supported)") }
+        let mode = try attributes.string("mode") ?? "nearest"
+        guard mode == "nearest" || mode == "linear" else { throw refuse("mode '\(mode)'") }
+        let transform = try attributes.string("coordinate_transformation_mode") ?? "half_pixel"
+        let nearest = try attributes.string("nearest_mode") ?? "round_prefer_floor"
+        attributes.ignore("cubic_coeff_a", "extrapolation_value")
+        if try attributes.int("exclude_outside", default: 0) != 0 { throw refuse("with exclude_outside = 1") }
+        if try attributes.int("antialias", default: 0) != 0 { throw refuse("with antialias = 1") }
+        if try attributes.ints("axes") != nil { throw refuse("with axes") }
+        let policy = try attributes.string("keep_aspect_ratio_policy") ?? "stretch"
+        guard policy == "stretch" else { throw refuse("with keep_aspect_ratio_policy '\(policy)'") }
+        var attrs: [String: JSONValue] = ["mode": .string(mode), "coordinate_transformation_mode": .string(transform),
+                                          "nearest_mode": .string(nearest)]
+        if let sizesInput = inputName(3) {
+            // The batch entry may be the run-time batch (a shape subgraph); the others must be known.
+            guard let value = try builder.foldedValue(sizesInput), value.count == 4, value.values.dropFirst().allSatisfy({ $0 != nil }) else {
+                throw refuse("needs constant sizes (input 3)")
+            }
+            let sizes = value.values.map { $0.map(Folded.int) ?? 1 }
+            guard sizes[1] == dims[1] else { throw refuse("changing the channel count (sizes \(sizes))") }
+            attrs["sizes"] = Self.ints(Array(sizes[2...]))
+        } else if let scalesInput = inputName(2) {
+            guard let value = try builder.foldedValue(scalesInput), value.count == 4, value.values.allSatisfy({ $0 != nil }) else {
+                throw refuse("needs constant scales (input 2)")
+            }
+            let scales = value.values.map { $0! }
+            guard scales[0] == 1, scales[1] == 1 else { throw refuse("scaling the batch or channel axes (scales \(scales))") }
+            attrs["sizes"] = Self.ints([Int((Double(dims[2]) * scales[2]).rounded(.down)), Int((Double(dims[3]) * scales[3]).rounded(.down))])
+            attrs["scales"] = .array([.number(scales[2]), .number(scales[3])])
+        } else {
+            throw refuse("needs scales or sizes")
+        }
+        if inputName(1) != nil, transform == "tf_crop_and_resize" { throw refuse("with coordinate_transformation_mode 'tf_crop_and_resize'") }
+        try emit("resize", inputs: [x], attrs: attrs)
+    }
+
+    /// `GroupNormalization` (opset 18: scale and bias per group) → `groupnorm` with per-channel
+    /// weight and bias (each group's value repeated over its channels).
+    private mutating func groupNorm() throws {
+        let x = try value(0)
+        let channels = try builder.shape(of: x).dims.dropFirst().first ?? 0
+        guard let groups = try attributes.int("num_groups"), groups >= 1, channels % groups == 0 else {
+            throw refuse("needs num_groups dividing the \(channels) channels")
+        }
+        attributes.ignore("stash_type")
+        var params: [String: String] = [:]
+        for (i, role, what) in [(1, "weight", "scale"), (2, "bias", "bias")] {
+            let tensor = try known(i, what).toF32()
+            let perChannel: [Float]
+            switch tensor.elementCount {
+            case channels: perChannel = tensor.floats
+            case groups: perChannel = tensor.floats.flatMap { [Float](repeating: $0, count: channels / groups) }
+            default: throw refuse("with a \(what) of \(tensor.elementCount) values (expected \(groups) or \(channels))")
+            }
+            let unchanged = tensor.elementCount == channels && tensor.shape.rank == 1
+            params[role] = builder.addTensor(Tensor(perChannel, shape: [channels]), name: inputName(i)! + (unchanged ? "" : ".per_channel"))
+        }
+        try emit("groupnorm", inputs: [x], params: params, attrs: [
+            "num_groups": .number(Double(groups)), "eps": .float(attributes.float("epsilon", default: 1e-5)),
+        ])
     }
 
     private mutating func pad() throws {

@@ -61,7 +61,8 @@ final class ONNXGraphBuilder {
         for (node, name) in zip(graph.node, names) where !(node.domain.isEmpty || node.domain == "ai.onnx") {
             throw GraphError.unsupportedONNXOp(node: name, op: "\(node.domain).\(node.opType)", opset: opset)
         }
-        guard ONNXImport.supportedOpsets.contains(opset) else {
+        let legacyOnly = graph.node.allSatisfy { ONNXImport.unchangedSinceOpset1.contains($0.opType) }
+        guard ONNXImport.supportedOpsets.contains(opset) || (1..<ONNXImport.supportedOpsets.lowerBound).contains(opset) && legacyOnly else {
             throw GraphError.unsupportedONNX("the model imports opset \(opset); this version reads opsets \(ONNXImport.supportedOpsets.lowerBound)–\(ONNXImport.supportedOpsets.upperBound)")
         }
         guard graph.initializer.count <= limits.maxTensors else {
@@ -107,7 +108,7 @@ final class ONNXGraphBuilder {
                     throw GraphError.unsupportedONNX("graph output '\(output.name)' holds a QuantizeLinear's integer codes (only their DequantizeLinear is read)")
                 }
                 guard isKnown(output.name) else {
-                    throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node (nodes with several outputs are not supported yet)")
+                    throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node the importer produces only the first output of")
                 }
                 // A graph output known at import: `constant` values have no batch dimension.
                 throw GraphError.unsupportedONNX("graph output '\(output.name)' is a constant")
@@ -295,12 +296,17 @@ final class ONNXGraphBuilder {
     /// with the ONNX op type and opset.
     func emit(_ op: String, name: String, onnxOp: String, inputs: [String], output: String,
               params: [String: String] = [:], attrs: [String: JSONValue] = [:]) throws {
+        try emit(op, name: name, onnxOp: onnxOp, inputs: inputs, outputs: [output], params: params, attrs: attrs)
+    }
+
+    func emit(_ op: String, name: String, onnxOp: String, inputs: [String], outputs: [String],
+              params: [String: String] = [:], attrs: [String: JSONValue] = [:]) throws {
         guard let kind = OpKind(rawValue: op) else {
             throw GraphError.unsupportedONNXOp(node: name, op: onnxOp, opset: opset)
         }
         nodeNames.insert(name)
-        nodes.append(Node(name: name, op: kind, inputs: inputs, output: output, params: params, attrs: attrs))
-        runtime.insert(output)
+        nodes.append(Node(name: name, op: kind, inputs: inputs, outputs: outputs, params: params, attrs: attrs))
+        runtime.formUnion(outputs)
     }
 
     /// The shape of a runtime value (dim 0 taken at batch 1, symbolic dims at a probe size), from

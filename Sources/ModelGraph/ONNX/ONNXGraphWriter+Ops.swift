@@ -13,6 +13,8 @@ extension ONNXGraphWriter {
             add(opType, inputs + extra, name: node.name, output: node.output, attributes)
         }
         switch node.op {
+        case .instancenorm, .groupnorm, .tile, .resize, .topk:
+            throw GraphError.notExportedYet(node: node.name, op: node.op.rawValue)
         case .constant:
             guard let name = node.params["value"], let value = package.tensors[name] else {
                 throw GraphError.missingParam(node: node.name, role: "value")

@@ -11,6 +11,13 @@ import TensorCore
 public enum ONNXImport {
     /// The opsets of the default domain this importer reads (those `torch.onnx.export` writes).
     public static let supportedOpsets = 7...18
+    /// Ops whose meaning has not changed since opset 1 (older versions only had attributes such
+    /// as `consumed_inputs`, which are refused by name): a model of opset 1–6 made only of these
+    /// is read too (docs/onnx.md).
+    static let unchangedSinceOpset1: Set<String> = [
+        "GlobalAveragePool", "GlobalMaxPool", "Not", "Softplus", "HardSigmoid", "Relu", "Sigmoid", "Tanh", "Exp", "Log",
+        "Neg", "Abs", "Sqrt", "Reciprocal", "InstanceNormalization",
+    ]
     /// Messages nested deeper than this are refused (a subgraph in an attribute costs three levels).
     public static let maxMessageDepth = 64
 

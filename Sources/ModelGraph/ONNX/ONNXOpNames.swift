@@ -15,6 +15,7 @@ enum ONNXOpNames {
         "ReduceMin": "reduce_min", "Softmax": "softmax", "LogSoftmax": "log_softmax", "Flatten": "flatten",
         "Reshape": "reshape", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Transpose": "transpose", "Concat": "concat",
         "Pad": "pad", "Cast": "cast", "Gather": "gather", "Slice": "slice", "Expand": "expand", "Split": "slice",
+        "Tile": "tile", "Resize": "resize", "TopK": "topk", "InstanceNormalization": "instancenorm", "GroupNormalization": "groupnorm",
     ]
 
     /// Where several ONNX ops import as one op, the one the exporter writes (a `linear` whose input is

@@ -93,10 +93,12 @@ struct ConvertCommand: ParsableCommand {
         try ONNXExport.write(ModelPackage(contents: contents, graphPath: nil), to: output.output, force: output.force)
     }
 
-    /// NaN/Inf in any tensor: refused (exit 2, naming the first such tensor) unless
-    /// `--allow-nonfinite`, which warns for each and returns their names for the provenance.
+    /// NaN/Inf that `NonFiniteRule` refuses (±Inf is allowed in constant masks): refused (exit 2,
+    /// naming the first such tensor) unless `--allow-nonfinite`, which warns for each and returns
+    /// their names for the provenance.
     private func checkNonFinite(_ contents: PackageContents, console: Console) throws -> [String] {
-        let found = NonFiniteScan.scan(contents.tensors)
+        let graph = try contents.graphJSON.map { try Graph(json: $0) }
+        let found = NonFiniteRule.refused(contents.tensors, graph: graph)
         if let first = found.first, !allowNonfinite {
             throw FormatError.nonFiniteValues(path: input.model, tensor: first.name, count: first.count,
                                               hint: "pass --allow-nonfinite to write it anyway")

@@ -107,7 +107,7 @@ public struct ModelInputOptions: ParsableArguments {
     }
 
     private static func checkFinite(_ package: ModelPackage, path: String) throws -> ModelPackage {
-        if let first = NonFiniteScan.scan(package.tensors).first {
+        if let first = package.refusedNonFiniteTensors.first {
             throw FormatError.nonFiniteValues(path: path, tensor: first.name, count: first.count, hint: nil)
         }
         return package

@@ -199,7 +199,8 @@ enum OpRules {
             }
             return (grads, [:])
         case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad, .softplus, .mish, .not, .cast,
-             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand:
+             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand, .instancenorm, .groupnorm,
+             .tile, .resize, .topk:
             throw notDifferentiable(node, "")
         case .squeeze, .unsqueeze: return ([g], [:])
         case .transpose:
@@ -235,7 +236,8 @@ enum OpRules {
              .maxpool2d, .avgpool2d, .globalAvgpool, .flatten, .reshape, .squeeze, .unsqueeze, .transpose, .concat, .dropout, .identity:
             return true
         case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad, .softplus, .mish, .not, .cast,
-             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand:
+             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand, .instancenorm, .groupnorm,
+             .tile, .resize, .topk:
             return false
         }
     }
