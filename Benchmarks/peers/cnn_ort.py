@@ -30,13 +30,13 @@ def session(path, threads):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def ort_latency(sess, x, duration):
+def ort_latency(sess, feeds, duration):
     for _ in range(3):
-        sess.run(None, {"x": x})
+        sess.run(None, feeds)
     times, end = [], time.perf_counter() + duration
     while time.perf_counter() < end or len(times) < 5:
         t0 = time.perf_counter()
-        sess.run(None, {"x": x})
+        sess.run(None, feeds)
         times.append(time.perf_counter() - t0)
     return float(np.median(times)) * 1e3
 
@@ -75,7 +75,7 @@ def main(directory, models, rounds, duration, modelsmith):
             load_ms.append(report["model"]["load_ms"])
             for r in report["results"]:
                 c = (r["batch"], r["threads"])
-                theirs = ort_latency(sessions[c[1]], np.ascontiguousarray(x8[:c[0]]), duration)
+                theirs = ort_latency(sessions[c[1]], {"x": np.ascontiguousarray(x8[:c[0]])}, duration)
                 ours_ms[c].append(r["latency_ms"]["p50"])
                 theirs_ms[c].append(theirs)
                 ratios[c].append(r["latency_ms"]["p50"] / theirs)

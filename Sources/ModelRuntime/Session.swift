@@ -57,6 +57,8 @@ public final class Session: @unchecked Sendable {
 
     /// Creates the library primitives for these batch sizes now rather than at their first run.
     public func prepare(batches: [Int]) throws {
+        // oneDNN fixes a primitive's thread split when it is created: create it under this session's count.
+        DNNL.setThreads(options.threads)
         for batch in batches where batch >= 1 && batch <= options.maxBatch {
             let plan = try self.plan(for: batch)
             for step in plan.steps { try step.kernel.prepare(batch: step.fixedBatch ?? batch) }
@@ -70,6 +72,7 @@ public final class Session: @unchecked Sendable {
         defer { lock.unlock() }
         if let made = concretePlans[batch] { return made }
         let made = try ExecutionPlan(graph: graph, tensors: tensors, options: options, concreteBatch: batch)
+        DNNL.setThreads(options.threads)
         for step in made.steps { try step.kernel.prepare(batch: step.fixedBatch ?? batch) }
         concretePlans[batch] = made
         return made
