@@ -8,7 +8,6 @@ each followed by ORT on the same configurations; ratio = ours p50 / ORT median, 
 
 usage: /usr/bin/python3 Benchmarks/peers/bert_ort.py MODEL [--seq 128] [--rounds N] [--duration S] [--modelsmith PATH]
 """
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 import numpy as np
 import onnx
 
-from cnn_ort import CONFIGS, HERE, ort_latency, session
+from cnn_ort import HERE, alternate, print_rows, session
 
 
 def tokens(model, seq, rows=8):
@@ -47,24 +46,10 @@ def main(model, seq, rounds, duration, modelsmith):
         for name, value in theirs.items():
             print(f"  {name}: max abs {np.abs(ours[name] - value).max():.2e} (max |value| {np.abs(value).max():.2f})", flush=True)
         sessions = {t: session(model, t) for t in (1, 2)}
-        ours_ms, theirs_ms, ratios, load_ms = {c: [] for c in CONFIGS}, {c: [] for c in CONFIGS}, {c: [] for c in CONFIGS}, []
-        for _ in range(rounds):
-            p = subprocess.run([modelsmith, "bench", model, "--dim", f"sequence={seq}", "--data", data, "--batch", "1,8",
-                                "--threads", "1,2", "--duration", str(duration), "--warmup", "3", "--json"],
-                               check=True, capture_output=True, text=True)
-            report = json.loads(p.stdout)
-            load_ms.append(report["model"]["load_ms"])
-            for r in report["results"]:
-                c = (r["batch"], r["threads"])
-                their = ort_latency(sessions[c[1]], {k: np.ascontiguousarray(v[:c[0]]) for k, v in feeds.items()}, duration)
-                ours_ms[c].append(r["latency_ms"]["p50"])
-                theirs_ms[c].append(their)
-                ratios[c].append(r["latency_ms"]["p50"] / their)
-    for c in CONFIGS:
-        print(f"  batch {c[0]} threads {c[1]}: ours {np.median(ours_ms[c]):7.2f} ms  ORT {np.median(theirs_ms[c]):7.2f} ms  "
-              f"ratio {np.median(ratios[c]):.2f}x (rounds: {' '.join(f'{v:.2f}' for v in ratios[c])})", flush=True)
-    print(f"  load-to-first-result: ours {np.median(load_ms):.0f} ms (load + plan)  ORT {ort_load:.0f} ms (session + first run)  "
-          f"ratio {np.median(load_ms) / ort_load:.2f}x", flush=True)
+        ours_ms, theirs_ms, ratios, load_ms = alternate(
+            [modelsmith, "bench", model, "--dim", f"sequence={seq}", "--data", data], sessions,
+            lambda b: {k: np.ascontiguousarray(v[:b]) for k, v in feeds.items()}, rounds, duration)
+    print_rows(ours_ms, theirs_ms, ratios, load_ms, ort_load)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
