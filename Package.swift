@@ -29,7 +29,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // Scalar reference kernels + AVX-512/AVX2 variants, dispatched on CPU features at run time.
-        .target(name: "CKernels"),
+        // libmvec: glibc's vector expf/erff for the gelu and softmax variants.
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("mvec")]),
 
         .target(name: "TensorCore"),
         .target(name: "ModelFormats", dependencies: ["TensorCore", "CArchive", "CZstd", "CKernels"]),
@@ -66,7 +67,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
         .testTarget(name: "ONNXTests", dependencies: [
-            "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "Quantization", "TestSupport",
+            "Kernels", "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "Quantization", "TestSupport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),

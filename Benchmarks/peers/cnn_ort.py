@@ -30,13 +30,13 @@ def session(path, threads):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def ort_latency(sess, x, duration):
+def ort_latency(sess, feeds, duration):
     for _ in range(3):
-        sess.run(None, {"x": x})
+        sess.run(None, feeds)
     times, end = [], time.perf_counter() + duration
     while time.perf_counter() < end or len(times) < 5:
         t0 = time.perf_counter()
-        sess.run(None, {"x": x})
+        sess.run(None, feeds)
         times.append(time.perf_counter() - t0)
     return float(np.median(times)) * 1e3
 
@@ -53,6 +53,31 @@ def agreement(modelsmith, path, inputs, threads=1):
     return float(cos.min()), float(np.abs(ours - theirs).max()), float(np.abs(theirs).max())
 
 
+def alternate(bench, sessions, feeds, rounds, duration):
+    """ROUNDS rounds of `bench` (batch 1,8; threads 1,2), each configuration followed by ORT on feeds(batch)."""
+    ours_ms, theirs_ms, ratios, load_ms = {c: [] for c in CONFIGS}, {c: [] for c in CONFIGS}, {c: [] for c in CONFIGS}, []
+    for _ in range(rounds):
+        p = subprocess.run(bench + ["--batch", "1,8", "--threads", "1,2", "--duration", str(duration), "--warmup", "3", "--json"],
+                           check=True, capture_output=True, text=True)
+        report = json.loads(p.stdout)
+        load_ms.append(report["model"]["load_ms"])
+        for r in report["results"]:
+            c = (r["batch"], r["threads"])
+            theirs = ort_latency(sessions[c[1]], feeds(c[0]), duration)
+            ours_ms[c].append(r["latency_ms"]["p50"])
+            theirs_ms[c].append(theirs)
+            ratios[c].append(r["latency_ms"]["p50"] / theirs)
+    return ours_ms, theirs_ms, ratios, load_ms
+
+
+def print_rows(ours_ms, theirs_ms, ratios, load_ms, ort_load):
+    for c in CONFIGS:
+        print(f"  batch {c[0]} threads {c[1]}: ours {np.median(ours_ms[c]):7.2f} ms  ORT {np.median(theirs_ms[c]):7.2f} ms  "
+              f"ratio {np.median(ratios[c]):.2f}x (rounds: {' '.join(f'{v:.2f}' for v in ratios[c])})", flush=True)
+    print(f"  load-to-first-result: ours {np.median(load_ms):.0f} ms (load + plan)  ORT {ort_load:.0f} ms (session + first run)  "
+          f"ratio {np.median(load_ms) / ort_load:.2f}x", flush=True)
+
+
 def main(directory, models, rounds, duration, modelsmith):
     print(f"onnxruntime {ort.__version__}; {os.cpu_count()} CPUs; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     summary = {}
@@ -66,24 +91,9 @@ def main(directory, models, rounds, duration, modelsmith):
         first.run(None, {"x": x8[:1]})
         ort_load = (time.perf_counter() - t0) * 1e3
         sessions = {t: session(path, t) for t in (1, 2)}
-        ratios = {c: [] for c in CONFIGS}
-        ours_ms, theirs_ms, load_ms = {c: [] for c in CONFIGS}, {c: [] for c in CONFIGS}, []
-        for _ in range(rounds):
-            p = subprocess.run([modelsmith, "bench", path, "--data", inputs, "--batch", "1,8", "--threads", "1,2",
-                                "--duration", str(duration), "--warmup", "3", "--json"], check=True, capture_output=True, text=True)
-            report = json.loads(p.stdout)
-            load_ms.append(report["model"]["load_ms"])
-            for r in report["results"]:
-                c = (r["batch"], r["threads"])
-                theirs = ort_latency(sessions[c[1]], np.ascontiguousarray(x8[:c[0]]), duration)
-                ours_ms[c].append(r["latency_ms"]["p50"])
-                theirs_ms[c].append(theirs)
-                ratios[c].append(r["latency_ms"]["p50"] / theirs)
-        for c in CONFIGS:
-            print(f"  batch {c[0]} threads {c[1]}: ours {np.median(ours_ms[c]):7.2f} ms  ORT {np.median(theirs_ms[c]):7.2f} ms  "
-                  f"ratio {np.median(ratios[c]):.2f}x (rounds: {' '.join(f'{v:.2f}' for v in ratios[c])})", flush=True)
-        print(f"  load-to-first-result: ours {np.median(load_ms):.0f} ms (load + plan)  ORT {ort_load:.0f} ms (session + first run)  "
-              f"ratio {np.median(load_ms) / ort_load:.2f}x", flush=True)
+        ours_ms, theirs_ms, ratios, load_ms = alternate([modelsmith, "bench", path, "--data", inputs], sessions,
+                                                        lambda b: {"x": np.ascontiguousarray(x8[:b])}, rounds, duration)
+        print_rows(ours_ms, theirs_ms, ratios, load_ms, ort_load)
         summary[name] = {"cosine_min": cos, "max_abs": max_abs, "load_ratio": np.median(load_ms) / ort_load,
                          "ratios": {f"b{c[0]}t{c[1]}": float(np.median(ratios[c])) for c in CONFIGS}}
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -2,8 +2,9 @@
  *
  * The reference variants are plain C loops. The AVX-512 and AVX2 variants of the arithmetic kernels
  * (relu, add, mul, channel affine) compute exactly the same IEEE operations in the same order, so
- * they match the reference bit for bit; the transcendental kernels (sigmoid, silu, tanh, gelu,
- * softmax) use libm and have one variant. */
+ * they match the reference bit for bit. The transcendental kernels use libm; gelu and softmax over
+ * the last axis also have AVX-512/AVX2 variants on glibc's vector erff/expf (libmvec, within 4 ulp),
+ * compared with the reference within a tolerance. */
 #pragma STDC FP_CONTRACT OFF
 
 #include "ck_cpu.h"
@@ -153,6 +154,91 @@ static void channel_affine_avx2(const float *x, float *y, size_t batch, size_t c
         }
 }
 
+/* ---------------------------------------------------------------- libmvec variants (gelu, softmax rows) */
+
+/* glibc's vector math library (x86_64 vector ABI names). */
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_erff(__m512);
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512);
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_erff(__m256);
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_expf(__m256);
+
+__attribute__((target("avx512f")))
+static void gelu_avx512(const float *x, float *y, size_t n) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), rsqrt2 = _mm512_set1_ps(0.70710678118654752f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512 e = _ZGVeN16v_erff(_mm512_mul_ps(v, rsqrt2));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, e)));
+    }
+    ck_gelu_f32_ref(x + i, y + i, n - i);
+}
+
+__attribute__((target("avx2")))
+static void gelu_avx2(const float *x, float *y, size_t n) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), rsqrt2 = _mm256_set1_ps(0.70710678118654752f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = _ZGVdN8v_erff(_mm256_mul_ps(v, rsqrt2));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+    }
+    ck_gelu_f32_ref(x + i, y + i, n - i);
+}
+
+/* softmax of each of `rows` contiguous rows of `len` (inner == 1): max, exp and sum in float. */
+__attribute__((target("avx512f")))
+static void softmax_rows_avx512(const float *x, float *y, size_t rows, size_t len) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xs = x + r * len;
+        float *ys = y + r * len;
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        size_t k = 0;
+        for (; k + 16 <= len; k += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(xs + k));
+        float max = _mm512_reduce_max_ps(vmax);
+        for (; k < len; k++) max = xs[k] > max ? xs[k] : max;
+        const __m512 m = _mm512_set1_ps(max);
+        __m512 vsum = _mm512_setzero_ps();
+        for (k = 0; k + 16 <= len; k += 16) {
+            __m512 e = _ZGVeN16v_expf(_mm512_sub_ps(_mm512_loadu_ps(xs + k), m));
+            _mm512_storeu_ps(ys + k, e);
+            vsum = _mm512_add_ps(vsum, e);
+        }
+        float sum = _mm512_reduce_add_ps(vsum);
+        for (; k < len; k++) sum += (ys[k] = expf(xs[k] - max));
+        const __m512 inv = _mm512_set1_ps(1.0f / sum);
+        for (k = 0; k + 16 <= len; k += 16) _mm512_storeu_ps(ys + k, _mm512_mul_ps(_mm512_loadu_ps(ys + k), inv));
+        for (; k < len; k++) ys[k] *= 1.0f / sum;
+    }
+}
+
+__attribute__((target("avx2")))
+static void softmax_rows_avx2(const float *x, float *y, size_t rows, size_t len) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xs = x + r * len;
+        float *ys = y + r * len;
+        float max = -INFINITY;
+        for (size_t k = 0; k < len; k++) max = xs[k] > max ? xs[k] : max;
+        const __m256 m = _mm256_set1_ps(max);
+        __m256 vsum = _mm256_setzero_ps();
+        size_t k = 0;
+        for (; k + 8 <= len; k += 8) {
+            __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(xs + k), m));
+            _mm256_storeu_ps(ys + k, e);
+            vsum = _mm256_add_ps(vsum, e);
+        }
+        float lanes[8], sum = 0;
+        _mm256_storeu_ps(lanes, vsum);
+        for (int l = 0; l < 8; l++) sum += lanes[l];
+        for (; k < len; k++) sum += (ys[k] = expf(xs[k] - max));
+        const __m256 inv = _mm256_set1_ps(1.0f / sum);
+        for (k = 0; k + 8 <= len; k += 8) _mm256_storeu_ps(ys + k, _mm256_mul_ps(_mm256_loadu_ps(ys + k), inv));
+        for (; k < len; k++) ys[k] *= 1.0f / sum;
+    }
+}
+
+static void softmax_rows_portable(const float *x, float *y, size_t rows, size_t len) { ck_softmax_f32_ref(x, y, rows, len, 1, 0); }
+
 /* ---------------------------------------------------------------- dispatch table */
 
 typedef struct {
@@ -161,11 +247,15 @@ typedef struct {
     void (*add)(const float *, const float *, float *, size_t);
     void (*mul)(const float *, const float *, float *, size_t);
     void (*channel_affine)(const float *, float *, size_t, size_t, size_t, const float *, const float *);
+    void (*gelu)(const float *, float *, size_t);
+    void (*softmax_rows)(const float *, float *, size_t, size_t);
 } ck_ops_table;
 
-static const ck_ops_table table_portable = {"portable", ck_relu_f32_ref, ck_add_f32_ref, ck_mul_f32_ref, ck_channel_affine_f32_ref};
-static const ck_ops_table table_avx2 = {"avx2", relu_avx2, add_avx2, mul_avx2, channel_affine_avx2};
-static const ck_ops_table table_avx512 = {"avx512", relu_avx512, add_avx512, mul_avx512, channel_affine_avx512};
+static const ck_ops_table table_portable = {"portable", ck_relu_f32_ref, ck_add_f32_ref, ck_mul_f32_ref, ck_channel_affine_f32_ref,
+                                          ck_gelu_f32_ref, softmax_rows_portable};
+static const ck_ops_table table_avx2 = {"avx2", relu_avx2, add_avx2, mul_avx2, channel_affine_avx2, gelu_avx2, softmax_rows_avx2};
+static const ck_ops_table table_avx512 = {"avx512", relu_avx512, add_avx512, mul_avx512, channel_affine_avx512, gelu_avx512,
+                                        softmax_rows_avx512};
 
 static const ck_ops_table *best_table(void) {
     if (ck_cpu_has(CK_CPU_AVX512)) return &table_avx512;
@@ -190,12 +280,16 @@ void ck_channel_affine_f32(const float *x, float *y, size_t batch, size_t channe
 void ck_sigmoid_f32(const float *x, float *y, size_t n) { ck_sigmoid_f32_ref(x, y, n); }
 void ck_silu_f32(const float *x, float *y, size_t n) { ck_silu_f32_ref(x, y, n); }
 void ck_tanh_f32(const float *x, float *y, size_t n) { ck_tanh_f32_ref(x, y, n); }
-void ck_gelu_f32(const float *x, float *y, size_t n) { ck_gelu_f32_ref(x, y, n); }
+void ck_gelu_f32(const float *x, float *y, size_t n) { ops->gelu(x, y, n); }
+void ck_softmax_f32(const float *x, float *y, size_t outer, size_t axis_len, size_t inner, int take_log) {
+    if (inner == 1 && !take_log) ops->softmax_rows(x, y, outer, axis_len);
+    else ck_softmax_f32_ref(x, y, outer, axis_len, inner, take_log);
+}
 void ck_gelu_tanh_f32(const float *x, float *y, size_t n) { ck_gelu_tanh_f32_ref(x, y, n); }
 
 /* ---------------------------------------------------------------- softmax, layernorm */
 
-void ck_softmax_f32(const float *x, float *y, size_t outer, size_t axis_len, size_t inner, int take_log) {
+void ck_softmax_f32_ref(const float *x, float *y, size_t outer, size_t axis_len, size_t inner, int take_log) {
     for (size_t o = 0; o < outer; o++)
         for (size_t in = 0; in < inner; in++) {
             const float *xs = x + o * axis_len * inner + in;

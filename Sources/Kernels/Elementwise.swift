@@ -70,12 +70,18 @@ public enum Elementwise {
     }
 }
 
-/// Softmax and normalisation over an axis (plain C loops, double accumulation).
+/// Softmax and normalisation over an axis (C loops; softmax over the last axis vectorised, docs/runtime.md).
 public enum Normalization {
     /// Softmax (or log-softmax) over the middle axis of an `[outer, axisLength, inner]` view.
     public static func softmax(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
                                outer: Int, axisLength: Int, inner: Int, log: Bool) {
         ck_softmax_f32(input, output, outer, axisLength, inner, log ? 1 : 0)
+    }
+
+    /// The scalar reference of `softmax` (double accumulation).
+    public static func softmaxReference(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                                        outer: Int, axisLength: Int, inner: Int, log: Bool) {
+        ck_softmax_f32_ref(input, output, outer, axisLength, inner, log ? 1 : 0)
     }
 
     /// Layer norm over each row of `columns` values (biased variance, as PyTorch).

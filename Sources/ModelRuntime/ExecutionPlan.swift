@@ -124,13 +124,41 @@ final class ExecutionPlan: @unchecked Sendable {
             plainCopies[value] = copy
             return copy
         }
+        var blockedCopies: [String: String] = [:]
+        /// A channel-blocked copy of the plain value (for a convolution that oneDNN runs fast only blocked).
+        func blockedCopy(of value: String, layout: ActivationLayout) throws -> String {
+            if let copy = blockedCopies[value] { return copy }
+            let copy = "\(value)#blocked", logical = sampleShape[value]!
+            sampleShape[copy] = logical
+            bufferOf[copy] = buffers.count
+            buffers.append(try Buffer(elementsPerSample: [layout.storedChannels(logical[0])] + logical.dropFirst(), elementBytes: 4,
+                                      defined: kernels.count, maxBatch: maxBatch, owner: "the blocked copy of '\(value)'"))
+            buffers[bufferOf[value]!].lastUse = max(buffers[bufferOf[value]!].lastUse, kernels.count)
+            let reorder = LayoutReorder(channels: logical[0], height: logical[1], width: logical[2], from: .plain, to: layout)
+            kernels.append((PlannedNode(node: Node(name: "\(value) to blocked", op: .identity, inputs: [value], output: copy)), ReorderKernel(reorder)))
+            fixedBatches.append(nil)
+            produced.append([copy])
+            layoutOf[copy] = layout
+            toPlain[copy] = LayoutReorder(channels: logical[0], height: logical[1], width: logical[2], from: layout, to: .plain)
+            blockedCopies[value] = copy
+            return copy
+        }
 
         for var item in planned {
             let inputShapes = try item.node.inputs.map { name -> [Int] in
                 guard let shape = sampleShape[name] else { throw GraphError.danglingInput(node: item.node.name, input: name) }
                 return shape
             }
-            let inputLayouts = item.node.inputs.map { layoutOf[$0] }
+            var inputLayouts = item.node.inputs.map { layoutOf[$0] }
+            if let block, !graphOutputs.contains(item.node.output), Self.isLayoutFree(item.node, inputShapes: inputShapes),
+               inputLayouts.contains(block), inputLayouts.allSatisfy({ $0 == nil || $0 == block }),
+               !item.node.inputs.contains(where: constants.contains), inputShapes.allSatisfy({ $0.count == 3 }) {
+                // A residual add of a blocked and a plain value: blocked too (the plain one's copy is often made already).
+                for (i, input) in item.node.inputs.enumerated() where inputLayouts[i] == nil {
+                    item.node.inputs[i] = try blockedCopy(of: input, layout: block)
+                    inputLayouts[i] = block
+                }
+            }
             let layoutFree = block != nil && !graphOutputs.contains(item.node.output) && Self.isLayoutFree(item.node, inputShapes: inputShapes)
                 && inputLayouts.allSatisfy { $0 != nil && $0 == inputLayouts[0] }
             // A layout-free op runs over the stored (padded) channels; its value keeps the logical shape.
@@ -173,6 +201,13 @@ final class ExecutionPlan: @unchecked Sendable {
                       try kernel.conv.useLayouts(source: inputLayouts[0] ?? .plain,
                                                  destination: graphOutputs.contains(item.node.output) ? .plain : block) {
                 if kernel.conv.destinationLayout != .plain { outputLayout = kernel.conv.destinationLayout }
+            } else if case .kernel(let kernel as Conv2dKernel, _) = binding, let block, inputLayouts[0] == nil,
+                      !graphOutputs.contains(item.node.output), !constants.contains(item.node.inputs[0]),
+                      try kernel.conv.useLayouts(source: block, destination: block) {
+                // oneDNN's fast convolutions read plain NCHW only for a few input channels (the image):
+                // the others read a blocked copy (docs/runtime.md, "Layouts").
+                item.node.inputs[0] = try blockedCopy(of: item.node.inputs[0], layout: block)
+                outputLayout = block
             } else {
                 for (i, input) in item.node.inputs.enumerated() where layoutOf[input] != nil { item.node.inputs[i] = try plainCopy(of: input) }
             }

@@ -39,6 +39,86 @@ enum Fusion {
             return nil
         }
 
+        var producer: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() { producer[node.output] = i }
+        /// The f32 tensor a `constant` node writes into `value`, if that is how `value` is made.
+        func constant(_ value: String) -> (name: String, tensor: Tensor)? {
+            guard let p = producer[value], graph.nodes[p].op == .constant, let name = graph.nodes[p].params["value"],
+                  let tensor = tensors[name], tensor.dtype == .f32 else { return nil }
+            return (name, tensor)
+        }
+        func scalar(_ value: String) -> Float? {
+            guard let c = constant(value), c.tensor.elementCount == 1 else { return nil }
+            return c.tensor.floats[0]
+        }
+        /// The node reading `value` if it is the only one (and `value` is not a graph output or fused already).
+        func onlyReader(of value: String, op: OpKind) -> Int? {
+            guard !outputs.contains(value), let list = readers[value], list.count == 1, !removed.contains(list[0]),
+                  graph.nodes[list[0]].op == op else { return nil }
+            return list[0]
+        }
+        /// The operand of the binary node `index` other than `value`.
+        func other(_ index: Int, than value: String) -> String? {
+            let inputs = graph.nodes[index].inputs
+            guard inputs.count == 2, inputs.contains(value) else { return nil }
+            return inputs[0] == value ? inputs[1] : inputs[0]
+        }
+        /// Replaces the chain `first … last` by `node` at `first`'s place (docs/runtime.md, "Planning").
+        func collapse(_ chain: [Int], into node: Node) {
+            planned[chain[0]] = PlannedNode(node: node)
+            for index in chain.dropFirst() { removed.insert(index) }
+            for index in chain.dropLast() { fusedAway[graph.nodes[index].output] = node.name }
+        }
+
+        /// `reduce_mean(x) → sub → pow 2 → reduce_mean → add ε → sqrt → div → mul γ → add β` over the last axis
+        /// (PyTorch's layer_norm as ONNX exports it before opset 17) → one `layernorm`.
+        func decomposedLayerNorm(at i: Int) -> ([Int], Node)? {
+            let mean = graph.nodes[i]
+            guard mean.op == .reduceMean, mean.inputs.count == 1, let a = try? ReduceAttributes(mean), a.axes == [-1], a.keepDims,
+                  let x = mean.inputs.first, let centred = onlyReader(of: mean.output, op: .sub),
+                  graph.nodes[centred].inputs == [x, mean.output],
+                  let uses = readers[graph.nodes[centred].output], uses.count == 2, !outputs.contains(graph.nodes[centred].output),
+                  let square = uses.first(where: { graph.nodes[$0].op == .pow }), let divide = uses.first(where: { graph.nodes[$0].op == .div }),
+                  graph.nodes[square].inputs.first == graph.nodes[centred].output, scalar(graph.nodes[square].inputs[1]) == 2,
+                  let variance = onlyReader(of: graph.nodes[square].output, op: .reduceMean),
+                  let v = try? ReduceAttributes(graph.nodes[variance]), v.axes == [-1], v.keepDims,
+                  let addEps = onlyReader(of: graph.nodes[variance].output, op: .add),
+                  let eps = other(addEps, than: graph.nodes[variance].output).flatMap(scalar), eps > 0,
+                  let root = onlyReader(of: graph.nodes[addEps].output, op: .sqrt), onlyReader(of: graph.nodes[root].output, op: .div) == divide,
+                  graph.nodes[divide].inputs == [graph.nodes[centred].output, graph.nodes[root].output],
+                  let scale = onlyReader(of: graph.nodes[divide].output, op: .mul),
+                  let gamma = other(scale, than: graph.nodes[divide].output).flatMap(constant), gamma.tensor.shape.rank == 1,
+                  let shift = onlyReader(of: graph.nodes[scale].output, op: .add),
+                  let beta = other(shift, than: graph.nodes[scale].output).flatMap(constant), beta.tensor.shape == gamma.tensor.shape
+            else { return nil }
+            let chain = [i, centred, square, variance, addEps, root, divide, scale, shift]
+            guard chain.allSatisfy({ !removed.contains($0) }) else { return nil }
+            return (chain, Node(name: mean.name, op: .layernorm, inputs: [x], output: graph.nodes[shift].output,
+                                params: ["weight": gamma.name, "bias": beta.name], attrs: ["eps": .number(Double(eps))]))
+        }
+
+        /// `x · 0.5 · (1 + erf(x / √2))` → one `gelu` (exact form).
+        func decomposedGelu(at i: Int) -> ([Int], Node)? {
+            let divide = graph.nodes[i]
+            guard divide.op == .div, divide.inputs.count == 2, let root2 = scalar(divide.inputs[1]), abs(root2 - Float(2).squareRoot()) < 1e-6,
+                  let x = divide.inputs.first, let erf = onlyReader(of: divide.output, op: .erf),
+                  let plusOne = onlyReader(of: graph.nodes[erf].output, op: .add), other(plusOne, than: graph.nodes[erf].output).flatMap(scalar) == 1,
+                  let times = onlyReader(of: graph.nodes[plusOne].output, op: .mul), other(times, than: graph.nodes[plusOne].output) == x,
+                  let half = onlyReader(of: graph.nodes[times].output, op: .mul), other(half, than: graph.nodes[times].output).flatMap(scalar) == 0.5
+            else { return nil }
+            let chain = [i, erf, plusOne, times, half]
+            guard chain.allSatisfy({ !removed.contains($0) }) else { return nil }
+            return (chain, Node(name: divide.name, op: .gelu, inputs: [x], output: graph.nodes[half].output))
+        }
+
+        for i in planned.indices where !removed.contains(i) {
+            if let (chain, layerNorm) = decomposedLayerNorm(at: i) {
+                collapse(chain, into: layerNorm)
+            } else if let (chain, gelu) = decomposedGelu(at: i) {
+                collapse(chain, into: gelu)
+            }
+        }
+
         for i in planned.indices where !removed.contains(i) {
             let node = planned[i].node
             if node.op == .conv2d, isFloat(node, tensors), let bn = soleReader(of: node.output, op: .batchnorm2d) {
@@ -46,6 +126,15 @@ enum Fusion {
                 fusedAway[node.output] = node.name
                 planned[i].node.output = graph.nodes[bn].output
                 removed.insert(bn)
+            }
+            if node.op == .linear, node.params["bias"] == nil, isFloat(node, tensors), let add = onlyReader(of: node.output, op: .add),
+               let bias = other(add, than: node.output).flatMap(constant), bias.tensor.shape.rank == 1,
+               bias.tensor.elementCount == tensors[node.params["weight"]!]!.shape[0] {
+                // A constant bias added after a matmul (ONNX MatMul + Add) becomes the linear's own.
+                planned[i].node.params["bias"] = bias.name
+                fusedAway[node.output] = node.name
+                planned[i].node.output = graph.nodes[add].output
+                removed.insert(add)
             }
             let current = planned[i].node
             guard current.op == .linear || current.op == .conv2d else { continue }

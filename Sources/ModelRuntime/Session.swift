@@ -89,6 +89,8 @@ public final class Session: @unchecked Sendable {
     /// Creates the library primitives for these batch sizes now rather than at their first run
     /// (for a graph with symbolic dims: at the first plan's sizes).
     public func prepare(batches: [Int]) throws {
+        // oneDNN fixes a primitive's thread split when it is created: create it under this session's count.
+        DNNL.setThreads(options.threads)
         for batch in batches where batch >= 1 && batch <= options.maxBatch {
             let plan = try self.plan(for: batch, dims: plan.dims)
             for step in plan.steps { try step.kernel.prepare(batch: step.fixedBatch ?? batch) }
@@ -107,6 +109,7 @@ public final class Session: @unchecked Sendable {
             return made
         }
         let made = try Self.makePlan(key, graph: graph, tensors: tensors, options: options)
+        DNNL.setThreads(options.threads)
         for step in made.steps { try step.kernel.prepare(batch: step.fixedBatch ?? batch) }
         otherPlans[key] = made
         recentlyUsed.append(key)

@@ -66,6 +66,19 @@ final class RuntimeCommandTests: XCTestCase {
         }
     }
 
+    /// A model of three inputs (the BERT-style ONNX fixture): fed from --data; without it, refused in one line.
+    func testBenchFeedsEveryInputOfAMultiInputModelFromData() {
+        let onnx = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ONNXTests/Fixtures").path
+        let model = ["\(onnx)/bert.onnx", "--dim", "sequence=8"]
+        let result = runModelSmith(["bench"] + model + ["--data", "\(onnx)/bert-inputs.npz", "--batch", "1,4", "--iterations", "2", "--warmup", "0"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("samples/s"), result.stdout)
+        let refused = runModelSmith(["bench"] + model + ["--iterations", "1"])
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--data"), refused.stderr)
+    }
+
     func testBenchWithoutDataUsesRandomInputs() {
         let result = runModelSmith(["bench"] + student + ["--batch", "2", "--iterations", "3", "--warmup", "0"])
         XCTAssertEqual(result.status, 0, result.stderr)

@@ -82,6 +82,13 @@ final class KernelReferenceTests: XCTestCase {
                 Elementwise.channelAffine(x, &y1, batch: 2, channels: channels, planeSize: plane, scale: scale, shift: shift)
                 Elementwise.channelAffineReference(x, &y2, batch: 2, channels: channels, planeSize: plane, scale: scale, shift: shift)
                 XCTAssertEqual(y1, y2, "affine \(n)")
+                for inner in [1, 3] {
+                    let rows = randomTensor([4 * n * inner], seed: UInt64(n + 2), lower: -30, upper: 30).floats
+                    var y1 = [Float](repeating: .nan, count: rows.count), y2 = y1
+                    Normalization.softmax(rows, &y1, outer: 4, axisLength: n, inner: inner, log: false)
+                    Normalization.softmaxReference(rows, &y2, outer: 4, axisLength: n, inner: inner, log: false)
+                    XCTAssertNil(closenessFailure(y1, y2, rtol: Self.transcendentalTolerance, atol: Self.transcendentalTolerance), "softmax \(n) inner \(inner)")
+                }
                 for activation in Activation.allCases {
                     Elementwise.apply(activation, a, &fast, count: n); Elementwise.reference(activation, a, &slow, count: n)
                     XCTAssertNil(closenessFailure(fast, slow, rtol: Self.transcendentalTolerance, atol: Self.transcendentalTolerance), "\(activation) \(n)")

@@ -1,9 +1,11 @@
 import Foundation
 import XCTest
+import ModelFormats
 import ModelGraph
 import TensorCore
 import TestSupport
 @testable import ModelRuntime
+import Kernels
 
 /// The fused plan (post-ops, folded batchnorm, channel-blocked activations; docs/runtime.md
 /// "Layouts") against the unfused one, op by op in NCHW, on the ONNX CNN fixtures — and both
@@ -53,7 +55,8 @@ final class FusedPlanTests: XCTestCase {
             let (package, input, _) = try Self.load(family)
             let fused = try Session(package: package, options: SessionOptions(maxBatch: 2))
             let unfused = try Session(package: package, options: SessionOptions(maxBatch: 2, fuse: false))
-            let blocked = Set(fused.plan.slots.filter { $0.value.blocked != nil }.map(\.key))
+            // Values of the graph (not the plan's blocked copies of plain values).
+            let blocked = Set(fused.plan.slots.filter { $0.value.blocked != nil && unfused.plan.slots[$0.key] != nil }.map(\.key))
             XCTAssertFalse(blocked.isEmpty, "\(family): no value is held blocked")
             let name = package.graph.inputs[0].name
             var fusedValues: [String: Tensor] = [:], unfusedValues: [String: Tensor] = [:]
@@ -64,6 +67,47 @@ final class FusedPlanTests: XCTestCase {
                 XCTAssertEqual(fusedValues[value]?.shape, unfusedValues[value]?.shape, "\(family) \(value)")
                 XCTAssertNil(Self.close(fusedValues[value]!, unfusedValues[value]!, Self.fusionTolerance), "\(family) \(value)")
             }
+        }
+    }
+
+    /// A convolution reading a plain value (after a pool) reads a blocked copy instead of falling
+    /// back to oneDNN's im2col gemm: every ResNet conv with whole channel blocks runs a direct jit kernel.
+    func testResNetConvolutionsRunBlocked() throws {
+        let (package, _, _) = try Self.load("resnet18")
+        let session = try Session(package: package, options: SessionOptions(maxBatch: 1))
+        let block = ActivationLayout.preferredBlock
+        let whole = session.plan.steps.compactMap { $0.kernel as? Conv2dKernel }
+            .filter { $0.conv.geometry.inChannels % block == 0 && $0.conv.geometry.outChannels % block == 0 }
+        XCTAssertFalse(whole.isEmpty)
+        for conv in whole {
+            let implementation = try conv.conv.implementation(batch: 1)
+            XCTAssertTrue(implementation.hasPrefix("jit"), "\(implementation) \(conv.conv.geometry)")
+        }
+    }
+
+    /// The BERT-style encoder: MatMul + Add become linears with a bias, the decomposed layer norm
+    /// and exact GELU single kernels; fused == unfused == ONNX Runtime on every output.
+    func testEncoderFusionsEqualUnfusedAndONNXRuntime() throws {
+        let package = try ModelPackage.load(path: Self.fixture("bert.onnx"), onnx: ONNXImport.Options(dims: ["sequence": 8]))
+        let inputs = try WeightReaders.read(Self.fixture("bert-inputs.npz")).tensors
+        let expected = try WeightReaders.read(Self.fixture("bert-expected.npz")).tensors
+        var feeds: [String: Tensor] = [:]
+        for (name, tensor) in inputs { feeds[name] = tensor }
+        let fused = try Session(package: package, options: SessionOptions(maxBatch: 2))
+        let unfused = try Session(package: package, options: SessionOptions(maxBatch: 2, fuse: false))
+        let graph = package.graph.nodes, steps = Set(fused.plan.steps.map(\.node))
+        let folded = graph.filter { [.pow, .erf, .sqrt, .reduceMean].contains($0.op) }.map(\.name).filter(steps.contains)
+        XCTAssertTrue(folded.allSatisfy { name in graph.first { $0.name == name }!.op == .reduceMean }, "\(folded)")  // the layernorms' names
+        XCTAssertEqual(fused.plan.steps.filter { $0.kernel is LayerNormKernel }.count, graph.filter { $0.op == .sqrt }.count)
+        let linearOutputs = Set(graph.filter { $0.op == .linear }.map(\.output))
+        let biasAdds = graph.filter { $0.op == .add && $0.inputs.contains(where: linearOutputs.contains) }.map(\.name)
+        XCTAssertFalse(biasAdds.isEmpty)
+        XCTAssertFalse(biasAdds.contains(where: steps.contains), "bias adds left: \(biasAdds.filter(steps.contains))")
+        let a = try fused.run(feeds), b = try unfused.run(feeds)
+        for (name, reference) in expected {
+            XCTAssertNil(Self.close(a[name]!, b[name]!, Self.fusionTolerance), "\(name): fused vs unfused")
+            XCTAssertNil(Self.close(a[name]!, reference, Self.fusionTolerance), "\(name): fused vs ONNX Runtime")
+            XCTAssertNil(Self.close(b[name]!, reference, Self.fusionTolerance), "\(name): unfused vs ONNX Runtime")
         }
     }
 

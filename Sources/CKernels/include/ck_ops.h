@@ -49,6 +49,7 @@ void ck_channel_affine_f32_ref(const float *x, float *y, size_t batch, size_t ch
 /* ---- reductions ---- */
 /* softmax (log_softmax when `take_log` != 0) over the middle axis of an [outer, axis_len, inner] view. */
 void ck_softmax_f32(const float *x, float *y, size_t outer, size_t axis_len, size_t inner, int take_log);
+void ck_softmax_f32_ref(const float *x, float *y, size_t outer, size_t axis_len, size_t inner, int take_log);
 /* layer norm over each row of `cols` values; weight/bias may be NULL. */
 void ck_layernorm_f32(const float *x, float *y, size_t rows, size_t cols,
                       const float *weight, const float *bias, float eps);

@@ -137,10 +137,10 @@ struct BenchCommand: ParsableCommand {
         var layers: [LayerComparison] = []
         if let (b, basePackage) = baseline {
             rows.append(ABReport.ModelRow(label: "baseline", path: b.path, sizeBytes: b.sizeBytes, loadMilliseconds: b.loadMilliseconds, peakRSS: b.peakRSS, accuracy: b.accuracy))
-            let input = model.1.graph.inputs[0]
-            let sample = try makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
+            let sample = try makeInputs(batch: min(64, dataset?.count ?? 64), inputNames: model.1.graph.inputs.map(\.name),
+                                        info: model.1.graph.inputs[0], dataset: dataset)[0]
             layers = try LayerComparison.compare(model: model.1, modelPath: model.0.path, baseline: basePackage, baselinePath: b.path,
-                                                 inputs: [input.name: sample])
+                                                 inputs: sample)
         }
         let latency = results.map { ABReport.LatencyRow(label: $0.model, batch: $0.batch, threads: $0.threads, p50: $0.latency.p50,
                                                         p90: $0.latency.p90, p99: $0.latency.p99, mean: $0.latency.mean) }
@@ -173,7 +173,9 @@ struct BenchCommand: ParsableCommand {
         }
         let dataset = try data.map { try RuntimeSupport.loadDataset($0, xKey: inputKey, yKey: labelKey, for: package.graph,
                                                                             strictDTypes: model.strictDTypes, console: console) }
-        guard package.graph.inputs.count == 1 else { throw RuntimeError.badOption("bench feeds models with exactly one input") }
+        guard package.graph.inputs.count == 1 || dataset != nil else {
+            throw RuntimeError.badOption("bench makes random inputs only for models with one input; give --data with an array per graph input")
+        }
         let input = package.graph.inputs[0]
 
         var rows: [Result] = []
@@ -181,9 +183,9 @@ struct BenchCommand: ParsableCommand {
             let session = sessions[t]!
             try session.prepare(batches: batches)
             for b in batches {
-                let inputs = try makeInputs(batch: b, info: input, dataset: dataset)
+                let inputs = try makeInputs(batch: b, inputNames: session.inputNames, info: input, dataset: dataset)
                 console.detail("\(label): batch \(b), \(t) thread(s)")
-                rows.append(try time(session, inputs: inputs, name: input.name, label: label, batch: b, threads: t))
+                rows.append(try time(session, inputs: inputs, label: label, batch: b, threads: t))
             }
         }
         var logits: Tensor?
@@ -202,13 +204,13 @@ struct BenchCommand: ParsableCommand {
         return (report, rows, logits, package, dataset)
     }
 
-    /// Up to 8 distinct input batches (dataset slices, or seeded normal values).
-    private func makeInputs(batch: Int, info: ValueInfo, dataset: Dataset?) throws -> [Tensor] {
+    /// Up to 8 distinct feeds of every graph input (dataset slices, or seeded normal values).
+    private func makeInputs(batch: Int, inputNames: [String], info: ValueInfo, dataset: Dataset?) throws -> [[String: Tensor]] {
         if let dataset {
-            return (0..<min(8, max(1, dataset.count / batch))).map { i in
-                let start = (i * batch) % dataset.count
-                return start + batch <= dataset.count ? dataset.batch(start..<(start + batch)) : repeated(dataset, batch)
+            guard batch > dataset.count else {
+                return try (0..<min(8, dataset.count / batch)).map { try dataset.feeds(($0 * batch)..<(($0 + 1) * batch), inputNames: inputNames) }
             }
+            return [try dataset.feeds(0..<dataset.count, inputNames: inputNames).mapValues { repeated($0, batch) }]
         }
         // Random inputs need every size; a symbolic dim's comes from --data (or --dim at import).
         if let d = info.shape.indices.first(where: { info.symbol(at: $0) != nil }) {
@@ -218,24 +220,30 @@ struct BenchCommand: ParsableCommand {
         let shape = Shape([batch] + info.shape.dropFirst())
         try MemoryBudget.admit(shape.checkedElementCount.flatMap { checkedMultiply($0, 2 * DType.f32.byteSize) },
                                for: "input '\(info.name)' (two random batches of shape \(shape))")
-        return (0..<2).map { _ in Tensor((0..<shape.elementCount).map { _ in rng.normal() }, shape: shape) }
+        return (0..<2).map { _ in [info.name: Tensor((0..<shape.elementCount).map { _ in rng.normal() }, shape: shape)] }
     }
 
-    /// A batch larger than the dataset: its samples repeated.
-    private func repeated(_ dataset: Dataset, _ batch: Int) -> Tensor {
-        let all = dataset.x.floats, per = all.count / dataset.count
-        let values = (0..<(batch * per)).map { all[$0 % all.count] }
-        return Tensor(values, shape: Shape([batch] + dataset.x.shape.dims.dropFirst()))
+    /// A batch larger than the dataset: its samples repeated (any dtype).
+    private func repeated(_ all: Tensor, _ batch: Int) -> Tensor {
+        var out = Tensor(zeros: all.dtype, Shape([batch] + all.shape.dims.dropFirst()))
+        all.withUnsafeBytes { source in
+            out.withUnsafeMutableBytes { target in
+                for offset in stride(from: 0, to: target.count, by: source.count) {
+                    (target.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: min(source.count, target.count - offset))
+                }
+            }
+        }
+        return out
     }
 
-    private func time(_ session: Session, inputs: [Tensor], name: String, label: String, batch: Int, threads: Int) throws -> Result {
-        for i in 0..<warmup { _ = try session.run([name: inputs[i % inputs.count]]) }
+    private func time(_ session: Session, inputs: [[String: Tensor]], label: String, batch: Int, threads: Int) throws -> Result {
+        for i in 0..<warmup { _ = try session.run(inputs[i % inputs.count]) }
         var samples: [Double] = []
         let deadline = RuntimeSupport.now() + UInt64(duration * 1e9)
         while iterations.map({ samples.count < $0 }) ?? (samples.count < 10 || RuntimeSupport.now() < deadline) {
             let x = inputs[samples.count % inputs.count]
             let start = RuntimeSupport.now()
-            _ = try session.run([name: x])
+            _ = try session.run(x)
             samples.append(Double(RuntimeSupport.now() - start) / 1e6)
         }
         samples.sort()
