@@ -31,7 +31,11 @@ public enum Artifact {
     public static let manifestMember = "model.json"
     public static let manifestDigestMember = "model.json.sha256"
 
-    /// Encodes every tensor with its smallest encoding and writes the artifact atomically.
+    /// Encodes every tensor with its smallest encoding and writes the artifact atomically, member by
+    /// member (docs/formats.md §8, "Memory"): a first pass hashes each tensor and measures every candidate
+    /// encoding without keeping the output, so the manifest (which comes first) can be written; a
+    /// second pass compresses each tensor's chosen encoding again, straight into the file. Memory
+    /// stays at the tensors being encoded, never the whole artifact.
     public static func write(_ contents: PackageContents, to path: String,
                              options: ArtifactWriteOptions = ArtifactWriteOptions()) throws -> ArtifactSummary {
         guard let graphData = contents.graphJSON,
@@ -40,16 +44,15 @@ public enum Artifact {
         }
         if !options.force && FileManager.default.fileExists(atPath: path) { throw FormatError.outputExists(path: path) }
         let jobs = try plan(contents, path: path)
-        let encoded = encodeConcurrently(jobs, options: options)
-        let payloads = encoded.map(\.payload)
+        let measured = measureConcurrently(jobs, options: options)
 
         var entries: [ArtifactTensorEntry] = []
-        for (job, (payload, digest)) in zip(jobs, encoded) {
-            let member = payload.map { _ in MemberPath.member(prefix: job.role == .param ? "tensors" : "masks", index: entries.count, name: job.name) }
+        for (job, (choice, digest)) in zip(jobs, measured) {
+            let member = choice.map { _ in MemberPath.member(prefix: job.role == .param ? "tensors" : "masks", index: entries.count, name: job.name) }
             entries.append(ArtifactTensorEntry(
                 name: job.name, role: job.role, dtype: job.tensor.dtype, shape: job.tensor.shape,
-                encoding: payload?.encoding ?? .paramNonzero, transform: payload?.transform ?? .none, quant: job.tensor.quant,
-                member: member, encodedBytes: payload?.encodedBytes ?? 0, storedBytes: payload?.member.count ?? 0,
+                encoding: choice?.encoding ?? .paramNonzero, transform: choice?.transform ?? .none, quant: job.tensor.quant,
+                member: member, encodedBytes: choice?.encodedBytes ?? 0, storedBytes: choice?.storedBytes ?? 0,
                 sha256: digest))
         }
         let manifest = try ArtifactManifest.encode(graph: graph, entries: entries, provenance: contents.provenance)
@@ -59,8 +62,12 @@ public enum Artifact {
             let writer = try ArchiveWriter(url: url, format: .tar, reportPath: path)
             try writer.add(path: manifestMember, bytes: manifest)
             try writer.add(path: manifestDigestMember, bytes: digest)
-            for (entry, payload) in zip(entries, payloads) {
-                if let payload, let member = entry.member { try writer.add(path: member, bytes: payload.member) }
+            for (job, (entry, (choice, _))) in zip(jobs, zip(entries, measured)) {
+                guard let choice, let member = entry.member else { continue }
+                let source = job.source(for: choice.encoding)
+                try writer.add(path: member, size: choice.storedBytes) { write in
+                    PayloadEncoder.encode(source, encoding: choice.encoding, transform: choice.transform, level: options.level, into: write)
+                }
             }
             try writer.close()
         }
@@ -85,9 +92,16 @@ public enum Artifact {
         var name: String
         var role: ArtifactTensorEntry.Role
         var tensor: Tensor
-        var byReference: Bool
-        /// mask XOR (parameter != 0), for masks that are not a pure reference.
-        var difference: Tensor? = nil
+        /// For a mask: its parameter.
+        var parameter: Tensor? = nil
+        var byReference = false
+
+        /// What `encoding` compresses: the tensor, or for `param_nonzero_xor` mask XOR
+        /// (parameter != 0) — derived when needed rather than kept for every mask.
+        func source(for encoding: TensorEncoding) -> Tensor {
+            guard encoding == .paramNonzeroXor, let parameter else { return tensor }
+            return ElementBits.difference(tensor, ElementBits.nonzeroMask(of: parameter))
+        }
     }
 
     private static func plan(_ contents: PackageContents, path: String) throws -> [Job] {
@@ -98,37 +112,38 @@ public enum Artifact {
             if let reason = tensor.quant?.invalidity(dtype: tensor.dtype, dims: tensor.shape.dims) {
                 throw bad("tensor '\(name)': quant \(reason)")
             }
-            jobs.append(Job(name: name, role: .param, tensor: tensor, byReference: false))
+            jobs.append(Job(name: name, role: .param, tensor: tensor))
         }
         for (name, mask) in contents.masks {
             guard let param = contents.tensors[name], param.shape == mask.shape, mask.dtype == .bool else {
                 throw bad("mask '\(name)' must be bool and have the shape of a parameter of the same name")
             }
             if let problem = ElementBits.maskProblem(mask, of: param) { throw bad("mask '\(name)': \(problem)") }
-            let derived = ElementBits.nonzeroMask(of: param)
-            let same = derived.bitwiseEqual(mask)
-            jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: same,
-                            difference: same ? nil : ElementBits.difference(mask, derived)))
+            jobs.append(Job(name: name, role: .mask, tensor: mask, parameter: param,
+                            byReference: ElementBits.nonzeroMask(of: param).bitwiseEqual(mask)))
         }
         return jobs
     }
 
-    /// Encodes and hashes the jobs on `options.threads` threads, largest first; the payload is nil
-    /// for mask references.
-    private static func encodeConcurrently(_ jobs: [Job], options: ArtifactWriteOptions) -> [(payload: EncodedPayload?, sha256: String)] {
-        let results = LockedArray<(payload: EncodedPayload?, sha256: String)>(repeating: (nil, ""), count: jobs.count)
+    /// Hashes the jobs and picks each one's encoding on `options.threads` threads, largest first;
+    /// the choice is nil for mask references.
+    private static func measureConcurrently(_ jobs: [Job], options: ArtifactWriteOptions) -> [(choice: PayloadChoice?, sha256: String)] {
+        let results = LockedArray<(choice: PayloadChoice?, sha256: String)>(repeating: (nil, ""), count: jobs.count)
         let order = jobs.indices.sorted { jobs[$0].tensor.byteCount > jobs[$1].tensor.byteCount }
         let next = LockedCounter()
         DispatchQueue.concurrentPerform(iterations: min(options.threads, max(jobs.count, 1))) { _ in
             while let k = next.next(below: order.count) {
                 let job = jobs[order[k]]
                 let digest = job.tensor.withUnsafeBytes { SHA256.hex($0) }
-                var payload = job.byReference ? nil : PayloadEncoder.smallest(job.tensor, level: options.level)
-                if let difference = job.difference {
-                    let relative = PayloadEncoder.encode(difference, encoding: .paramNonzeroXor, transform: .none, level: options.level)
-                    if relative.member.count < payload!.member.count { payload = relative }
+                var choice: PayloadChoice?
+                if !job.byReference {
+                    choice = PayloadEncoder.choose(job.tensor, among: PayloadEncoder.candidates(for: job.tensor), level: options.level)
+                    if job.role == .mask {
+                        let relative = PayloadEncoder.choose(job.source(for: .paramNonzeroXor), among: [(.paramNonzeroXor, .none)], level: options.level)
+                        if relative.storedBytes < choice!.storedBytes { choice = relative }
+                    }
                 }
-                results.set(order[k], (payload, digest))
+                results.set(order[k], (choice, digest))
             }
         }
         return results.values
