@@ -65,7 +65,10 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ModelGraph", "ModelRuntime", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ONNXTests", dependencies: [
+            "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "TestSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

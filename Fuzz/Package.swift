@@ -7,7 +7,7 @@
 import PackageDescription
 
 /// One executable per fuzz target; each `main.swift` hands one parser to `runFuzzer`.
-let fuzzTargets = ["npy", "npz", "tar", "safetensors", "graph", "msa", "msa-manifest", "pytorch", "recipe"]
+let fuzzTargets = ["npy", "npz", "tar", "safetensors", "graph", "msa", "msa-manifest", "pytorch", "recipe", "onnx"]
 
 let package = Package(
     name: "ModelSmithFuzz",

@@ -46,7 +46,9 @@ class SmallResNet(nn.Module):
         self.fc = nn.Linear(inplanes, classes)
 
     def forward(self, x):
-        return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
+        x = self.pool(self.stages(self.stem(x)))
+        # x.view(x.size(0), -1) exports the Shape → Gather → Unsqueeze → Concat → Reshape subgraph.
+        return self.fc(x.view(x.size(0), -1))
 
 
 def mobilenet_v2_small():

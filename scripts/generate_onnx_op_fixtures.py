@@ -36,11 +36,12 @@ def node(name, op, inputs, output, params=None, attrs=None):
     return n
 
 
-def save(name, nodes, inputs, outputs, tensors=None, atol=1e-5):
+def save(name, nodes, inputs, outputs, tensors=None, atol=1e-5, fixed_batch=False):
     graph = {
         "modelsmith": 1,
         "name": name,
-        "inputs": [{"name": k, "shape": [-1] + list(v.shape[1:]), "dtype": "f32"} for k, v in inputs.items()],
+        "inputs": [{"name": k, "shape": ([v.shape[0]] if fixed_batch else [-1]) + list(v.shape[1:]), "dtype": "f32"}
+                   for k, v in inputs.items()],
         "outputs": list(outputs.keys()),
         "nodes": nodes,
     }
@@ -197,6 +198,50 @@ save("slice_clamped", [node("n", "slice", ["x"], "y", attrs={"starts": [2], "end
 e = rand(2, 1, 4)
 save("expand", [node("n", "expand", ["x"], "y", attrs={"shape": [1, 3, 4]})], {"x": e}, {"y": e.expand(2, 3, 4)}, atol=0)
 
+# ---- graphs that move the batch axis (planned per concrete batch size)
+# Self-attention as nn.MultiheadAttention (batch_first=False) exports it: [N, S, E] → [S, N, E] →
+# heads folded into the second axis → [N·heads, S, d] for the products, and back.
+x = rand(2, 3, 4)
+wq, wk, wv = rand(4, 4), rand(4, 4), rand(4, 4)
+nodes = [
+    node("to_seq_first", "transpose", ["x"], "s", attrs={"perm": [1, 0, 2]}),
+    node("q", "linear", ["s"], "q", params={"weight": "wq"}),
+    node("k", "linear", ["s"], "k", params={"weight": "wk"}),
+    node("v", "linear", ["s"], "v", params={"weight": "wv"}),
+    node("q_heads", "reshape", ["q"], "qh", attrs={"shape": [0, -1, 2]}),
+    node("k_heads", "reshape", ["k"], "kh", attrs={"shape": [0, -1, 2]}),
+    node("v_heads", "reshape", ["v"], "vh", attrs={"shape": [0, -1, 2]}),
+    node("q_t", "transpose", ["qh"], "qt", attrs={"perm": [1, 0, 2]}),
+    node("k_t", "transpose", ["kh"], "kt", attrs={"perm": [1, 2, 0]}),
+    node("v_t", "transpose", ["vh"], "vt", attrs={"perm": [1, 0, 2]}),
+    node("scores", "matmul", ["qt", "kt"], "sc"),
+    node("probs", "softmax", ["sc"], "p"),
+    node("mix", "matmul", ["p", "vt"], "o"),
+    node("o_t", "transpose", ["o"], "ot", attrs={"perm": [1, 0, 2]}),
+    node("merge", "reshape", ["ot"], "om", attrs={"shape": [0, -1, 4]}),
+    node("to_batch_first", "transpose", ["om"], "y", attrs={"perm": [1, 0, 2]}),
+]
+s_ = x.transpose(0, 1)
+def heads(t):  # [S, N, E] → [N·2, S, 2]
+    return t.reshape(3, 4, 2).transpose(0, 1)
+qh, kh, vh = heads(s_ @ wq.T), heads(s_ @ wk.T), heads(s_ @ wv.T)
+o = torch.softmax(qh @ kh.transpose(1, 2), -1) @ vh
+ref = o.transpose(0, 1).reshape(3, 2, 4).transpose(0, 1)
+save("attention_seq_first", nodes, {"x": x}, {"y": ref}, tensors={"wq": wq, "wk": wk, "wv": wv})
+# A reshape of the whole tensor (the batch merged into rows) needs the graph's batch fixed.
+save("reshape_whole_fixed_batch", [node("n", "reshape", ["x"], "h", attrs={"shape": [6, -1]}), node("r", "relu", ["h"], "y")],
+     {"x": x}, {"y": F.relu(x.reshape(6, -1))}, fixed_batch=True)
+
+# ViT's class token: a constant already expanded to the graph's fixed batch, concatenated in front
+# of the patch tokens (the graph also moves the batch, so it is planned for that batch).
+cls = rand(2, 1, 4)
+save("concat_class_token_fixed_batch", [
+    node("to_seq_first", "transpose", ["x"], "s", attrs={"perm": [1, 0, 2]}),
+    node("back", "transpose", ["s"], "b", attrs={"perm": [1, 0, 2]}),
+    node("cls", "constant", [], "cls", params={"value": "cls"}),
+    node("cat", "concat", ["cls", "b"], "y", attrs={"axis": 1}),
+], {"x": x}, {"y": torch.cat([cls, x], 1)}, tensors={"cls": cls}, atol=0, fixed_batch=True)
+
 # ---- blocks of the CNN families
 # MobileNetV2 inverted residual: 1x1 conv → BN → ReLU6 → depthwise 3x3 → BN → ReLU6 → 1x1 conv → BN, + input.
 x = rand(2, 4, 6, 6)
@@ -225,6 +270,18 @@ e = torch.clamp(bn_ref(F.conv2d(x, p["expand.weight"]), "expand_bn"), 0, 6)
 d = torch.clamp(bn_ref(F.conv2d(e, p["dw.weight"], padding=1, groups=12), "dw_bn"), 0, 6)
 ref = x + bn_ref(F.conv2d(d, p["project.weight"]), "project_bn")
 save("block_mobilenet_v2", nodes, {"x": x}, {"y": ref}, tensors=p, atol=1e-4)
+
+# MobileNetV3's stem: conv (stride 2, pads) → BN → hardswish (fused into the conv at plan time).
+x = rand(2, 3, 8, 8, low=-3, high=3)
+p["stem.weight"] = rand(4, 3, 3, 3)
+nodes = [
+    node("stem", "conv2d", ["x"], "c", params={"weight": "stem.weight"}, attrs={"stride": 2, "pads": [1, 1, 1, 1]}),
+    node("stem_bn", "batchnorm2d", ["c"], "cb", params=bn("stem_bn", 4)),
+    node("stem_act", "hardswish", ["cb"], "y"),
+]
+ref = F.hardswish(bn_ref(F.conv2d(x, p["stem.weight"], stride=2, padding=1), "stem_bn"))
+save("block_mobilenet_v3_stem", nodes, {"x": x}, {"y": ref},
+     tensors={k: v for k, v in p.items() if k.startswith("stem")}, atol=1e-4)
 
 # MobileNetV3 / EfficientNet squeeze-excite with hardswish and SiLU: x → hardswish → SE(global avg →
 # 1x1 conv → relu → 1x1 conv → hardsigmoid) → mul → reduce_mean → flatten → linear.

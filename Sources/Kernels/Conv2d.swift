@@ -54,7 +54,8 @@ public struct Conv2dGeometry: Sendable, Equatable {
 
 /// 2-D convolution (PyTorch `conv2d`, weight `[O, I/groups, kh, kw]`) on oneDNN, NCHW in and out.
 ///
-/// Weight reordered once per layout, primitives cached per batch size, bias and ReLU fused.
+/// Weight reordered once per layout, primitives cached per batch size, bias and the post-op fused;
+/// input and output NCHW or channel-blocked (`useLayouts`, docs/runtime.md "Layouts").
 public final class Conv2d: @unchecked Sendable {
     public let geometry: Conv2dGeometry
     public let postOp: PostOp
@@ -66,6 +67,8 @@ public final class Conv2d: @unchecked Sendable {
     private let biasData: Tensor?
     private let lock = NSLockLike()
     private var plans: [Int: ForwardPlan] = [:]
+    /// The layouts of the input and output (plain NCHW unless the plan keeps activations blocked).
+    public private(set) var sourceLayout = ActivationLayout.plain, destinationLayout = ActivationLayout.plain
 
     public init(geometry g: Conv2dGeometry, weight: Tensor, bias: Tensor?, postOp: PostOp = .none) throws {
         try g.validate()
@@ -92,6 +95,20 @@ public final class Conv2d: @unchecked Sendable {
         }
     }
 
+    /// Sets the input and output layouts, only before the first primitive exists (planning). Keeps
+    /// NCHW and returns false when oneDNN has only its reference loop for these layouts.
+    public func useLayouts(source: ActivationLayout, destination: ActivationLayout) throws -> Bool {
+        lock.withLock {
+            precondition(plans.isEmpty, "conv2d layouts are fixed once a primitive exists")
+            (sourceLayout, destinationLayout) = (source, destination)
+        }
+        if try implementation(batch: 1).hasPrefix("ref") {
+            lock.withLock { plans = [:]; (sourceLayout, destinationLayout) = (.plain, .plain) }
+            return false
+        }
+        return true
+    }
+
     public func prepare(batch: Int) throws { _ = try plan(batch: batch) }
 
     public func implementation(batch: Int) throws -> String { try plan(batch: batch).primitive.implementation }
@@ -100,9 +117,9 @@ public final class Conv2d: @unchecked Sendable {
         try lock.withLock {
             if let plan = plans[batch] { return plan }
             let g = geometry
-            var source = try DNNL.descriptor([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_f32, dnnl_nchw)
+            var source = try DNNL.descriptor([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_f32, sourceLayout.tag)
             var weights = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_format_tag_any)
-            var destination = try DNNL.descriptor([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_f32, dnnl_nchw)
+            var destination = try DNNL.descriptor([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_f32, destinationLayout.tag)
             var biasDescriptor = bias?.descriptor ?? dnnl_memory_desc_t()
             let strides = [Int64(g.stride.h), Int64(g.stride.w)]
             let dilates = [Int64(g.dilation.h - 1), Int64(g.dilation.w - 1)]  // oneDNN counts extra gaps
@@ -160,7 +177,7 @@ public final class Conv2d: @unchecked Sendable {
                             }
                         }
                         let value = Float(sum)
-                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp == .relu ? max(value, 0) : value
+                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp.apply(value)
                     }
                 }
             }

@@ -78,7 +78,7 @@ public enum AtomicFile {
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
     /// glibc's `renameat2` (Linux ≥ 3.15), looked up at run time: Swift's Glibc module does not
     /// declare it (it needs `_GNU_SOURCE`).
-    nonisolated(unsafe) private static let renameNoReplace: RenameAt2? =
+    private static let renameNoReplace: RenameAt2? =
         dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
     /// `RENAME_NOREPLACE` from <linux/fs.h>.
     private static let renameNoReplaceFlag: UInt32 = 1

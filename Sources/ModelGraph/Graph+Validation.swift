@@ -10,16 +10,33 @@ extension Graph {
     /// As `inferShapes(batch:tensors:)`, with param shapes looked up by tensor name.
     public func inferShapes(batch: Int, paramShape: (String) -> Shape?) throws -> [String: Shape] {
         precondition(batch >= 1, "batch size must be positive")
+        // A parsed or validated graph is already in topological order: one pass, no sort.
+        if let shapes = try shapesInListedOrder(batch: batch, paramShape: paramShape) { return shapes }
         var sorted = self
         try sorted.sortTopologically()
+        guard let shapes = try sorted.shapesInListedOrder(batch: batch, paramShape: paramShape) else {
+            preconditionFailure("a topologically sorted graph defines every value once, before its use")
+        }
+        return shapes
+    }
+
+    /// The shapes, computed node by node in listing order; nil when a node reads a value not yet
+    /// defined or redefines one (the listing is not a topological order of a valid graph).
+    private func shapesInListedOrder(batch: Int, paramShape: (String) -> Shape?) throws -> [String: Shape]? {
         var shapes: [String: Shape] = [:]
+        shapes.reserveCapacity(inputs.count + nodes.count)
         for input in inputs {
             try input.check()
-            shapes[input.name] = Shape(input.shape.map { $0 == -1 ? batch : $0 })
+            guard shapes.updateValue(Shape(input.shape.map { $0 == -1 ? batch : $0 }), forKey: input.name) == nil else { return nil }
         }
-        for node in sorted.nodes {
-            // `sortTopologically` guarantees every input already has a shape.
-            let inputShapes = node.inputs.compactMap { shapes[$0] }
+        for node in nodes {
+            var inputShapes: [Shape] = []
+            inputShapes.reserveCapacity(node.inputs.count)
+            for input in node.inputs {
+                guard let shape = shapes[input] else { return nil }
+                inputShapes.append(shape)
+            }
+            guard shapes[node.output] == nil else { return nil }
             var paramShapes: [String: Shape] = [:]
             for (role, tensorName) in node.params.sorted(by: { $0.key < $1.key }) {
                 guard let shape = paramShape(tensorName) else {
@@ -56,7 +73,7 @@ extension Graph {
 
 extension ValueInfo {
     /// The dtypes a session accepts for a graph input.
-    public static let feedableDTypes: Set<DType> = [.f32]
+    public static let feedableDTypes: Set<DType> = [.f32, .i64, .i32, .bool, .u8, .i8]
 
     /// A feedable dtype; `-1` may appear only first (the batch dimension); every other size is positive.
     func check() throws {

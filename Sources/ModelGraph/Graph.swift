@@ -74,7 +74,8 @@ public struct Graph: Codable, Hashable, Sendable {
     /// value names and cycles, naming the node.
     public mutating func sortTopologically() throws {
         var producer: [String: Int] = [:]
-        var seenNames = Set<String>()
+        producer.reserveCapacity(inputs.count + nodes.count)
+        var seenNames = Set<String>(minimumCapacity: nodes.count)
         for input in inputs {
             guard producer[input.name] == nil else { throw GraphError.duplicateValue(input.name) }
             producer[input.name] = -1
@@ -84,21 +85,28 @@ public struct Graph: Codable, Hashable, Sendable {
             guard producer[node.output] == nil else { throw GraphError.duplicateValue(node.output) }
             producer[node.output] = i
         }
-        for node in nodes {
-            for input in node.inputs where producer[input] == nil {
-                throw GraphError.danglingInput(node: node.name, input: input)
+        // Every producer listed before its readers (none reading itself): the listing is the order.
+        var alreadySorted = true
+        for (i, node) in nodes.enumerated() {
+            for input in node.inputs {
+                guard let p = producer[input] else { throw GraphError.danglingInput(node: node.name, input: input) }
+                if p >= i { alreadySorted = false }
             }
         }
         guard !outputs.isEmpty else { throw GraphError.noOutputs }
         for output in outputs where producer[output] == nil { throw GraphError.unknownOutput(output) }
+        if alreadySorted { return }
 
         // Kahn's algorithm; the ready set is a min-heap of listing positions, so among ready nodes the
         // one listed first comes first (the documented stable order). O((nodes + edges) log nodes).
         var readers = [[Int]](repeating: [], count: nodes.count)
         var waiting = [Int](repeating: 0, count: nodes.count)
         for (i, node) in nodes.enumerated() {
-            var producers = Set<Int>()
-            for input in node.inputs { if let p = producer[input], p >= 0, producers.insert(p).inserted { readers[p].append(i) } }
+            var producers: [Int] = []  // distinct producing nodes; a node has a handful of inputs
+            for input in node.inputs {
+                if let p = producer[input], p >= 0, !producers.contains(p) { producers.append(p) }
+            }
+            for p in producers { readers[p].append(i) }
             waiting[i] = producers.count
         }
         var ready = Heap(nodes.indices.filter { waiting[$0] == 0 })

@@ -116,26 +116,30 @@ public struct FlattenAttributes: Hashable, Sendable {
     }
 }
 
-/// `reshape`: `shape` (required), the full output shape. Its first entry is the batch dimension
-/// and must be -1 or 0 (the batch size, unchanged: it stays dynamic). In the other entries one
-/// -1 is inferred from the element count as in `torch.reshape`, and 0 copies the input's size at
-/// the same position (as ONNX `Reshape`; a literal empty dimension is never meant in a model).
+/// `reshape`: `shape` (required), the full output shape. When its first entry is -1 or 0 it is the
+/// batch dimension, unchanged (it stays dynamic); in the other entries one -1 is inferred from the
+/// per-sample element count as in `torch.reshape`, and 0 copies the input's size at the same
+/// position (as ONNX `Reshape` with `allowzero=0`). A positive first entry is ONNX's plain reshape
+/// of the whole tensor (0 copies, one -1 inferred from the total): it can move elements across the
+/// batch, so the runtime plans such graphs per concrete batch size (docs/runtime.md).
 public struct ReshapeAttributes: Hashable, Sendable {
     public var shape: [Int]
 
     public init(shape: [Int]) { self.shape = shape }
+
+    /// The batch stays the first dimension.
+    public var keepsBatch: Bool { shape[0] <= 0 }
 
     public init(_ node: Node) throws {
         let reader = AttributeReader(node)
         guard let shape = try reader.intList("shape", required: true), !shape.isEmpty else {
             throw reader.bad("shape", "must list at least the batch dimension")
         }
-        guard shape[0] == -1 || shape[0] == 0 else {
-            throw reader.bad("shape", "must start with -1 or 0 (the batch dimension stays dynamic), got \(shape)")
+        guard shape.allSatisfy({ $0 >= -1 }) else { throw reader.bad("shape", "has a dimension below -1: \(shape)") }
+        let inferred = (shape[0] > 0 ? shape[...] : shape.dropFirst()).filter { $0 == -1 }.count
+        guard inferred <= 1 else {
+            throw reader.bad("shape", shape[0] > 0 ? "has more than one -1: \(shape)" : "has more than one -1 after the batch dimension: \(shape)")
         }
-        let rest = shape.dropFirst()
-        guard rest.allSatisfy({ $0 >= -1 }) else { throw reader.bad("shape", "has a dimension below -1: \(shape)") }
-        guard rest.filter({ $0 == -1 }).count <= 1 else { throw reader.bad("shape", "has more than one -1 after the batch dimension: \(shape)") }
         self.shape = shape
     }
 }
@@ -317,8 +321,8 @@ public struct AxesAttributes: Hashable, Sendable {
     }
 }
 
-/// `transpose`: `perm` (default: the axes reversed, which moves the batch and is then refused).
-/// `perm[0]` must be 0: the batch stays first.
+/// `transpose`: `perm` (default: the axes reversed). A `perm[0]` other than 0 moves the batch, so the
+/// runtime plans such graphs per concrete batch size (docs/runtime.md).
 public struct TransposeAttributes: Hashable, Sendable {
     public var perm: [Int]?
 
@@ -329,7 +333,6 @@ public struct TransposeAttributes: Hashable, Sendable {
         perm = try reader.intList("perm", required: false)
         if let perm {
             guard Set(perm) == Set(0..<perm.count) else { throw reader.bad("perm", "must be a permutation of 0..<\(perm.count), got \(perm)") }
-            guard perm.first == 0 else { throw reader.bad("perm", "must keep the batch axis first (perm[0] = 0), got \(perm)") }
         }
     }
 
@@ -339,7 +342,6 @@ public struct TransposeAttributes: Hashable, Sendable {
         guard p.count == rank else {
             throw GraphError.badAttribute(node: node.name, attr: "perm", reason: "has \(p.count) entries for an input of rank \(rank)")
         }
-        guard p.first == 0 else { throw GraphError.badAttribute(node: node.name, attr: "perm", reason: "must keep the batch axis first, got \(p)") }
         return p
     }
 }

@@ -191,6 +191,7 @@ struct Rule {
     }
 
     func reshape(_ x: Shape, _ a: ReshapeAttributes) throws -> Shape {
+        guard a.keepsBatch else { return try reshapeWhole(x, a) }
         guard let perSample = checkedProduct(Array(x.dims.dropFirst())) else { throw mismatch("\(x) has too many elements") }
         var out = a.shape
         out[0] = x[0]
@@ -209,6 +210,26 @@ struct Rule {
             out[inferred] = perSample / knownCount
         } else if knownCount != perSample {
             throw mismatch("cannot reshape \(x) to \(a.shape): \(perSample) elements per sample, the new shape holds \(knownCount)")
+        }
+        return Shape(out)
+    }
+
+    /// ONNX `Reshape` of the whole tensor (`allowzero=0`): 0 copies the input's size, one -1 is inferred.
+    func reshapeWhole(_ x: Shape, _ a: ReshapeAttributes) throws -> Shape {
+        guard let total = checkedProduct(x.dims) else { throw mismatch("\(x) has too many elements") }
+        var out = a.shape
+        for i in out.indices where out[i] == 0 {
+            guard i < x.rank else {
+                throw GraphError.badAttribute(node: node.name, attr: "shape", reason: "copies dimension \(i) (0) of an input of rank \(x.rank)")
+            }
+            out[i] = x[i]
+        }
+        guard let known = checkedProduct(out.filter { $0 != -1 }) else { throw mismatch("reshape to \(a.shape) has too many elements") }
+        if let inferred = out.firstIndex(of: -1) {
+            guard known > 0, total % known == 0 else { throw mismatch("cannot reshape \(x) to \(a.shape): \(total) elements are not a multiple of \(known)") }
+            out[inferred] = total / known
+        } else if known != total {
+            throw mismatch("cannot reshape \(x) to \(a.shape): \(total) elements, the new shape holds \(known)")
         }
         return Shape(out)
     }
@@ -316,6 +337,16 @@ extension Rule {
 }
 
 extension Node {
+    /// Whether the node can move elements across the batch dimension (a `transpose` whose `perm[0]`
+    /// is not 0, a `reshape` of the whole tensor): the runtime then plans per concrete batch size.
+    public var movesBatch: Bool {
+        switch op {
+        case .transpose: return (try? TransposeAttributes(self).perm?.first).flatMap { $0 }.map { $0 != 0 } ?? true
+        case .reshape: return (try? ReshapeAttributes(self).keepsBatch) == false
+        default: return false
+        }
+    }
+
     /// The output shape of this node for these input shapes and param shapes (by role), by its
     /// op's shape rule; the runtime and training use it rather than restating the rule.
     public func outputShape(inputs: [Shape], params: [String: Shape]) throws -> Shape {

@@ -34,6 +34,9 @@ enum KernelRegistry {
             return .constant(ConstantKernel(tensor), shape: tensor.shape.dims)
         }
         guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
+        guard !node.movesBatch else {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) moves the batch axis, which only a plan for one concrete batch size can run (bindWhole)")
+        }
         switch node.op {
         case .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where:
             return try broadcasting(node, inputShapes: inputShapes, constantInputs: constantInputs)
@@ -124,15 +127,8 @@ enum KernelRegistry {
         case .globalAvgpool:
             guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "global_avgpool needs an [N, C, H, W] input, got per-sample \(shape)") }
             return .kernel(PoolKernel(.globalAverage(planeSize: shape[1] * shape[2]), channels: shape[0]), outputShape: [shape[0], 1, 1])
-        case .flatten:
-            let a = try FlattenAttributes(node)
-            let start = try sampleAxis(a.startDim, "start_dim", node, sampleRank: shape.count)
-            let end = try sampleAxis(a.endDim, "end_dim", node, sampleRank: shape.count)
-            guard start <= end else { throw GraphError.badAttribute(node: node.name, attr: "end_dim", reason: "is before start_dim") }
-            let merged = shape[start...end].reduce(1, *)
-            return .view(outputShape: Array(shape[..<start]) + [merged] + Array(shape[(end + 1)...]))
-        case .reshape:
-            return .view(outputShape: try reshapeTarget(node, shape: shape))
+        case .flatten, .reshape:
+            return .view(outputShape: try sampleOutputShape(node, shape))
         case .concat:
             let axis = try sampleAxis(ConcatAttributes(node).axis, "axis", node, sampleRank: shape.count)
             for other in inputShapes.dropFirst() {
@@ -261,27 +257,6 @@ enum KernelRegistry {
         return (Tensor(w, shape: weight.shape), Tensor(folded, shape: [channels]))
     }
 
-    /// The per-sample output shape of a reshape: after the batch entry, 0 copies the input's size at
-    /// that position and one -1 is inferred (see `ReshapeAttributes`).
-    static func reshapeTarget(_ node: Node, shape: [Int]) throws -> [Int] {
-        let target = try ReshapeAttributes(node).shape
-        var sample = Array(target.dropFirst())
-        for i in sample.indices where sample[i] == 0 {
-            guard i < shape.count else { throw RuntimeError.shapeMismatch(node: node.name, reason: "reshape \(target): no input dim \(i + 1) to copy for 0") }
-            sample[i] = shape[i]
-        }
-        let count = shape.reduce(1, *)
-        let known = sample.filter { $0 != -1 }.reduce(1, *)
-        if let i = sample.firstIndex(of: -1) {
-            guard known > 0, count % known == 0 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "cannot reshape per-sample \(shape) to \(target)") }
-            sample[i] = count / known
-        }
-        guard sample.reduce(1, *) == count else {
-            throw RuntimeError.shapeMismatch(node: node.name, reason: "cannot reshape per-sample \(shape) to \(target)")
-        }
-        return sample
-    }
-
     /// An axis of the full (batched) shape, negative counting from the end, as an index into the
     /// per-sample shape; the batch axis itself is refused.
     static func sampleAxis(_ axis: Int, _ attribute: String, _ node: Node, sampleRank: Int) throws -> Int {
@@ -313,6 +288,25 @@ enum KernelRegistry {
     }
 
     // MARK: rows of the ONNX vocabulary (docs/ops.md)
+
+    /// A node that moves elements across the batch (`Node.movesBatch`), in a plan for one concrete
+    /// batch: bound on its input's full shape; the output shape returned is full too.
+    static func bindWhole(_ planned: PlannedNode, inputShape full: [Int]) throws -> KernelBinding {
+        let node = planned.node
+        let output = try node.outputShape(inputs: [Shape(full)], params: [:]).dims
+        switch node.op {
+        case .reshape:
+            return .view(outputShape: output)
+        case .transpose:
+            let perm = try TransposeAttributes(node).resolved(rank: full.count, node: node)
+            let inStrides = TensorOps.contiguousStrides(full)
+            return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: perm.map { inStrides[$0] },
+                                             destinationStrides: TensorOps.contiguousStrides(output)),
+                           outputShape: output)
+        default:
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) cannot move the batch axis")
+        }
+    }
 
     /// The per-sample output shape by ModelGraph's shape rule (batch placeholder 1; for ops that
     /// never touch the batch axis).

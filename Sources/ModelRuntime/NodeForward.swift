@@ -16,6 +16,13 @@ public enum NodeForward {
             throw RuntimeError.shapeMismatch(node: node.name, reason: "inputs have batch sizes \(inputs[i].shape[0]) and \(batch)")
         }
         let shapes = inputs.indices.map { constantInputs[$0] ? inputs[$0].shape.dims : Array(inputs[$0].shape.dims.dropFirst()) }
+        if node.movesBatch, let input = inputs.first {
+            switch try KernelRegistry.bindWhole(PlannedNode(node: node), inputShape: input.shape.dims) {
+            case .view(let shape): return input.reshaped(Shape(shape))
+            case .kernel(let kernel, let shape): return try execute(kernel, inputs: [input.toF32()], outputShape: shape, batch: shape[0])
+            case .constant: break
+            }
+        }
         switch try KernelRegistry.bind(PlannedNode(node: node), inputShapes: shapes, constantInputs: constantInputs, tensors: params) {
         case .view(let shape):
             return inputs[0].reshaped(Shape([batch] + shape))

@@ -8,6 +8,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case wrongInputRank(input: String, expected: [Int], actual: [Int])
     case wrongInputDim(input: String, dim: Int, expected: Int, actual: [Int])
     case nonFiniteInput(input: String, index: Int, value: Float)
+    /// An integer input beyond what f32 holds exactly (docs/ops.md, "Values").
+    case inexactIntegerInput(input: String, index: Int, value: Int)
     case batchTooLarge(input: String, batch: Int, maxBatch: Int)
     case emptyBatch(input: String)
     case inconsistentBatch(input: String, batch: Int, expected: Int)
@@ -38,6 +40,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
         case .unsupported(let node, let reason): return "node '\(node)': \(reason)"
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
         case .badValue(let node, let reason): return "node '\(node)': \(reason)"
+        case .inexactIntegerInput(let name, let index, let value):
+            return "input '\(name)': integer \(value) at index \(index) is beyond ±2^24, which f32 values hold exactly"
         case .unknownTap(let value): return "tap '\(value)' is not a value of the graph"
         case .fusedAway(let value, let node):
             return "value '\(value)' was fused into node '\(node)' at plan time; plan with SessionOptions(fuse: false) to observe it"

@@ -36,11 +36,18 @@ public enum Calibrator {
         try checkFinite(data.x, rows: rows, input: input.name)
         var histograms = Dictionary(uniqueKeysWithValues: values.map { ($0, Histogram(capacity: bins)) })
         let wanted = Set(values)
+        // Every batch runs at the same size, the last one padded with copies of its first row whose
+        // activations are not observed: some kernels (oneDNN's AVX2 sgemm) give a row last-bit
+        // different results at different batch sizes, and a row's statistics must not depend on
+        // which shard or batch it falls in for shard caches to merge exactly (docs/scale-out.md).
+        let size = Swift.max(1, Swift.min(batch, session.options.maxBatch))
         var start = rows.lowerBound
         while start < rows.upperBound {
-            let range = start..<Swift.min(start + Swift.min(batch, session.options.maxBatch), rows.upperBound)
-            _ = try session.run([input.name: data.batch(range)], taps: wanted) { name, tensor in
-                tensor.withUnsafeBufferPointer(of: Float.self) { histograms[name]!.observe($0) }
+            let range = start..<Swift.min(start + size, rows.upperBound)
+            let x = range.count == size ? data.batch(range) : data.batch(range, paddedTo: size)
+            _ = try session.run([input.name: x], taps: wanted) { name, tensor in
+                let observed = tensor.elementCount / Swift.max(tensor.shape[0], 1) * range.count
+                tensor.withUnsafeBufferPointer(of: Float.self) { histograms[name]!.observe(UnsafeBufferPointer(rebasing: $0[..<observed])) }
             }
             start = range.upperBound
         }

@@ -36,6 +36,18 @@ final class InputsCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "no output written")
     }
 
+    /// `distill` (and so `train`, which shares its options) refuses converted data and teachers too.
+    func testDistillStrictDTypesRefusesConvertedDataInOneLine() throws {
+        let dir = try makeTemporaryDirectory()
+        let out = dir.appendingPathComponent("s.msa").path
+        let model = [fixture("runtime/student.weights.npz")], graph = fixture("runtime/student.model.json")
+        let strict = runModelSmith(["distill", "--teacher"] + model + ["--teacher-graph", graph, "--student"] + model + ["--student-graph", graph,
+                                   "--data", fixture("inputs/data_f64.npz"), "--no-labels", "--epochs", "1", "--strict-dtypes", "-o", out])
+        XCTAssertEqual(strict.status, 2)
+        XCTAssertEqual(strict.stderr, "modelsmith: error: \(fixture("inputs/data_f64.npz")): tensor 'x' is float64, not a compute dtype; refused by --strict-dtypes (without it, it is converted to f32)\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "no output written")
+    }
+
     func testRunQuietPrintsNothingButErrors() throws {
         let dir = try makeTemporaryDirectory()
         let quiet = try outputs("data_u8.npz", in: dir, extra: ["-q"])

@@ -19,11 +19,11 @@ final class GraphHardeningTests: XCTestCase {
     }
 
     func testAnInputTheRuntimeCannotFeedIsRefused() {
-        for dtype in [DType.i64, .u8, .bool, .f16] {
+        for dtype in [DType.f16, .bf16] {
             let info = ValueInfo(name: "ids", shape: [-1, 3], dtype: dtype)
             let g = Graph(name: "g", inputs: [info], outputs: ["y"],
                           nodes: [Node(name: "r", op: .relu, inputs: ["ids"], output: "y")])
-            assertThrowsMessage("graph input 'ids' has dtype \(dtype.rawValue); the runtime feeds only f32 inputs") {
+            assertThrowsMessage("graph input 'ids' has dtype \(dtype.rawValue); the runtime feeds only bool, f32, i32, i64, i8, u8 inputs") {
                 try g.validate(tensors: TensorMap())
             }
         }

@@ -49,7 +49,7 @@ func graphScaleBenchmark(_ args: [String]) throws {
         ("run", { ["run", "\(directory)/\($0).msa", "--input", inputPath, "-q"] }),
     ]
     print("## Graph scale: \(nodes + 1)-node chains (one linear, then ReLUs), best of \(repeats)\n")
-    print("| command | order | best wall s | CPU s of that run | model.json bytes |")
+    print("| command | order | best wall s | CPU s of that run | package (.tar) bytes |")
     print("| --- | --- | --- | --- | --- |")
     for command in commands {
         var best: [String: (wall: Double, cpu: Double)] = [:]
@@ -61,7 +61,7 @@ func graphScaleBenchmark(_ args: [String]) throws {
         }
         for order in orders {
             let size = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(order).tar")[.size] as? Int) ?? 0
-            print("| `\(command.name)` | \(order) | \(f3(best[order]!.wall)) | \(f3(best[order]!.cpu)) | \(size) (tar) |")
+            print("| `\(command.name)` | \(order) | \(f3(best[order]!.wall)) | \(f3(best[order]!.cpu)) | \(size) |")
         }
     }
     print("\nload average at the end: " + ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"))
@@ -88,14 +88,14 @@ private func timeChild(_ binary: String, _ arguments: [String]) throws -> (wall:
     let errors = Pipe()
     process.standardError = errors
     var before = rusage()
-    getrusage(RUSAGE_CHILDREN, &before)
+    getrusage(RUSAGE_CHILDREN.rawValue, &before)
     let start = Date()
     try process.run()
     let stderr = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     let wall = Date().timeIntervalSince(start)
     var after = rusage()
-    getrusage(RUSAGE_CHILDREN, &after)
+    getrusage(RUSAGE_CHILDREN.rawValue, &after)
     guard process.terminationStatus == 0 else {
         throw BenchmarkError("modelsmith \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
     }

@@ -19,8 +19,8 @@ struct Folded: Equatable {
         self.init(dtype: .i64, shape: shape ?? [ints.count], values: ints.map { Double($0) })
     }
 
-    /// Only small tensors are folded (shape vectors, scalars, masks of a few thousand elements).
-    static let maxElements = 1 << 16
+    /// Only small tensors are folded (shape vectors, scalars, masks, position tables).
+    static let maxElements = 1 << 20
 
     init?(_ tensor: Tensor) {
         guard tensor.elementCount <= Self.maxElements, tensor.quant == nil else { return nil }
@@ -90,16 +90,22 @@ enum ConstantFolding {
             }
             return Folded(dtype: dtype, shape: a.shape, values: values)
         case "Gather":
-            guard let a, let indices = inputs[1]?.integers, let shapeOfIndices = inputs[1]?.shape else { return nil }
-            let axis = try inputs.attributes.int("axis", default: 0)
-            guard a.shape.count == 1, axis == 0 else { return nil }
+            guard let a, let indices = inputs[1]?.integers, let indexShape = inputs[1]?.shape else { return nil }
+            var axis = try inputs.attributes.int("axis", default: 0)
+            if axis < 0 { axis += a.shape.count }
+            guard a.shape.indices.contains(axis) else { return nil }
+            let outer = a.shape[..<axis].reduce(1, *), size = a.shape[axis], inner = a.shape[(axis + 1)...].reduce(1, *)
+            guard outer * indices.count * inner <= Folded.maxElements else { return nil }
             var out: [Double?] = []
-            for index in indices {
-                let i = index < 0 ? index + a.count : index
-                guard a.values.indices.contains(i) else { return nil }
-                out.append(a.values[i])
+            out.reserveCapacity(outer * indices.count * inner)
+            for o in 0..<outer {
+                for index in indices {
+                    let i = index < 0 ? index + size : index
+                    guard i >= 0, i < size else { return nil }
+                    out.append(contentsOf: a.values[((o * size + i) * inner)..<((o * size + i + 1) * inner)])
+                }
             }
-            return Folded(dtype: a.dtype, shape: shapeOfIndices, values: out)
+            return Folded(dtype: a.dtype, shape: Array(a.shape[..<axis]) + indexShape + Array(a.shape[(axis + 1)...]), values: out)
         case "Unsqueeze", "Squeeze":
             guard let a else { return nil }
             let axes = try inputs.attributes.ints("axes") ?? inputs[1]?.integers
@@ -125,16 +131,37 @@ enum ConstantFolding {
             let values = parts.flatMap(\.values)
             return Folded(dtype: first.dtype, shape: [values.count], values: values)
         case "Slice":
-            guard let a, a.shape.count == 1, let starts = inputs[1]?.integers, let ends = inputs[2]?.integers,
-                  starts.count == 1, ends.count == 1 else { return nil }
-            if let axes = inputs[3]?.integers, axes != [0] && axes != [-1] { return nil }
-            let step = inputs[4]?.integers?.first ?? 1
-            guard step == 1 else { return nil }
-            let n = a.count
-            func clamp(_ i: Int) -> Int { Swift.max(0, Swift.min(n, i < 0 ? Swift.max(i, -n) + n : i)) }
-            let lo = clamp(starts[0]), hi = clamp(ends[0])
-            let values = lo < hi ? Array(a.values[lo..<hi]) : []
-            return Folded(dtype: a.dtype, shape: [values.count], values: values)
+            guard let a, let starts = inputs[1]?.integers, let ends = inputs[2]?.integers, starts.count == ends.count else { return nil }
+            let rank = a.shape.count
+            let axes = (inputs[3]?.integers ?? Array(0..<starts.count)).map { $0 < 0 ? $0 + rank : $0 }
+            let steps = inputs[4]?.integers ?? Array(repeating: 1, count: starts.count)
+            guard axes.count == starts.count, steps.count == starts.count, axes.allSatisfy({ (0..<rank).contains($0) }),
+                  !steps.contains(0) else { return nil }
+            // The indices kept along each axis, clamped as ONNX's Slice does.
+            var kept = a.shape.map { Array(0..<$0) }
+            for (k, axis) in axes.enumerated() {
+                let n = a.shape[axis], step = steps[k]
+                func bound(_ i: Int, low: Int, high: Int) -> Int { Swift.max(low, Swift.min(high, i < 0 ? i + n : i)) }
+                if step > 0 {
+                    kept[axis] = Array(stride(from: bound(starts[k], low: 0, high: n), to: bound(ends[k], low: 0, high: n), by: step))
+                } else {
+                    kept[axis] = Array(stride(from: bound(starts[k], low: -1, high: n - 1), to: bound(ends[k], low: -1, high: n - 1), by: step))
+                }
+            }
+            let shape = kept.map(\.count)
+            let inStrides = strides(a.shape)
+            let count = shape.reduce(1, *)
+            var out: [Double?] = []
+            out.reserveCapacity(count)
+            for flat in 0..<count {
+                var rest = flat, source = 0
+                for d in shape.indices.reversed() {
+                    source += kept[d][rest % shape[d]] * inStrides[d]
+                    rest /= shape[d]
+                }
+                out.append(a.values[source])
+            }
+            return Folded(dtype: a.dtype, shape: shape, values: out)
         case "Reshape", "Flatten":
             guard let a else { return nil }
             var shape: [Int]
@@ -148,12 +175,12 @@ enum ConstantFolding {
                 guard try inputs.attributes.int("allowzero", default: 0) == 0 else { return nil }
                 shape = target.enumerated().map { $1 == 0 && $0 < a.shape.count ? a.shape[$0] : $1 }
                 if let hole = shape.firstIndex(of: -1) {
-                    let rest = shape.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
-                    guard rest > 0, a.count % rest == 0 else { return nil }
+                    guard let rest = checkedProduct(shape.enumerated().filter { $0.offset != hole }.map(\.element)),
+                          rest > 0, a.count % rest == 0 else { return nil }
                     shape[hole] = a.count / rest
                 }
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == a.count else { return nil }
+            guard checkedProduct(shape) == a.count else { return nil }
             return Folded(dtype: a.dtype, shape: shape, values: a.values)
         case "Transpose":
             guard let a else { return nil }
@@ -199,10 +226,10 @@ enum ConstantFolding {
         case "Where":
             guard let condition = a, condition.isComplete, let x = inputs[1], let y = inputs[2],
                   x.dtype == y.dtype else { return nil }
-            guard let shape = broadcastShape(broadcastShape(condition.shape, x.shape) ?? [], y.shape),
-                  shape.reduce(1, *) <= Folded.maxElements else { return nil }
+            guard let inner = broadcastShape(condition.shape, x.shape), let shape = broadcastShape(inner, y.shape),
+                  let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
             let c = expand(condition, to: shape), xs = expand(x, to: shape), ys = expand(y, to: shape)
-            return Folded(dtype: x.dtype, shape: shape, values: shape.isEmpty && c.isEmpty ? [] : c.indices.map { c[$0]! != 0 ? xs[$0] : ys[$0] })
+            return Folded(dtype: x.dtype, shape: shape, values: c.indices.map { c[$0]! != 0 ? xs[$0] : ys[$0] })
         case "ConstantOfShape":
             guard let dims = a?.integers, dims.allSatisfy({ $0 >= 0 }), let count = checkedProduct(dims),
                   count <= Folded.maxElements else { return nil }
@@ -213,12 +240,13 @@ enum ConstantFolding {
         case "Range":
             guard let start = a?.values.first ?? nil, let limit = inputs[1]?.values.first ?? nil,
                   let delta = inputs[2]?.values.first ?? nil, delta != 0 else { return nil }
-            let count = Swift.max(0, Int(((limit - start) / delta).rounded(.up)))
-            guard count <= Folded.maxElements else { return nil }
+            let steps = ((limit - start) / delta).rounded(.up)
+            guard steps.isFinite, steps <= Double(Folded.maxElements) else { return nil }
+            let count = Swift.max(0, Int(steps))
             return Folded(dtype: a!.dtype, shape: [count], values: (0..<count).map { start + Double($0) * delta })
         case "Expand":
             guard let a, a.isComplete, let dims = inputs[1]?.integers, let shape = broadcastShape(a.shape, dims),
-                  shape.reduce(1, *) <= Folded.maxElements else { return nil }
+                  let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
             return Folded(dtype: a.dtype, shape: shape, values: expand(a, to: shape))
         case "Sqrt", "Neg":
             guard let a, a.isComplete else { return nil }
@@ -234,8 +262,9 @@ enum ConstantFolding {
         return strides
     }
 
-    /// NumPy's broadcast of two shapes, nil when they do not broadcast.
+    /// NumPy's broadcast of two shapes, nil when they do not broadcast (or a size is negative).
     static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+        guard !a.contains(where: { $0 < 0 }), !b.contains(where: { $0 < 0 }) else { return nil }
         let rank = Swift.max(a.count, b.count)
         var out: [Int] = []
         for d in 0..<rank {
@@ -267,7 +296,7 @@ enum ConstantFolding {
     /// equal to itself and as greater than any number below 1 (it is at least 1).
     static func broadcast(_ a: Folded, _ b: Folded, dtype: DType, batchAware: Bool = false,
                           _ f: (Double, Double) -> Double?) -> Folded? {
-        guard let shape = broadcastShape(a.shape, b.shape), shape.reduce(1, *) <= Folded.maxElements else { return nil }
+        guard let shape = broadcastShape(a.shape, b.shape), let count = checkedProduct(shape), count <= Folded.maxElements else { return nil }
         let xs = expand(a, to: shape), ys = expand(b, to: shape)
         var out: [Double?] = []
         for (x, y) in zip(xs, ys) {

@@ -15,7 +15,7 @@ extension ONNXGraphBuilder {
         guard let output = outputs.first, !output.isEmpty else { throw GraphError.malformedONNX("node '\(name)' has no output") }
 
         if op == "Constant" {
-            folded[output] = try constantValue(&attributes, node: name)
+            try constantValue(&attributes, node: name, output: output)
             return try attributes.checkAllRead(op: op)
         }
         if op == "Shape", let first = inputs.first, runtime.contains(first) {
@@ -44,24 +44,29 @@ extension ONNXGraphBuilder {
         guard proto.output.count > 1 else { return }
         for extra in proto.output.dropFirst() where !extra.isEmpty {
             // The extra output stays undefined: a later reader fails as an unsupported use.
-            if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" { continue }
+            if op == "Dropout" || op == "LayerNormalization" || op == "MaxPool" || op == "Split" { continue }
             throw GraphError.unsupportedONNX("node '\(name)': \(op) with \(proto.output.count) outputs (nodes with several outputs are not supported yet)")
         }
     }
 
-    private func constantValue(_ attributes: inout ONNXAttributes, node: String) throws -> Folded {
+    /// A `Constant`'s value: folded when small, else kept as a tensor like an initializer.
+    private func constantValue(_ attributes: inout ONNXAttributes, node: String, output: String) throws {
         if let proto = try attributes.tensor("value") {
             let tensor = try ONNXTensor.tensor(proto, what: "node '\(node)' value", limits: limits, external: external)
-            if let value = Folded(tensor) { return value }
-            // A large constant: kept as a tensor only.
-            converted[node + ":value"] = tensor
-            throw GraphError.unsupportedONNX("node '\(node)': a Constant of \(tensor.elementCount) elements (store it as an initializer)")
+            if let value = Folded(tensor) { folded[output] = value } else { converted[output] = tensor }
+            return
         }
-        if let f = try attributes.float("value_float") { return Folded(dtype: .f32, shape: [], values: [Double(f)]) }
-        if let fs = try attributes.floats("value_floats") { return Folded(dtype: .f32, shape: [fs.count], values: fs.map { Double($0) }) }
-        if let i = try attributes.int("value_int") { return Folded(ints: [Int64(i)], shape: []) }
-        if let ints = try attributes.ints("value_ints") { return Folded(ints: ints.map { Int64($0) }) }
-        throw GraphError.unsupportedONNX("node '\(node)': Constant without a tensor, float(s) or int(s) value")
+        if let f = try attributes.float("value_float") {
+            folded[output] = Folded(dtype: .f32, shape: [], values: [Double(f)])
+        } else if let fs = try attributes.floats("value_floats") {
+            folded[output] = Folded(dtype: .f32, shape: [fs.count], values: fs.map { Double($0) })
+        } else if let i = try attributes.int("value_int") {
+            folded[output] = Folded(ints: [Int64(i)], shape: [])
+        } else if let ints = try attributes.ints("value_ints") {
+            folded[output] = Folded(ints: ints.map { Int64($0) })
+        } else {
+            throw GraphError.unsupportedONNX("node '\(node)': Constant without a tensor, float(s) or int(s) value")
+        }
     }
 
     /// `Shape(x)` of a runtime value: its dims, with the batch unknown until run time.
@@ -136,13 +141,33 @@ struct NodeTranslation {
 
     static func ints(_ values: [Int]) -> JSONValue { .array(values.map { .number(Double($0)) }) }
 
+    /// The op of the vocabulary each ONNX op translates into (MatMul: when B is a 2-D constant; the
+    /// folded ops: when they cannot be folded). `translate()` handles exactly these keys.
+    static let vocabulary: [String: String] = [
+        "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
+        "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Not": "not", "Softplus": "softplus", "Mish": "mish",
+        "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid", "LeakyRelu": "leaky_relu", "Gelu": "gelu", "Clip": "clip",
+        "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Min": "min", "Max": "max",
+        "Equal": "equal", "Less": "less", "Greater": "greater", "Where": "where", "Identity": "identity", "Dropout": "dropout",
+        "Conv": "conv2d", "BatchNormalization": "batchnorm2d", "LayerNormalization": "layernorm", "Gemm": "linear",
+        "MatMul": "linear", "MaxPool": "maxpool2d", "AveragePool": "avgpool2d", "GlobalAveragePool": "global_avgpool",
+        "GlobalMaxPool": "global_maxpool", "ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max",
+        "ReduceMin": "reduce_min", "Softmax": "softmax", "LogSoftmax": "log_softmax", "Flatten": "flatten",
+        "Reshape": "reshape", "Squeeze": "squeeze", "Unsqueeze": "unsqueeze", "Transpose": "transpose", "Concat": "concat",
+        "Pad": "pad", "Cast": "cast", "Gather": "gather", "Slice": "slice", "Expand": "expand", "Split": "slice",
+    ]
+
+    /// Whether an ONNX op of the default domain can be imported at all: folded at import, or
+    /// translated into an op the vocabulary has.
+    static func isSupported(_ op: String) -> Bool {
+        if op == "Constant" || op == "Shape" || ConstantFolding.foldable.contains(op) { return true }
+        return vocabulary[op].flatMap(OpKind.init(rawValue:)) != nil
+    }
+
     mutating func translate() throws {
         switch op {
         case "Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Reciprocal", "Exp", "Log", "Neg", "Abs", "Not", "Softplus", "Mish":
-            let msOp = ["Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt",
-                        "Reciprocal": "reciprocal", "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs",
-                        "Not": "not", "Softplus": "softplus", "Mish": "mish"][op]!
-            try emit(msOp, inputs: [value(0)])
+            try emit(Self.vocabulary[op]!, inputs: [value(0)])
         case "HardSwish": try emit("hardswish", inputs: [value(0)])
         case "HardSigmoid":
             let alpha = try attributes.float("alpha", default: 0.2), beta = try attributes.float("beta", default: 0.5)
@@ -157,8 +182,7 @@ struct NodeTranslation {
             guard op == "Where" || proto.input.count == 2 else { throw refuse("with \(proto.input.count) inputs") }
             let arity = op == "Where" ? 3 : 2
             let operands = try (0..<arity).map { try value($0) }
-            try emit(["Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Min": "min", "Max": "max",
-                      "Equal": "equal", "Less": "less", "Greater": "greater", "Where": "where"][op]!, inputs: operands)
+            try emit(Self.vocabulary[op]!, inputs: operands)
         case "Identity": try emit("identity", inputs: [value(0)])
         case "Dropout":
             attributes.ignore("seed")
@@ -193,6 +217,21 @@ struct NodeTranslation {
             let axis = try attributes.int("axis") ?? 0
             try emit("concat", inputs: proto.input.indices.map { try value($0) }, attrs: ["axis": .number(Double(axis))])
         case "Pad": try pad()
+        case "Cast":
+            guard let to = try attributes.int("to"), let dtype = ONNXTensor.dtype(Int32(truncatingIfNeeded: to)) else {
+                throw refuse("to an element type ModelSmith does not hold")
+            }
+            attributes.ignore("saturate")
+            try emit("cast", inputs: [value(0)], attrs: ["to": .string(dtype.rawValue)])
+        case "Gather":
+            try emit("gather", inputs: [value(0), value(1)], attrs: ["axis": .number(Double(try attributes.int("axis", default: 0)))])
+        case "Slice": try slice()
+        case "Expand":
+            guard let target = inputName(1), let vector = try builder.foldedValue(target) else { throw refuse("needs a shape known at import (input 1)") }
+            // The batch entry broadcasts as 1 (the batched operand keeps its batch).
+            let shape = vector.values.map { $0.map(Folded.int) ?? 1 }
+            try emit("expand", inputs: [value(0)], attrs: ["shape": Self.ints(shape)])
+        case "Split": try split()
         default:
             throw GraphError.unsupportedONNXOp(node: name, op: op, opset: opset)
         }
@@ -211,8 +250,16 @@ struct NodeTranslation {
         try emit("clip", inputs: [value(0)], attrs: attrs)
     }
 
+    /// Two sizes in 1…65536 (kernel, strides, dilations of a 2-D window).
+    func checkWindow(_ values: [Int], _ what: String) throws {
+        guard values.count == 2, values.allSatisfy({ (1...65536).contains($0) }) else {
+            throw refuse("\(what) \(values): expected two values in 1…65536")
+        }
+    }
+
     /// ONNX `pads` for the spatial dims of a rank-4 input, with `auto_pad` resolved.
     private mutating func spatialPads(input: String, kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int] {
+        try checkWindow(kernel, "kernel"); try checkWindow(strides, "strides"); try checkWindow(dilations, "dilations")
         let autoPad = try attributes.string("auto_pad") ?? "NOTSET"
         let explicit = try attributes.ints("pads")
         switch autoPad {
@@ -223,6 +270,7 @@ struct NodeTranslation {
         case "VALID": return [0, 0, 0, 0]
         case "SAME_UPPER", "SAME_LOWER":
             let dims = try builder.shape(of: input).dims
+            guard dims.count == 4 else { throw refuse("with auto_pad on a rank-\(dims.count) input (expected [N, C, H, W])") }
             var begin: [Int] = [], end: [Int] = []
             for d in 0..<2 {
                 let size = dims[2 + d]
@@ -247,7 +295,6 @@ struct NodeTranslation {
         }
         let strides = try attributes.ints("strides") ?? [1, 1]
         let dilations = try attributes.ints("dilations") ?? [1, 1]
-        guard strides.count == 2, dilations.count == 2 else { throw refuse("strides/dilations must have two values") }
         let pads = try spatialPads(input: x, kernel: kernel, strides: strides, dilations: dilations)
         var params = ["weight": try param(1, "weight")]
         if inputName(2) != nil { params["bias"] = try param(2, "bias") }
@@ -294,13 +341,15 @@ struct NodeTranslation {
         let baseName = inputName(1)!
         var params = ["weight": builder.addTensor(weight, name: transB && alpha == 1 ? baseName : baseName + ".weight")]
         if inputName(2) != nil {
-            var bias = try known(2, "C").toF32()
+            let c = try known(2, "C")
+            var bias = c.toF32()
             let out = weight.shape[0]
             if bias.elementCount == 1 { bias = Tensor([Float](repeating: bias.floats[0], count: out), shape: [out]) }
             guard bias.elementCount == out else { throw refuse("with a bias C of shape \(bias.shape) (expected \(out) values)") }
             bias = bias.reshaped(Shape([out]))
             if beta != 1 { bias = Self.scaled(bias, by: beta) }
-            params["bias"] = builder.addTensor(bias, name: bias.shape == (try known(2, "C")).shape && beta == 1 ? inputName(2)! : inputName(2)! + ".bias")
+            let unchanged = c.dtype == .f32 && c.shape == bias.shape && beta == 1
+            params["bias"] = builder.addTensor(bias, name: unchanged ? inputName(2)! : inputName(2)! + ".bias")
         }
         try emit("linear", inputs: [value(0)], params: params)
     }
@@ -335,9 +384,13 @@ struct NodeTranslation {
     private mutating func reduce() throws {
         let msOp = ["ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max", "ReduceMin": "reduce_min"][op]!
         if try attributes.int("noop_with_empty_axes", default: 0) != 0 { throw refuse("with noop_with_empty_axes = 1") }
-        var attrs: [String: JSONValue] = ["keepdims": .bool(try attributes.int("keepdims", default: 1) != 0)]
-        if let axes = try attributes.ints("axes") ?? knownInts(1, "axes") { attrs["axes"] = Self.ints(axes) }
-        try emit(msOp, inputs: [value(0)], attrs: attrs)
+        // ONNX's default (no axes) reduces every axis, the batch included.
+        guard let axes = try attributes.ints("axes") ?? knownInts(1, "axes"), !axes.isEmpty else {
+            throw refuse("over every axis (no axes given) would reduce the batch")
+        }
+        try emit(msOp, inputs: [value(0)], attrs: [
+            "keepdims": .bool(try attributes.int("keepdims", default: 1) != 0), "axes": Self.ints(axes),
+        ])
     }
 
     /// Opset 13 softmax is over one axis; before, over the flattened dims from `axis` (the same
@@ -362,8 +415,8 @@ struct NodeTranslation {
         let dims = try builder.shape(of: x).dims
         var shape = vector.values.map { $0.map { Folded.int($0) } }
         let perSample = dims.dropFirst().reduce(1, *)
-        if shape.first == .some(nil) || shape.first == dims.first && !builder.dynamicBatch
-            || shape.first == -1 && shape.dropFirst().allSatisfy({ ($0 ?? -1) > 0 }) && shape.dropFirst().reduce(1, { $0 * ($1 ?? 1) }) == perSample {
+        let rest = shape.dropFirst().allSatisfy({ ($0 ?? -1) > 0 }) ? checkedProduct(shape.dropFirst().map { $0! }) : nil
+        if shape.first == .some(nil) || shape.first == dims.first && !builder.dynamicBatch || shape.first == -1 && rest == perSample {
             shape[0] = 0
         }
         // Any other batch-sized entry is the one left to infer.
@@ -372,6 +425,54 @@ struct NodeTranslation {
             shape = shape.map { $0 ?? -1 }
         }
         try emit("reshape", inputs: [x], attrs: ["shape": Self.ints(shape.map { $0! })])
+    }
+
+    private mutating func slice() throws {
+        let starts: [Int], ends: [Int]
+        var axes: [Int]?, steps: [Int]?
+        if opset < 10 {
+            guard let s = try attributes.ints("starts"), let e = try attributes.ints("ends") else { throw refuse("needs starts and ends") }
+            (starts, ends, axes) = (s, e, try attributes.ints("axes"))
+        } else {
+            guard let s = try knownInts(1, "starts"), let e = try knownInts(2, "ends") else { throw refuse("needs starts and ends") }
+            (starts, ends, axes, steps) = (s, e, try knownInts(3, "axes"), try knownInts(4, "steps"))
+        }
+        // INT64 bounds (slice to the end) are clamped by the op; keep them in JSON's exact range.
+        func clamp(_ v: [Int]) -> [Int] { v.map { Swift.max(-(1 << 52), Swift.min(1 << 52, $0)) } }
+        var attrs: [String: JSONValue] = ["starts": Self.ints(clamp(starts)), "ends": Self.ints(clamp(ends))]
+        if let axes { attrs["axes"] = Self.ints(axes) }
+        if let steps { attrs["steps"] = Self.ints(steps) }
+        try emit("slice", inputs: [value(0)], attrs: attrs)
+    }
+
+    /// One `slice` per output (nodes have one output): sizes from `split` (attribute before
+    /// opset 13, input after), else `num_outputs` / the output count in equal parts.
+    private mutating func split() throws {
+        let x = try value(0)
+        let dims = try builder.shape(of: x).dims
+        var axis = try attributes.int("axis", default: 0)
+        if axis < 0 { axis += dims.count }
+        guard axis >= 1, axis < dims.count else { throw refuse("along axis \(axis) (the batch axis cannot be split)") }
+        let count = proto.output.count
+        _ = try attributes.int("num_outputs")
+        var sizes = try attributes.ints("split") ?? knownInts(1, "split")
+        if sizes == nil {
+            let part = (dims[axis] + count - 1) / count
+            sizes = (0..<count).map { Swift.min(part, Swift.max(0, dims[axis] - $0 * part)) }
+        }
+        guard let sizes, sizes.count == count, sizes.allSatisfy({ (0...dims[axis]).contains($0) }), sizes.reduce(0, +) == dims[axis] else {
+            throw GraphError.malformedONNX("node '\(name)': split sizes do not add up to dim \(axis) (\(dims[axis]))")
+        }
+        var start = 0
+        for (i, size) in sizes.enumerated() {
+            let sliceName = count == 1 ? name : "\(name):\(i)"
+            if !proto.output[i].isEmpty {
+                try builder.emit("slice", name: sliceName, onnxOp: op, inputs: [x], output: proto.output[i], attrs: [
+                    "starts": Self.ints([start]), "ends": Self.ints([start + size]), "axes": Self.ints([axis]),
+                ])
+            }
+            start += size
+        }
     }
 
     private mutating func pad() throws {

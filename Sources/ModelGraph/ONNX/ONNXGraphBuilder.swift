@@ -16,6 +16,7 @@ final class ONNXGraphBuilder {
     var tensors = TensorMap()
     /// Initializers by ONNX value name (converted lazily: most are weights and become params).
     var initializers: [String: Onnx_TensorProto] = [:]
+    /// Initializers converted so far, and `Constant` values too large to fold.
     var converted: [String: Tensor] = [:]
     /// Values known at import that are not initializers (`Constant` outputs, folded subgraphs).
     var folded: [String: Folded] = [:]
@@ -39,15 +40,23 @@ final class ONNXGraphBuilder {
 
     static func build(_ model: Onnx_ModelProto, url: URL?, limits: ReadLimits, options: ONNXImport.Options) throws -> (Graph, TensorMap) {
         let opset = try ONNXImport.defaultOpset(model)
-        guard ONNXImport.supportedOpsets.contains(opset) else {
-            throw GraphError.unsupportedONNX("the model imports opset \(opset); this version reads opsets \(ONNXImport.supportedOpsets.lowerBound)–\(ONNXImport.supportedOpsets.upperBound)")
-        }
         guard model.hasGraph else { throw GraphError.malformedONNX("the model has no graph") }
         let builder = ONNXGraphBuilder(opset: opset, url: url, limits: limits, options: options)
         return try builder.build(model.graph, model: model)
     }
 
     private func build(_ graph: Onnx_GraphProto, model: Onnx_ModelProto) throws -> (Graph, TensorMap) {
+        let names = try nodeNames(graph.node)
+        // An op the importer cannot take is the first thing to report, before dtypes and shapes.
+        for (node, name) in zip(graph.node, names) where node.domain.isEmpty || node.domain == "ai.onnx" {
+            guard NodeTranslation.isSupported(node.opType) else { throw GraphError.unsupportedONNXOp(node: name, op: node.opType, opset: opset) }
+        }
+        for (node, name) in zip(graph.node, names) where !(node.domain.isEmpty || node.domain == "ai.onnx") {
+            throw GraphError.unsupportedONNXOp(node: name, op: "\(node.domain).\(node.opType)", opset: opset)
+        }
+        guard ONNXImport.supportedOpsets.contains(opset) else {
+            throw GraphError.unsupportedONNX("the model imports opset \(opset); this version reads opsets \(ONNXImport.supportedOpsets.lowerBound)–\(ONNXImport.supportedOpsets.upperBound)")
+        }
         guard graph.initializer.count <= limits.maxTensors else {
             throw GraphError.malformedONNX("\(graph.initializer.count) initializers exceed the limit of \(limits.maxTensors) tensors")
         }
@@ -68,7 +77,6 @@ final class ONNXGraphBuilder {
         guard !inputs.isEmpty else { throw GraphError.malformedONNX("the graph has no inputs") }
         dynamicBatch = inputs.contains { $0.shape.first == -1 }
 
-        let names = try nodeNames(graph.node)
         for (node, name) in zip(graph.node, names) {
             for output in node.output where !output.isEmpty { try define(output, "an output of node '\(name)'") }
         }
@@ -85,6 +93,9 @@ final class ONNXGraphBuilder {
         for output in graph.output {
             guard defined.contains(output.name) else { throw GraphError.unknownOutput(output.name) }
             if !runtime.contains(output.name) {
+                guard isKnown(output.name) else {
+                    throw GraphError.unsupportedONNX("graph output '\(output.name)' is an extra output of a node (nodes with several outputs are not supported yet)")
+                }
                 // A graph output known at import: `constant` values have no batch dimension.
                 throw GraphError.unsupportedONNX("graph output '\(output.name)' is a constant")
             }
@@ -209,7 +220,7 @@ final class ONNXGraphBuilder {
         return folded[name]?.tensor
     }
 
-    func isKnown(_ name: String) -> Bool { initializers[name] != nil || folded[name] != nil }
+    func isKnown(_ name: String) -> Bool { initializers[name] != nil || folded[name] != nil || converted[name] != nil }
 
     /// A known value for folding (small ones only).
     func foldedValue(_ name: String) throws -> Folded? {
@@ -236,9 +247,11 @@ final class ONNXGraphBuilder {
     func input(_ value: String, node: String) throws -> String {
         if runtime.contains(value) { return value }
         guard !constantNodes.contains(value) else { return value }
-        guard let tensor = try knownTensor(value) else {
+        guard var tensor = try knownTensor(value) else {
             throw GraphError.unsupportedONNX("node '\(node)': input '\(value)' depends on the batch size in a way the importer cannot fold")
         }
+        // Values are held as f32 (integer ids and masks too; docs/ops.md, "Values").
+        if !tensor.dtype.isFloatingPoint { tensor = tensor.toF32() }
         let tensorName = addTensor(tensor, name: value)
         try emit("constant", name: uniqueNodeName("constant:\(value)"), onnxOp: "Constant", inputs: [], output: value, params: ["value": tensorName])
         constantNodes.insert(value)
@@ -267,7 +280,8 @@ final class ONNXGraphBuilder {
     /// The shape of a runtime value (dim 0 taken at batch 1), from the nodes translated so far.
     func shape(of value: String) throws -> Shape {
         if shapeCache?.nodeCount != nodes.count {
-            let partial = Graph(name: "import", inputs: inputs, outputs: [], nodes: nodes)
+            // A graph needs an output to sort (Graph.sortTopologically); any produced value will do.
+            let partial = Graph(name: "import", inputs: inputs, outputs: nodes.last.map { [$0.output] } ?? inputs.map(\.name), nodes: nodes)
             shapeCache = (nodes.count, try partial.inferShapes(batch: 1, tensors: tensors))
         }
         guard let shape = shapeCache?.shapes[value] else {

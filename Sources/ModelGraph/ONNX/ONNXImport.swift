@@ -137,6 +137,8 @@ public struct ONNXSummary: Sendable {
     public var outputs: [Value]
     public var nodeCount: Int
     public var initializerCount: Int
+    /// The op types the graph uses (domain-qualified outside the default domain), in first-use order.
+    public var opTypes: [String]
 
     init(_ model: Onnx_ModelProto) {
         irVersion = model.irVersion
@@ -158,6 +160,9 @@ public struct ONNXSummary: Sendable {
         inputs = model.graph.input.filter { !initializers.contains($0.name) }.map(value)
         outputs = model.graph.output.map(value)
         nodeCount = model.graph.node.count
+        var seen = Set<String>()
+        opTypes = model.graph.node.map { $0.domain.isEmpty || $0.domain == "ai.onnx" ? $0.opType : "\($0.domain).\($0.opType)" }
+            .filter { seen.insert($0).inserted }
         initializerCount = model.graph.initializer.count
     }
 }

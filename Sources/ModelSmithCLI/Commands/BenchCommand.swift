@@ -164,7 +164,7 @@ struct BenchCommand: ParsableCommand {
         let maxBatch = batches.max()!
         let loadStart = RuntimeSupport.now()
         let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits(),
-                                                        strictDTypes: model.strictDTypes, console: console)
+                                                        strictDTypes: model.strictDTypes, onnx: model.onnxOptions(), console: console)
         var sessions: [Int: Session] = [:]
         sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
         let loadMilliseconds = Double(RuntimeSupport.now() - loadStart) / 1e6

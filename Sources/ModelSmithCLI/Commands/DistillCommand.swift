@@ -64,13 +64,14 @@ struct DistillCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
-        let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed, console: console)
-        let dataset = try ModelInputOptions.loadDataset(training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey, console: console)
+        let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed, strictDTypes: training.strictDTypes, console: console)
+        let dataset = try ModelInputOptions.loadDataset(training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey,
+                                                        strictDTypes: training.strictDTypes, console: console)
         var options: [String: JSONValue] = [:]
         let logits: FloatArray
         if let teacher {
             guard teacherOutputs.isEmpty else { throw ValidationError("give --teacher or --teacher-outputs, not both") }
-            let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph, console: console)
+            let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph, strictDTypes: training.strictDTypes, console: console)
             console.detail("computing teacher logits once for \(dataset.count) samples")
             logits = FloatArray(try TeacherOutputs.compute(teacher: teacherPackage, data: dataset,
                                                            options: SessionOptions(maxBatch: 256, threads: training.threads)).logits)

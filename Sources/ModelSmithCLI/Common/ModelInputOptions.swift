@@ -72,10 +72,13 @@ public struct ModelInputOptions: ParsableArguments {
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
     /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused;
-    /// what the reader converted is noted (or refused with `strictDTypes`).
+    /// what the reader converted is noted (or refused with `strictDTypes`). `onnx`: the `--dim`
+    /// sizes (pass `onnxOptions()`) for an `.onnx` model.
     static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default, strictDTypes: Bool = false,
-                            console: Console) throws -> ModelPackage {
-        if ONNXImport.canRead(path) { return try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits), path: path) }
+                            onnx: ONNXImport.Options = ONNXImport.Options(), console: Console) throws -> ModelPackage {
+        if ONNXImport.canRead(path) {
+            return try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits, onnx: onnx), path: path)
+        }
         let contents = try WeightReaders.read(path, limits: limits)
         try admit(contents.notes, source: path, strictDTypes: strictDTypes, console: console)
         return try checkFinite(ModelPackage(contents: contents, graphPath: graph), path: path)
@@ -87,8 +90,11 @@ public struct ModelInputOptions: ParsableArguments {
         try Self.loadDataset(path, xKey: xKey, yKey: yKey, strictDTypes: strictDTypes, console: console)
     }
 
-    static func loadDataset(_ path: String, xKey: String, yKey: String?, strictDTypes: Bool = false, console: Console) throws -> Dataset {
-        let data = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
+    /// As above; with `graph`, one array per graph input (`Dataset.load(path:for:)`).
+    static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph? = nil, strictDTypes: Bool = false,
+                            console: Console) throws -> Dataset {
+        let data = try graph.map { try Dataset.load(path: path, for: $0, xKey: xKey, yKey: yKey) }
+            ?? Dataset.load(path: path, xKey: xKey, yKey: yKey)
         try admit(data.notes, source: path, strictDTypes: strictDTypes, console: console)
         return data
     }

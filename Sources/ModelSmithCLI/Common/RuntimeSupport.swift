@@ -10,11 +10,8 @@ enum RuntimeSupport {
     /// dtype and finite values.
     static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph, strictDTypes: Bool,
                             console: Console) throws -> Dataset {
-        let data = try ModelInputOptions.loadDataset(path, xKey: xKey, yKey: yKey, strictDTypes: strictDTypes, console: console)
-        guard graph.inputs.count == 1 else {
-            throw RuntimeError.badOption("the model has \(graph.inputs.count) inputs; --data feeds exactly one")
-        }
-        try data.checkShape(against: graph.inputs[0], source: path)
+        let data = try ModelInputOptions.loadDataset(path, xKey: xKey, yKey: yKey, for: graph, strictDTypes: strictDTypes, console: console)
+        try data.checkShapes(against: graph, source: path)
         try data.checkFinite(source: path)
         return data
     }

@@ -32,11 +32,14 @@ struct TextTable {
         let all = [columns.map(\.title)] + rows
         let widths = columns.indices.map { c in min(all.map { $0[c].count }.max() ?? 0, Self.maxPaddedWidth) }
         func line(_ cells: [String]) -> String {
-            let padded = cells.enumerated().map { c, cell -> String in
+            var out = ""
+            for (c, cell) in cells.enumerated() {
+                if c > 0 { out += "  " }
                 let fill = String(repeating: " ", count: max(0, widths[c] - cell.count))
-                return columns[c].alignment == .left ? cell + fill : fill + cell
+                out += columns[c].alignment == .left ? cell + fill : fill + cell
             }
-            return String(padded.joined(separator: "  ").reversed().drop(while: { $0 == " " }).reversed())
+            while out.last == " " { out.removeLast() }
+            return out
         }
         let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
         return ([line(columns.map(\.title)), rule] + rows.map(line)).joined(separator: "\n") + "\n"

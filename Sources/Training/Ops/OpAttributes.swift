@@ -57,26 +57,3 @@ func dropoutProbability(_ node: Node) throws -> Float {
     guard p >= 0, p < 1 else { throw TrainingError.badAttribute(node: node.name, attr: "p", reason: "must be in [0, 1)") }
     return Float(p)
 }
-
-/// flatten: the output shape for `start_dim`/`end_dim` (from `FlattenAttributes`).
-func flattenedShape(_ node: Node, input: [Int]) throws -> [Int] {
-    let a = try FlattenAttributes(node)
-    let start = try resolveAxis(node, a.startDim, rank: input.count)
-    let end = try resolveAxis(node, a.endDim, rank: input.count)
-    guard start <= end else { throw TrainingError.badAttribute(node: node.name, attr: "start_dim", reason: "is after end_dim") }
-    return Array(input[..<start]) + [input[start...end].reduce(1, *)] + Array(input[(end + 1)...])
-}
-
-/// reshape: `shape` (from `ReshapeAttributes`): 0 copies the input's size at that position, one -1 is inferred.
-func reshapeTarget(_ node: Node, input: [Int]) throws -> [Int] {
-    let requested = try ReshapeAttributes(node).shape
-    var dims = requested.enumerated().map { i, d in d == 0 && i < input.count ? input[i] : d }
-    if dims[0] == -1 { dims[0] = input.first ?? 1 }
-    let total = input.reduce(1, *)
-    let known = dims.filter { $0 != -1 }.reduce(1, *)
-    if let unknown = dims.firstIndex(of: -1), known > 0, total % known == 0 { dims[unknown] = total / known }
-    guard dims.reduce(1, *) == total, !dims.contains(-1) else {
-        throw TrainingError.shapeMismatch(node: node.name, reason: "cannot reshape \(input) to \(requested)")
-    }
-    return dims
-}

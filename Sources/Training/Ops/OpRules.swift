@@ -308,32 +308,6 @@ enum OpRules {
         return size
     }
 
-    static func concatShape(_ inputs: [FloatArray], axis: Int) -> [Int] {
-        var shape = inputs[0].shape
-        shape[axis] = inputs.map { $0.shape[axis] }.reduce(0, +)
-        return shape
-    }
-
-    static func concatenate(_ node: Node, _ inputs: [FloatArray], axis: Int) throws -> [Float] {
-        let first = inputs[0].shape
-        for input in inputs.dropFirst() {
-            guard input.shape.count == first.count,
-                  input.shape.indices.allSatisfy({ $0 == axis || input.shape[$0] == first[$0] }) else {
-                throw TrainingError.shapeMismatch(node: node.name, reason: "cannot concatenate \(first) and \(input.shape) along axis \(axis)")
-            }
-        }
-        let outer = first[..<axis].reduce(1, *)
-        var y: [Float] = []
-        y.reserveCapacity(inputs.map(\.count).reduce(0, +))
-        for o in 0..<outer {
-            for input in inputs {
-                let chunk = input.shape[axis...].reduce(1, *)
-                y.append(contentsOf: input.values[(o * chunk)..<((o + 1) * chunk)])
-            }
-        }
-        return y
-    }
-
     static func splitConcat(_ g: [Float], shapes: [[Int]], axis: Int) -> [[Float]?] {
         let outer = shapes[0][..<axis].reduce(1, *)
         var parts = shapes.map { _ in [Float]() }
