@@ -9,7 +9,7 @@ struct EncodedPayload {
     var member: [UInt8]
 }
 
-/// How a tensor will be stored, found by compressing every candidate without keeping the output.
+/// How a tensor is stored: the candidate that compressed smallest, and its sizes.
 struct PayloadChoice: Sendable {
     var encoding: TensorEncoding
     var transform: ByteTransform
@@ -39,23 +39,39 @@ enum PayloadEncoder {
         return result
     }
 
-    /// The smallest of `candidates` (ties go to the earlier candidate), measured, not kept.
-    static func choose(_ tensor: Tensor, among candidates: [(TensorEncoding, ByteTransform)], level: Int) -> PayloadChoice {
+    /// Compresses each candidate once into `spill` and keeps only the smallest frame (ties go to
+    /// the earlier candidate), at the spill's end on entry: a later winner is moved down over the
+    /// previous one, a loser is cut off. Returns the choice and the frame's offset in `spill`.
+    static func storeSmallest(_ candidates: [(source: Tensor, encoding: TensorEncoding, transform: ByteTransform)],
+                              level: Int, in spill: SpillFile) -> (choice: PayloadChoice, offset: Int) {
+        let start = spill.end
         var best: PayloadChoice?
-        for (encoding, transform) in candidates {
-            var stored = 0
-            let encoded = encode(tensor, encoding: encoding, transform: transform, level: level) { stored += $0.count }
-            if best == nil || stored < best!.storedBytes {
-                best = PayloadChoice(encoding: encoding, transform: transform, encodedBytes: encoded, storedBytes: stored)
+        for candidate in candidates {
+            let at = spill.end
+            let encoded = encode(candidate.source, encoding: candidate.encoding, transform: candidate.transform, level: level,
+                                 into: spill.append)
+            let choice = PayloadChoice(encoding: candidate.encoding, transform: candidate.transform,
+                                       encodedBytes: encoded, storedBytes: spill.end - at)
+            if best == nil {
+                best = choice
+            } else if choice.storedBytes < best!.storedBytes {
+                spill.moveTail(count: choice.storedBytes, to: start)
+                best = choice
+            } else {
+                spill.truncate(to: at)
             }
         }
-        return best!
+        return (best!, start)
     }
 
     /// Tries every candidate and keeps the smallest member (ties go to the earlier candidate).
     static func smallest(_ tensor: Tensor, level: Int) -> EncodedPayload {
-        let choice = choose(tensor, among: candidates(for: tensor), level: level)
-        return encode(tensor, encoding: choice.encoding, transform: choice.transform, level: level)
+        var best: EncodedPayload?
+        for (encoding, transform) in candidates(for: tensor) {
+            let payload = encode(tensor, encoding: encoding, transform: transform, level: level)
+            if best == nil || payload.member.count < best!.member.count { best = payload }
+        }
+        return best!
     }
 
     static func encode(_ tensor: Tensor, encoding: TensorEncoding, transform: ByteTransform, level: Int) -> EncodedPayload {
