@@ -6,18 +6,23 @@
 # /usr/bin/time (maxrss). A benchmark, not a test: it needs ~4× the model on disk and minutes.
 #
 # Usage: scripts/weight-pass-memory.sh [LAYERS] [WIDTH]   (MODELSMITH picks the binary; release by default;
-#        BASELINE=other/modelsmith also runs that binary on each pass, alternating, for a time ratio)
+#        BASELINE=other/modelsmith also runs that binary on each pass, alternating, for a time ratio;
+#        KEEP=dir generates the model into dir once, reuses it afterwards and leaves it there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAYERS=${1:-12}
 WIDTH=${2:-8192}
 MODELSMITH=${MODELSMITH:-.build/release/modelsmith}
 BASELINE=${BASELINE:-}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weight-pass.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "${KEEP:-}" ]; then
+    WORK=$KEEP; mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/weight-pass.XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+fi
 
 # Debian's NumPy (a NumPy 2 elsewhere on the path may not match the system Python).
-PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3 - "$WORK" "$LAYERS" "$WIDTH" <<'PY'
+[ -f "$WORK/model.safetensors" ] || PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3 - "$WORK" "$LAYERS" "$WIDTH" <<'PY'
 import json, struct, sys
 import numpy as np
 work, layers, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -45,7 +50,7 @@ PY
 size=$(stat -c %s "$WORK/model.safetensors")
 largest=$((WIDTH * WIDTH * 4))
 echo "model: $LAYERS × ${WIDTH}² f32, $((size / 1048576)) MiB; largest tensor $((largest / 1048576)) MiB; goal ≤ $((2 * largest / 1048576 + 300)) MiB"
-"$MODELSMITH" calibrate "$WORK/model.safetensors" --graph "$WORK/model.json" --calib "$WORK/calib.npz" -o "$WORK/calib.json" >/dev/null
+[ -f "$WORK/calib.json" ] || "$MODELSMITH" calibrate "$WORK/model.safetensors" --graph "$WORK/model.json" --calib "$WORK/calib.npz" -o "$WORK/calib.json" >/dev/null
 measure() {  # label, then the arguments; one fresh process per binary, ours first
     local label=$1; shift
     local line
