@@ -42,8 +42,11 @@ public final class TensorStorage: @unchecked Sendable {
     /// True when the bytes are borrowed from a mapping (and so must not be written).
     public var isBorrowed: Bool { owner != nil }
 
+    /// Owned bytes equal to these; a large borrowed source hands its pages back after the copy
+    /// (a write to a mapped tensor — pruning, masking — must not keep the mapped copy resident too).
     public func copy() -> TensorStorage {
-        TensorStorage(copying: UnsafeRawBufferPointer(start: pointer, count: byteCount))
+        defer { releaseResidentPages() }
+        return TensorStorage(copying: UnsafeRawBufferPointer(start: pointer, count: byteCount))
     }
 
     /// For large borrowed storage: drops this process's resident copy of the pages wholly inside
