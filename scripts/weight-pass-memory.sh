@@ -5,16 +5,24 @@
 # and `quantize` from a calibration cache (the weight part), each in a fresh process under
 # /usr/bin/time (maxrss). A benchmark, not a test: it needs ~4× the model on disk and minutes.
 #
-# Usage: scripts/weight-pass-memory.sh [LAYERS] [WIDTH]   (MODELSMITH picks the binary; release by default)
+# Usage: scripts/weight-pass-memory.sh [LAYERS] [WIDTH]   (MODELSMITH picks the binary; release by default;
+#        BASELINE=other/modelsmith also runs that binary on each pass, alternating, for a time ratio;
+#        KEEP=dir generates the model into dir once, reuses it afterwards and leaves it there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAYERS=${1:-12}
 WIDTH=${2:-8192}
 MODELSMITH=${MODELSMITH:-.build/release/modelsmith}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+BASELINE=${BASELINE:-}
+if [ -n "${KEEP:-}" ]; then
+    WORK=$KEEP; mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/weight-pass.XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+fi
 
-/usr/bin/python3 - "$WORK" "$LAYERS" "$WIDTH" <<'PY'
+# Debian's NumPy (a NumPy 2 elsewhere on the path may not match the system Python).
+[ -f "$WORK/model.safetensors" ] || PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3 - "$WORK" "$LAYERS" "$WIDTH" <<'PY'
 import json, struct, sys
 import numpy as np
 work, layers, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -42,14 +50,18 @@ PY
 size=$(stat -c %s "$WORK/model.safetensors")
 largest=$((WIDTH * WIDTH * 4))
 echo "model: $LAYERS × ${WIDTH}² f32, $((size / 1048576)) MiB; largest tensor $((largest / 1048576)) MiB; goal ≤ $((2 * largest / 1048576 + 300)) MiB"
-"$MODELSMITH" calibrate "$WORK/model.safetensors" --graph "$WORK/model.json" --calib "$WORK/calib.npz" -o "$WORK/calib.json" >/dev/null
-measure() {
+[ -f "$WORK/calib.json" ] || "$MODELSMITH" calibrate "$WORK/model.safetensors" --graph "$WORK/model.json" --calib "$WORK/calib.npz" -o "$WORK/calib.json" >/dev/null
+measure() {  # label, then the arguments; one fresh process per binary, ours first
     local label=$1; shift
-    local start=$SECONDS rss
-    rss=$(/usr/bin/time -f %M "$MODELSMITH" "$@" 2>&1 >/dev/null | tail -1)
-    echo "$label: peak RSS $((rss / 1024)) MiB ($((SECONDS - start)) s)"
+    local line
+    for binary in "$MODELSMITH" $BASELINE; do
+        rm -f "$WORK"/*.msa
+        line=$(/usr/bin/time -f "%M %e" "$binary" "$@" 2>&1 >/dev/null | tail -1)
+        echo "$label [$binary]: peak RSS $(( ${line% *} / 1024 )) MiB, ${line#* } s"
+    done
 }
 measure "inspect" inspect "$WORK/model.safetensors" --graph "$WORK/model.json"
 measure "convert → .msa" convert "$WORK/model.safetensors" --graph "$WORK/model.json" -o "$WORK/c.msa"
 measure "prune --amount 0.5" prune "$WORK/model.safetensors" --graph "$WORK/model.json" --amount 0.5 -o "$WORK/p.msa"
+measure "prune --amount 0.5 --scope global" prune "$WORK/model.safetensors" --graph "$WORK/model.json" --amount 0.5 --scope global -o "$WORK/p.msa"
 measure "quantize --calib-cache" quantize "$WORK/model.safetensors" --graph "$WORK/model.json" --calib-cache "$WORK/calib.json" -o "$WORK/q.msa"

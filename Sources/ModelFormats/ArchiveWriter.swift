@@ -49,26 +49,45 @@ final class ArchiveWriter {
 
     /// Appends one regular-file member.
     func add(path member: String, bytes: UnsafeRawBufferPointer) throws {
+        try add(path: member, size: bytes.count) { write in write(bytes) }
+    }
+
+    func add(path member: String, bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try add(path: member, bytes: $0) }
+    }
+
+    /// Appends one regular-file member of `size` bytes whose content `produce` hands to `write`
+    /// piece by piece (streamed to the file, never held whole); a different total is refused.
+    func add(path member: String, size: Int, _ produce: (_ write: (UnsafeRawBufferPointer) -> Void) -> Void) throws {
         guard let entry = archive_entry_new() else { throw FormatError.writeFailed(path: path, reason: "libarchive: out of memory") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, member)
-        archive_entry_set_size(entry, Int64(bytes.count))
+        archive_entry_set_size(entry, Int64(size))
         archive_entry_set_filetype(entry, 0o100000)  // AE_IFREG (a macro Swift cannot import)
         archive_entry_set_perm(entry, 0o644)
         archive_entry_set_mtime(entry, 0, 0)
         archive_entry_set_uid(entry, 0)
         archive_entry_set_gid(entry, 0)
         try check(archive_write_header(archive, entry))
-        var offset = 0
-        while offset < bytes.count {
-            let n = archive_write_data(archive, bytes.baseAddress! + offset, bytes.count - offset)
-            guard n > 0 else { throw failure() }
-            offset += n
+        var written = 0
+        var failure: FormatError?
+        produce { piece in
+            guard failure == nil, piece.count > 0 else { return }
+            guard written + piece.count <= size else { failure = sizeMismatch(member, size); return }
+            var offset = 0
+            while offset < piece.count {
+                let n = archive_write_data(archive, piece.baseAddress! + offset, piece.count - offset)
+                guard n > 0 else { failure = self.failure(); return }
+                offset += n
+            }
+            written += piece.count
         }
+        if let failure { throw failure }
+        guard written == size else { throw sizeMismatch(member, size) }
     }
 
-    func add(path member: String, bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try add(path: member, bytes: $0) }
+    private func sizeMismatch(_ member: String, _ size: Int) -> FormatError {
+        FormatError.writeFailed(path: path, reason: "member \(member) came out other than the \(size) bytes announced")
     }
 
     /// Flushes the archive trailer and closes the file.

@@ -31,42 +31,55 @@ public enum Artifact {
     public static let manifestMember = "model.json"
     public static let manifestDigestMember = "model.json.sha256"
 
-    /// Encodes every tensor with its smallest encoding and writes the artifact atomically.
+    /// Encodes every tensor with its smallest encoding and writes the artifact atomically, member by
+    /// member (docs/formats.md §8, "Memory"): each tensor is hashed and every candidate encoding is
+    /// compressed once, on `options.threads` threads, into a scratch file that keeps only the
+    /// smallest frame; then the manifest (which comes first) is written and the frames are copied
+    /// after it. Memory stays at the tensors being encoded, never the whole artifact. With
+    /// `deriving`, the listed parameters are replaced as they are encoded (see `ArtifactDerivation`).
     public static func write(_ contents: PackageContents, to path: String,
-                             options: ArtifactWriteOptions = ArtifactWriteOptions()) throws -> ArtifactSummary {
+                             options: ArtifactWriteOptions = ArtifactWriteOptions(),
+                             deriving derivation: ArtifactDerivation? = nil) throws -> ArtifactSummary {
         guard let graphData = contents.graphJSON,
               let graph = (try? JSONSerialization.jsonObject(with: graphData)) as? [String: Any] else {
             throw FormatError.missingGraph(path: contents.source.isEmpty ? path : contents.source)
         }
         if !options.force && FileManager.default.fileExists(atPath: path) { throw FormatError.outputExists(path: path) }
-        let jobs = try plan(contents, path: path)
-        let encoded = encodeConcurrently(jobs, options: options)
-        let payloads = encoded.map(\.payload)
+        let (jobs, entryCount) = try plan(contents, derivation: derivation, path: path)
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let (stored, spills) = try storeConcurrently(jobs, entryCount: entryCount, derivation: derivation,
+                                                     directory: directory, path: path, options: options)
 
         var entries: [ArtifactTensorEntry] = []
-        for (job, (payload, digest)) in zip(jobs, encoded) {
-            let member = payload.map { _ in MemberPath.member(prefix: job.role == .param ? "tensors" : "masks", index: entries.count, name: job.name) }
+        for item in stored {
+            let member = item.choice.map { _ in MemberPath.member(prefix: item.role == .param ? "tensors" : "masks", index: entries.count, name: item.name) }
             entries.append(ArtifactTensorEntry(
-                name: job.name, role: job.role, dtype: job.tensor.dtype, shape: job.tensor.shape,
-                encoding: payload?.encoding ?? .paramNonzero, transform: payload?.transform ?? .none, quant: job.tensor.quant,
-                member: member, encodedBytes: payload?.encodedBytes ?? 0, storedBytes: payload?.member.count ?? 0,
-                sha256: digest))
+                name: item.name, role: item.role, dtype: item.dtype, shape: item.shape,
+                encoding: item.choice?.encoding ?? .paramNonzero, transform: item.choice?.transform ?? .none, quant: item.quant,
+                member: member, encodedBytes: item.choice?.encodedBytes ?? 0, storedBytes: item.choice?.storedBytes ?? 0,
+                sha256: item.sha256))
         }
-        let manifest = try ArtifactManifest.encode(graph: graph, entries: entries, provenance: contents.provenance)
+        let provenance = derivation?.provenance?() ?? contents.provenance
+        let manifest = try ArtifactManifest.encode(graph: graph, entries: entries, provenance: provenance)
         let digest = Array("\(SHA256.hex(manifest))  \(manifestMember)\n".utf8)
 
         try AtomicFile.write(to: path, force: options.force) { url in
             let writer = try ArchiveWriter(url: url, format: .tar, reportPath: path)
             try writer.add(path: manifestMember, bytes: manifest)
             try writer.add(path: manifestDigestMember, bytes: digest)
-            for (entry, payload) in zip(entries, payloads) {
-                if let payload, let member = entry.member { try writer.add(path: member, bytes: payload.member) }
+            for (item, entry) in zip(stored, entries) {
+                guard let choice = item.choice, let member = entry.member else { continue }
+                let spill = spills[item.spill]
+                try writer.add(path: member, size: choice.storedBytes) { write in
+                    spill.read(offset: item.offset, count: choice.storedBytes, write)
+                }
+                try spill.check()
             }
             try writer.close()
         }
         let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         return ArtifactSummary(index: ArtifactIndex(formatVersion: formatVersion, tensors: entries,
-                                                    provenance: contents.provenance, fileBytes: size))
+                                                    provenance: provenance, fileBytes: size))
     }
 
     /// Reads only the index of an artifact (manifest checksum verified, tensors not decoded).
@@ -79,59 +92,129 @@ public enum Artifact {
         try ArtifactDecoding.read(path, limits: limits)
     }
 
-    /// One tensor to store: a parameter, or a mask (stored by reference when it equals
-    /// "parameter != 0", otherwise as itself or as its difference from that, whichever is smaller).
+    /// One unit of work for a thread: a parameter, a mask, or a derived parameter with its new mask.
+    /// A mask is stored by reference when it equals "parameter != 0", otherwise as itself or as its
+    /// difference from that, whichever is smaller.
     struct Job {
         var name: String
         var role: ArtifactTensorEntry.Role
         var tensor: Tensor
-        var byReference: Bool
-        /// mask XOR (parameter != 0), for masks that are not a pure reference.
-        var difference: Tensor? = nil
+        /// Where the result goes in the list of entries.
+        var entry: Int
+        /// For a mask: its parameter.
+        var parameter: Tensor? = nil
+        /// For a derived parameter: the entry of the mask it comes with.
+        var derivedMaskEntry: Int? = nil
     }
 
-    private static func plan(_ contents: PackageContents, path: String) throws -> [Job] {
+    /// A tensor as stored: its entry's facts and where its frame waits (nil choice: a mask by reference).
+    struct Stored {
+        var name = "", role = ArtifactTensorEntry.Role.param
+        var dtype = DType.f32, shape = Shape([]), quant: QuantParams? = nil
+        var choice: PayloadChoice? = nil
+        var sha256 = ""
+        var spill = 0, offset = 0
+    }
+
+    private static func plan(_ contents: PackageContents, derivation: ArtifactDerivation?, path: String) throws -> (jobs: [Job], entries: Int) {
         func bad(_ reason: String) -> FormatError { .malformed(path: path, entry: nil, reason: reason) }
+        let derived = Set(derivation?.names ?? [])
+        for name in derivation?.names ?? [] where contents.tensors[name] == nil { throw bad("no tensor '\(name)' to derive") }
+        // Entries: parameters in order, then masks in order, then the masks of derived parameters that had none.
+        let maskNames = contents.masks.names + (derivation?.names ?? []).filter { contents.masks[$0] == nil }
+        let maskEntry = Dictionary(uniqueKeysWithValues: maskNames.enumerated().map { ($1, contents.tensors.count + $0) })
         var jobs: [Job] = []
         for (name, tensor) in contents.tensors {
             guard !name.isEmpty else { throw bad("a tensor has an empty name") }
             if let reason = tensor.quant?.invalidity(dtype: tensor.dtype, dims: tensor.shape.dims) {
                 throw bad("tensor '\(name)': quant \(reason)")
             }
-            jobs.append(Job(name: name, role: .param, tensor: tensor, byReference: false))
+            jobs.append(Job(name: name, role: .param, tensor: tensor, entry: jobs.count,
+                            derivedMaskEntry: derived.contains(name) ? maskEntry[name] : nil))
         }
-        for (name, mask) in contents.masks {
+        for (name, mask) in contents.masks where !derived.contains(name) {
             guard let param = contents.tensors[name], param.shape == mask.shape, mask.dtype == .bool else {
                 throw bad("mask '\(name)' must be bool and have the shape of a parameter of the same name")
             }
             if let problem = ElementBits.maskProblem(mask, of: param) { throw bad("mask '\(name)': \(problem)") }
-            let derived = ElementBits.nonzeroMask(of: param)
-            let same = derived.bitwiseEqual(mask)
-            jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: same,
-                            difference: same ? nil : ElementBits.difference(mask, derived)))
+            jobs.append(Job(name: name, role: .mask, tensor: mask, entry: maskEntry[name]!, parameter: param))
         }
-        return jobs
+        return (jobs, contents.tensors.count + maskNames.count)
     }
 
-    /// Encodes and hashes the jobs on `options.threads` threads, largest first; the payload is nil
-    /// for mask references.
-    private static func encodeConcurrently(_ jobs: [Job], options: ArtifactWriteOptions) -> [(payload: EncodedPayload?, sha256: String)] {
-        let results = LockedArray<(payload: EncodedPayload?, sha256: String)>(repeating: (nil, ""), count: jobs.count)
+    /// Runs the jobs on `options.threads` threads, largest first, each thread compressing into its
+    /// own scratch file; the first error stops them all.
+    private static func storeConcurrently(_ jobs: [Job], entryCount: Int, derivation: ArtifactDerivation?, directory: URL,
+                                          path: String, options: ArtifactWriteOptions) throws -> (stored: [Stored], spills: [SpillFile]) {
+        let results = LockedArray<Stored>(repeating: Stored(), count: entryCount)
+        let threads = min(options.threads, max(jobs.count, 1))
+        let spills = try (0..<threads).map { _ in try SpillFile(directory: directory, reportPath: path) }
         let order = jobs.indices.sorted { jobs[$0].tensor.byteCount > jobs[$1].tensor.byteCount }
         let next = LockedCounter()
-        DispatchQueue.concurrentPerform(iterations: min(options.threads, max(jobs.count, 1))) { _ in
-            while let k = next.next(below: order.count) {
+        let failure = LockedArray<Error?>(repeating: nil, count: 1)
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            let spill = spills[worker]
+            while failure.values[0] == nil, let k = next.next(below: order.count) {
                 let job = jobs[order[k]]
-                let digest = job.tensor.withUnsafeBytes { SHA256.hex($0) }
-                var payload = job.byReference ? nil : PayloadEncoder.smallest(job.tensor, level: options.level)
-                if let difference = job.difference {
-                    let relative = PayloadEncoder.encode(difference, encoding: .paramNonzeroXor, transform: .none, level: options.level)
-                    if relative.member.count < payload!.member.count { payload = relative }
+                do {
+                    for (entry, item) in try run(job, derivation: derivation, path: path, level: options.level, spill: spill, worker: worker) {
+                        results.set(entry, item)
+                    }
+                    try spill.check()
+                } catch {
+                    failure.set(0, error)
                 }
-                results.set(order[k], (payload, digest))
             }
         }
-        return results.values
+        if let error = failure.values[0] { throw error }
+        return (results.values, spills)
+    }
+
+    /// One job's entries, their frames compressed into `spill`.
+    private static func run(_ job: Job, derivation: ArtifactDerivation?, path: String, level: Int,
+                            spill: SpillFile, worker: Int) throws -> [(Int, Stored)] {
+        func store(_ name: String, _ role: ArtifactTensorEntry.Role, _ tensor: Tensor, parameter: Tensor?) -> Stored {
+            var item = Stored(name: name, role: role, dtype: tensor.dtype, shape: tensor.shape, quant: tensor.quant,
+                              sha256: tensor.withUnsafeBytes { SHA256.hex($0) }, spill: worker)
+            let nonzero = parameter.map { ElementBits.nonzeroMask(of: $0) }
+            if let nonzero, nonzero.bitwiseEqual(tensor) { return item }  // by reference
+            var candidates = PayloadEncoder.candidates(for: tensor).map { (source: tensor, encoding: $0.0, transform: $0.1) }
+            if let nonzero { candidates.append((ElementBits.difference(tensor, nonzero), .paramNonzeroXor, .none)) }
+            (item.choice, item.offset) = PayloadEncoder.storeSmallest(candidates, level: level, in: spill)
+            return item
+        }
+        guard let maskEntry = job.derivedMaskEntry, let derivation else {
+            return [(job.entry, store(job.name, job.role, job.tensor, parameter: job.parameter))]
+        }
+        let (tensor, mask) = try derivation.derive(job.name, job.tensor)
+        func bad(_ reason: String) -> FormatError { .malformed(path: path, entry: nil, reason: "derived tensor '\(job.name)': \(reason)") }
+        guard tensor.dtype == job.tensor.dtype, tensor.shape == job.tensor.shape, tensor.quant == job.tensor.quant else {
+            throw bad("dtype, shape or quantization changed")
+        }
+        guard mask.dtype == .bool, mask.shape == tensor.shape else { throw bad("the mask must be bool and of the tensor's shape") }
+        if let problem = ElementBits.maskProblem(mask, of: tensor) { throw bad("mask: \(problem)") }
+        return [(job.entry, store(job.name, .param, tensor, parameter: nil)),
+                (maskEntry, store(job.name, .mask, mask, parameter: tensor))]
+    }
+}
+
+/// Parameters the artifact writer replaces as it encodes them, each with a new mask: a pass that
+/// derives tensors (pruning) streams its result this way, so only the tensors in flight are in
+/// memory (docs/formats.md §8, "Memory"). `derive` runs once per listed name, on some writer thread.
+public struct ArtifactDerivation: Sendable {
+    /// The parameters replaced; their masks follow the package's masks in this order.
+    public var names: [String]
+    /// The new tensor (same dtype, shape and quantization) and its `bool` mask.
+    public var derive: @Sendable (_ name: String, _ tensor: Tensor) throws -> (tensor: Tensor, mask: Tensor)
+    /// The provenance to record, asked for once every tensor is derived (it may summarise them); nil
+    /// keeps the package's.
+    public var provenance: (@Sendable () -> Provenance)?
+
+    public init(names: [String], derive: @escaping @Sendable (String, Tensor) throws -> (tensor: Tensor, mask: Tensor),
+                provenance: (@Sendable () -> Provenance)? = nil) {
+        self.names = names
+        self.derive = derive
+        self.provenance = provenance
     }
 }
 

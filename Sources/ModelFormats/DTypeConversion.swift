@@ -26,9 +26,14 @@ enum StoredElement {
     /// Reads `bytes` (little endian unless `bigEndian`) as a tensor of `shape`, converting a
     /// foreign element type; the conversion record is named `name`.
     func tensor(_ bytes: UnsafeRawBufferPointer, shape: Shape, bigEndian: Bool, path: String, entry: String?,
-                name: String) throws -> (Tensor, DTypeConversion?) {
+                name: String, mapping: MappedFile? = nil) throws -> (Tensor, DTypeConversion?) {
         switch self {
         case .native(let dtype):
+            // Little-endian bytes of a mapped file are used in place (docs/formats.md §8, "Memory").
+            if !bigEndian, let mapping, let n = shape.checkedElementCount, checkedMultiply(n, dtype.byteSize) == bytes.count,
+               let storage = mapping.storage(borrowing: bytes, width: dtype.byteSize) {
+                return (Tensor(dtype: dtype, shape: shape, storage: storage), nil)
+            }
             var tensor = try Tensor(dtype: dtype, shape: shape, bytes: bytes)
             if bigEndian { tensor.withUnsafeMutableBytes { Npy.swapBytes($0, width: dtype.byteSize) } }
             return (tensor, nil)

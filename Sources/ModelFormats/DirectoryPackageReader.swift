@@ -40,7 +40,7 @@ public struct DirectoryPackageReader: WeightArchiveReader {
         files.sort { $0.relative < $1.relative }
         var package = PackageAssembler(path: path, limits: limits)
         for (relative, file) in files {
-            try withMappedFile(file, limits: limits) { try package.add(relative, raw: $0, entry: relative) }
+            try withMappedFile(file, limits: limits) { try package.add(relative, raw: $0.bytes, entry: relative, mapping: $0) }
         }
         return try package.contents()
     }

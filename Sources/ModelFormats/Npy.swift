@@ -26,7 +26,7 @@ public enum Npy {
     /// and the size the shape needs are checked before any element byte is read), converting
     /// float64 to f32 and int16/uint16 to i32; the conversion (named `name`) is returned for the caller's note.
     static func decodeReporting(raw bytes: UnsafeRawBufferPointer, path: String, entry: String?, name: String,
-                                limits: ReadLimits) throws -> (tensor: Tensor, conversion: DTypeConversion?) {
+                                limits: ReadLimits, mapping: MappedFile? = nil) throws -> (tensor: Tensor, conversion: DTypeConversion?) {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
 
         guard bytes.count >= 10 else { throw malformed("truncated .npy: \(bytes.count) bytes, too short for the header") }
@@ -75,7 +75,7 @@ public enum Npy {
         let shape = Shape(fields.shape)
         let stored = fortran ? Shape(fields.shape.reversed()) : shape
         var (tensor, conversion) = try element.tensor(UnsafeRawBufferPointer(rebasing: bytes[dataOffset...]), shape: stored,
-                                                      bigEndian: bigEndian, path: path, entry: entry, name: name)
+                                                      bigEndian: bigEndian, path: path, entry: entry, name: name, mapping: mapping)
         if fortran { tensor = cOrder(fromFortran: tensor, shape: shape) }
         return (tensor, conversion)
     }

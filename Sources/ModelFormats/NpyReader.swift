@@ -12,7 +12,7 @@ public struct NpyReader: WeightArchiveReader {
         let path = displayPath(url)
         let name = url.deletingPathExtension().lastPathComponent
         let (tensor, conversion) = try withMappedFile(url, limits: limits) {
-            try Npy.decodeReporting(raw: $0, path: path, entry: nil, name: name, limits: limits)
+            try Npy.decodeReporting(raw: $0.bytes, path: path, entry: nil, name: name, limits: limits, mapping: $0)
         }
         var tensors = TensorMap()
         tensors[name] = tensor

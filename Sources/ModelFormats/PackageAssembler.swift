@@ -40,15 +40,15 @@ struct PackageAssembler {
         try data.withUnsafeBytes { try add(relative, raw: $0, entry: entry) }
     }
 
-    /// The same over any bytes (a memory-mapped directory file).
-    mutating func add(_ relative: String, raw data: UnsafeRawBufferPointer, entry: String?) throws {
+    /// The same over any bytes; tensors of a memory-mapped directory file (`mapping`) borrow its bytes.
+    mutating func add(_ relative: String, raw data: UnsafeRawBufferPointer, entry: String?, mapping: MappedFile? = nil) throws {
         guard Self.isPackageFile(relative) else { return }
         if relative.hasSuffix(".npy") {
             try admitTensors(1)
-            let (tensor, conversion) = try Npy.decodeReporting(raw: data, path: path, entry: entry, name: relative, limits: limits)
+            let (tensor, conversion) = try Npy.decodeReporting(raw: data, path: path, entry: entry, name: relative, limits: limits, mapping: mapping)
             decoded.append((relative, [(nil, tensor, conversion)]))
         } else if relative.hasSuffix(".safetensors") {
-            let file = try Safetensors.decodeReporting(raw: data, path: path, entry: entry, limits: limits)
+            let file = try Safetensors.decodeReporting(raw: data, path: path, entry: entry, limits: limits, mapping: mapping)
             try admitTensors(file.tensors.count)
             let conversions = Dictionary(file.conversions.map { ($0.tensor, $0) }) { a, _ in a }
             decoded.append((relative, file.tensors.map { ($0.name, $0.tensor, conversions[$0.name]) }))
@@ -109,26 +109,4 @@ func hasExtension(_ url: URL, _ extensions: [String]) -> Bool {
 /// wherever a cache (Hugging Face, DVC) keeps it. Nil when it does not exist.
 public func inputFileSize(_ url: URL) -> Int? {
     (try? FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path))?[.size].flatMap { ($0 as? NSNumber)?.intValue }
-}
-
-/// Calls `body` with a regular file's bytes (through any symbolic link) memory-mapped, refusing one
-/// larger than the decoded-size cap first. Nothing is copied, and a page is read from disk only when
-/// touched, so the decoders' header checks run before the rest of the file is read and a tensor's
-/// bytes are read once, straight into the tensor.
-func withMappedFile<T>(_ url: URL, limits: ReadLimits, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
-    let path = displayPath(url)
-    guard let size = inputFileSize(url) else { throw FormatError.fileNotFound(path: path) }
-    guard size <= limits.maxDecodedBytes else {
-        throw FormatError.limitExceeded(path: path, entry: nil, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
-    }
-    let data: Data
-    do { data = try Data(contentsOf: url, options: .alwaysMapped) }
-    catch { throw FormatError.unreadable(path: path, reason: error.localizedDescription) }
-    return try data.withUnsafeBytes(body)
-}
-
-/// A whole regular file's bytes (through any symbolic link), refusing one larger than the
-/// decoded-size cap before reading it.
-func readWholeFile(_ url: URL, limits: ReadLimits) throws -> [UInt8] {
-    try withMappedFile(url, limits: limits) { [UInt8]($0) }
 }

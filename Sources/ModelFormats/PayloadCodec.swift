@@ -9,8 +9,17 @@ struct EncodedPayload {
     var member: [UInt8]
 }
 
+/// How a tensor is stored: the candidate that compressed smallest, and its sizes.
+struct PayloadChoice: Sendable {
+    var encoding: TensorEncoding
+    var transform: ByteTransform
+    var encodedBytes: Int
+    /// Size of the zstd frame (the member).
+    var storedBytes: Int
+}
+
 /// Builds artifact members from tensors (docs/formats.md §4), streaming the encoded bytes into
-/// zstd block by block so no full-size intermediate copy is made.
+/// zstd block by block and the frame into a sink, so no full-size intermediate copy is made.
 enum PayloadEncoder {
     /// Every valid (encoding, transform) pair for `tensor`, cheapest to try first.
     static func candidates(for tensor: Tensor) -> [(TensorEncoding, ByteTransform)] {
@@ -30,6 +39,31 @@ enum PayloadEncoder {
         return result
     }
 
+    /// Compresses each candidate once into `spill` and keeps only the smallest frame (ties go to
+    /// the earlier candidate), at the spill's end on entry: a later winner is moved down over the
+    /// previous one, a loser is cut off. Returns the choice and the frame's offset in `spill`.
+    static func storeSmallest(_ candidates: [(source: Tensor, encoding: TensorEncoding, transform: ByteTransform)],
+                              level: Int, in spill: SpillFile) -> (choice: PayloadChoice, offset: Int) {
+        let start = spill.end
+        var best: PayloadChoice?
+        for candidate in candidates {
+            let at = spill.end
+            let encoded = encode(candidate.source, encoding: candidate.encoding, transform: candidate.transform, level: level,
+                                 into: spill.append)
+            let choice = PayloadChoice(encoding: candidate.encoding, transform: candidate.transform,
+                                       encodedBytes: encoded, storedBytes: spill.end - at)
+            if best == nil {
+                best = choice
+            } else if choice.storedBytes < best!.storedBytes {
+                spill.moveTail(count: choice.storedBytes, to: start)
+                best = choice
+            } else {
+                spill.truncate(to: at)
+            }
+        }
+        return (best!, start)
+    }
+
     /// Tries every candidate and keeps the smallest member (ties go to the earlier candidate).
     static func smallest(_ tensor: Tensor, level: Int) -> EncodedPayload {
         var best: EncodedPayload?
@@ -41,35 +75,62 @@ enum PayloadEncoder {
     }
 
     static func encode(_ tensor: Tensor, encoding: TensorEncoding, transform: ByteTransform, level: Int) -> EncodedPayload {
+        var member: [UInt8] = []
+        let encodedBytes = encode(tensor, encoding: encoding, transform: transform, level: level) { member.append(contentsOf: $0) }
+        return EncodedPayload(encoding: encoding, transform: transform, encodedBytes: encodedBytes, member: member)
+    }
+
+    /// Compresses `tensor` in `encoding` + `transform` into one zstd frame handed to `sink` piece
+    /// by piece; returns the size of the encoded (decompressed) payload.
+    @discardableResult
+    static func encode(_ tensor: Tensor, encoding: TensorEncoding, transform: ByteTransform, level: Int,
+                       into sink: (UnsafeRawBufferPointer) -> Void) -> Int {
         let width = tensor.dtype.byteSize
         let n = tensor.elementCount
-        return tensor.withUnsafeBytes { raw -> EncodedPayload in
-            let base = raw.baseAddress!
-            switch encoding {
-            case .dense, .int8, .paramNonzero, .paramNonzeroXor:
-                let compressor = ZstdCompressor(level: level, contentSize: n * width)
-                appendElements(base, count: n, width: width, transform: transform, to: compressor)
-                return EncodedPayload(encoding: encoding, transform: transform, encodedBytes: n * width, member: compressor.finish())
-            case .sparse:
-                var bitmap = [UInt8](repeating: 0, count: (n + 7) / 8)
-                var packed = [UInt8]()
-                packed.reserveCapacity(n * width / 4)
-                for i in 0..<n where !ElementBits.isAllZero(base, i, width: width) {
-                    bitmap[i >> 3] |= 1 << UInt8(i & 7)
-                    packed.append(contentsOf: UnsafeRawBufferPointer(start: base + i * width, count: width))
-                }
-                let encodedBytes = bitmap.count + packed.count
-                let compressor = ZstdCompressor(level: level, contentSize: encodedBytes)
-                bitmap.withUnsafeBytes { compressor.append($0) }
-                compressor.endBlock()
-                packed.withUnsafeBytes { values in
-                    if let p = values.baseAddress {
-                        appendElements(p, count: packed.count / width, width: width, transform: transform, to: compressor)
+        return tensor.withUnsafeBytes { raw -> Int in
+            withoutActuallyEscaping(sink) { sink in
+                let base = raw.baseAddress!
+                switch encoding {
+                case .dense, .int8, .paramNonzero, .paramNonzeroXor:
+                    let compressor = ZstdCompressor(level: level, contentSize: n * width, sink: sink)
+                    appendElements(base, count: n, width: width, transform: transform, to: compressor)
+                    compressor.finish()
+                    return n * width
+                case .sparse:
+                    var bitmap = [UInt8](repeating: 0, count: (n + 7) / 8)
+                    var nonzero = 0
+                    for i in 0..<n where !ElementBits.isAllZero(base, i, width: width) {
+                        bitmap[i >> 3] |= 1 << UInt8(i & 7)
+                        nonzero += 1
                     }
+                    let encodedBytes = bitmap.count + nonzero * width
+                    let compressor = ZstdCompressor(level: level, contentSize: encodedBytes, sink: sink)
+                    bitmap.withUnsafeBytes { compressor.append($0) }
+                    compressor.endBlock()
+                    appendPackedValues(base, count: n, width: width, transform: transform, to: compressor)
+                    compressor.finish()
+                    return encodedBytes
                 }
-                return EncodedPayload(encoding: .sparse, transform: transform, encodedBytes: encodedBytes, member: compressor.finish())
             }
         }
+    }
+
+    /// The non-zero elements, packed, gathered one shuffle block at a time (the same blocks a
+    /// fully packed copy would be cut into, so the frame does not depend on the gathering).
+    private static func appendPackedValues(_ base: UnsafeRawPointer, count n: Int, width: Int, transform: ByteTransform,
+                                           to compressor: ZstdCompressor) {
+        let block = UnsafeMutableRawPointer.allocate(byteCount: ByteShuffle.blockElements * width, alignment: 64)
+        defer { block.deallocate() }
+        var gathered = 0
+        for i in 0..<n where !ElementBits.isAllZero(base, i, width: width) {
+            (block + gathered * width).copyMemory(from: base + i * width, byteCount: width)
+            gathered += 1
+            if gathered == ByteShuffle.blockElements {
+                appendElements(block, count: gathered, width: width, transform: transform, to: compressor)
+                gathered = 0
+            }
+        }
+        if gathered > 0 { appendElements(block, count: gathered, width: width, transform: transform, to: compressor) }
     }
 
     private static func appendElements(_ base: UnsafeRawPointer, count: Int, width: Int, transform: ByteTransform,

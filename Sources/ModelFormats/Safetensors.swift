@@ -43,8 +43,9 @@ public enum Safetensors {
     /// As `decodeWithMetadata` over any bytes, such as a memory-mapped file (the header and the
     /// data layout are checked before any tensor byte is read), with one record per tensor
     /// converted from F64/I16/U16.
-    static func decodeReporting(raw bytes: UnsafeRawBufferPointer, path: String, entry: String? = nil, limits: ReadLimits)
-        throws -> (tensors: TensorMap, metadata: [String: String], conversions: [DTypeConversion]) {
+    /// Tensors borrow their bytes from `mapping` (the file `bytes` lie in) where it is given.
+    static func decodeReporting(raw bytes: UnsafeRawBufferPointer, path: String, entry: String? = nil, limits: ReadLimits,
+                                mapping: MappedFile? = nil) throws -> (tensors: TensorMap, metadata: [String: String], conversions: [DTypeConversion]) {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
 
         guard bytes.count >= 8 else { throw malformed("truncated safetensors: \(bytes.count) bytes, too short for the header length") }
@@ -100,7 +101,7 @@ public enum Safetensors {
         for e in entries {
             let span = UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)])
             let (tensor, conversion) = try e.element.tensor(span, shape: Shape(e.shape), bigEndian: false, path: path,
-                                                            entry: entry, name: e.name)
+                                                            entry: entry, name: e.name, mapping: mapping)
             tensors[e.name] = tensor
             if let conversion { conversions.append(conversion) }
         }

@@ -10,7 +10,7 @@ public struct SafetensorsReader: WeightArchiveReader {
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         let path = displayPath(url)
-        let file = try withMappedFile(url, limits: limits) { try Safetensors.decodeReporting(raw: $0, path: path, limits: limits) }
+        let file = try withMappedFile(url, limits: limits) { try Safetensors.decodeReporting(raw: $0.bytes, path: path, limits: limits, mapping: $0) }
         return PackageContents(tensors: file.tensors, source: path, notes: file.conversions.map { .converted($0) })
     }
 }

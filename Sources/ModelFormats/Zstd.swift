@@ -1,14 +1,18 @@
 import CZstd
 
-/// One-shot zstd frames over libzstd (frames carry their content size and a content checksum).
+/// zstd frames over libzstd (frames carry their content size and a content checksum).
 public enum Zstd {
     public static let defaultLevel = 3
 
     /// Compresses `bytes` into one frame at `level`, with the content size and checksum flag set.
     public static func compress(_ bytes: UnsafeRawBufferPointer, level: Int = defaultLevel) -> [UInt8] {
-        let stream = ZstdCompressor(level: level, contentSize: bytes.count)
-        stream.append(bytes)
-        return stream.finish()
+        var frame: [UInt8] = []
+        withoutActuallyEscaping({ (piece: UnsafeRawBufferPointer) in frame.append(contentsOf: piece) }) { sink in
+            let stream = ZstdCompressor(level: level, contentSize: bytes.count, sink: sink)
+            stream.append(bytes)
+            stream.finish()
+        }
+        return frame
     }
 
     /// Decompresses one frame whose decoded size must be exactly `expectedSize` (a bomb guard:
@@ -35,20 +39,26 @@ public struct ZstdError: Error, CustomStringConvertible, Equatable {
     public var description: String { reason }
 }
 
-/// Streaming compression of one frame with a pledged content size.
+/// Streaming compression of one frame with a pledged content size; the compressed bytes go to
+/// `sink` as zstd produces them (an array, an archive member, a byte count).
 final class ZstdCompressor {
     private let context: OpaquePointer
-    private(set) var output: [UInt8] = []
+    private let sink: (UnsafeRawBufferPointer) -> Void
+    private let scratch: UnsafeMutableRawBufferPointer
 
-    init(level: Int, contentSize: Int) {
+    init(level: Int, contentSize: Int, sink: @escaping (UnsafeRawBufferPointer) -> Void) {
         context = ZSTD_createCCtx()
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
         ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1)
         ZSTD_CCtx_setPledgedSrcSize(context, UInt64(contentSize))
-        output.reserveCapacity(ZSTD_compressBound(contentSize) + 64)
+        self.sink = sink
+        scratch = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 64)
     }
 
-    deinit { ZSTD_freeCCtx(context) }
+    deinit {
+        ZSTD_freeCCtx(context)
+        scratch.deallocate()
+    }
 
     func append(_ bytes: UnsafeRawBufferPointer) { run(bytes, directive: ZSTD_e_continue) }
 
@@ -56,23 +66,16 @@ final class ZstdCompressor {
     /// (a bitmap and float byte planes have very different byte distributions).
     func endBlock() { run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_flush) }
 
-    func finish() -> [UInt8] {
-        run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_end)
-        return output
-    }
+    func finish() { run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_end) }
 
     private func run(_ bytes: UnsafeRawBufferPointer, directive: ZSTD_EndDirective) {
         var input = ZSTD_inBuffer(src: bytes.baseAddress, size: bytes.count, pos: 0)
-        var scratch = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
         while true {
-            let remaining = scratch.withUnsafeMutableBytes { buf -> Int in
-                var out = ZSTD_outBuffer(dst: buf.baseAddress, size: buf.count, pos: 0)
-                let r = ZSTD_compressStream2(context, &out, &input, directive)
-                // Compression of in-memory input only fails on programming errors (bad parameters).
-                precondition(ZSTD_isError(r) == 0, String(cString: ZSTD_getErrorName(r)))
-                output.append(contentsOf: UnsafeRawBufferPointer(start: buf.baseAddress, count: out.pos))
-                return r
-            }
+            var out = ZSTD_outBuffer(dst: scratch.baseAddress, size: scratch.count, pos: 0)
+            let remaining = ZSTD_compressStream2(context, &out, &input, directive)
+            // Compression of in-memory input only fails on programming errors (bad parameters).
+            precondition(ZSTD_isError(remaining) == 0, String(cString: ZSTD_getErrorName(remaining)))
+            if out.pos > 0 { sink(UnsafeRawBufferPointer(start: scratch.baseAddress, count: out.pos)) }
             let done = directive == ZSTD_e_end ? remaining == 0 : input.pos == input.size
             if done { return }
         }

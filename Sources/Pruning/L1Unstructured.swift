@@ -13,32 +13,31 @@ public struct L1Unstructured: Pruner {
     public init(amount: PruningAmount) { self.amount = amount }
 
     public func mask(importance: Tensor, existing: Tensor?) throws -> Tensor {
-        let n = importance.elementCount
-        guard n <= Int(UInt32.max) else { throw PruningError.tooManyEntries(n) }
-        var mask: Tensor
-        if let existing {
-            try MaskSet.check(existing, fits: importance.shape, name: "tensor")
-            mask = existing
-        } else {
-            mask = MaskSet.allKept(importance.shape)
-        }
-        let scores = importance.toF32()
-        try mask.withUnsafeMutableBufferPointer(of: UInt8.self) { keep in
-            try scores.withUnsafeBufferPointer(of: Float.self) { values in
-                // Sort key: |x| as its bit pattern (monotone for non-negative floats, NaN above +inf),
-                // then the flat index — this is the tie rule.
-                var keys = [UInt64]()
-                keys.reserveCapacity(n)
-                for i in 0..<n where keep[i] != 0 {
-                    let magnitude = UInt64(values[i].bitPattern & 0x7FFF_FFFF)
-                    keys.append(magnitude << 32 | UInt64(i))
-                }
-                let k = try amount.count(of: keys.count)
-                guard k > 0 else { return }
-                keys.sort()
-                for key in keys[..<k] { keep[Int(key & 0xFFFF_FFFF)] = 0 }
+        try cut(importance: importance, existing: existing).mask(importance: importance, existing: existing)
+    }
+
+    /// The cut that `mask(importance:existing:)` applies (no mask is made: for large models).
+    public func cut(importance: Tensor, existing: Tensor?) throws -> MagnitudeCut {
+        try cuts(of: [(importance, existing)])[0]
+    }
+
+    /// One ranking across `tensors` in order, as `globalMasks` makes it, as one cut per tensor:
+    /// counting passes over the data, no concatenated copy (docs/pruning.md, "Large models").
+    public func globalCuts(importance: [Tensor], existing: [Tensor?]) throws -> [MagnitudeCut] {
+        precondition(importance.count == existing.count, "one existing mask (or nil) per tensor")
+        return try cuts(of: Array(zip(importance, existing)))
+    }
+
+    private func cuts(of tensors: [(importance: Tensor, existing: Tensor?)]) throws -> [MagnitudeCut] {
+        var kept = 0
+        for (importance, existing) in tensors {
+            if let existing {
+                try MaskSet.check(existing, fits: importance.shape, name: "tensor")
+                kept += MaskSet.keptCount(existing)
+            } else {
+                kept += importance.elementCount
             }
         }
-        return mask
+        return MagnitudeCut.cuts(pruning: try amount.count(of: kept), of: tensors)
     }
 }

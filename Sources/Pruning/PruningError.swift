@@ -22,8 +22,6 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
     case maskNotBool(tensor: String, dtype: DType)
     /// A tensor whose dtype pruning cannot zero (integers without quantization parameters, bool).
     case unsupportedDType(tensor: String, dtype: DType)
-    /// More than 2³² entries in one ranking (the tie-break key holds a 32-bit index).
-    case tooManyEntries(Int)
 
     public var description: String {
         switch self {
@@ -47,8 +45,6 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
             return "mask of '\(tensor)' has dtype \(dtype.rawValue), expected bool"
         case .unsupportedDType(let tensor, let dtype):
             return "cannot prune '\(tensor)' of dtype \(dtype.rawValue)"
-        case .tooManyEntries(let n):
-            return "cannot rank \(n) entries at once (at most 4294967295)"
         }
     }
 

@@ -10,9 +10,18 @@ public struct SparsitySummary: Codable, Sendable {
         /// Entries the stored mask prunes (nil: no mask).
         public var masked: Int?
         public var sparsity: Double { count == 0 ? 0 : Double(zeros) / Double(count) }
+
+        public init(name: String, count: Int, zeros: Int, masked: Int?) {
+            self.name = name
+            self.count = count
+            self.zeros = zeros
+            self.masked = masked
+        }
     }
 
     public var entries: [Entry]
+
+    public init(entries: [Entry]) { self.entries = entries }
 
     public var count: Int { entries.reduce(0) { $0 + $1.count } }
     public var zeros: Int { entries.reduce(0) { $0 + $1.zeros } }
@@ -25,10 +34,8 @@ public struct SparsitySummary: Codable, Sendable {
             : package.masks.names)
         entries = names.compactMap { name in
             guard let tensor = package.tensors[name] else { return nil }
-            let values = tensor.floats
-            let zeros = values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
             let masked = package.masks[name].map { $0.elementCount - MaskSet.keptCount($0) }
-            return Entry(name: name, count: values.count, zeros: zeros, masked: masked)
+            return Entry(name: name, count: tensor.elementCount, zeros: tensor.zeroCount, masked: masked)
         }
     }
 }

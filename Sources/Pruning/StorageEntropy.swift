@@ -12,16 +12,23 @@ public enum StorageEntropy {
     public static func bits(of tensor: Tensor) -> Double {
         let n = tensor.elementCount, width = tensor.dtype.byteSize
         guard n > 0 else { return 0 }
-        var histograms = [[Int]](repeating: [Int](repeating: 0, count: 256), count: width)
+        // One 256-bin histogram per byte plane, flat; a pointer loop (this runs over whole models).
+        var counts = [Int](repeating: 0, count: 256 * width)
         var nonZero = 0
         tensor.withUnsafeBytes { bytes in
-            for i in 0..<n {
-                let element = bytes[(i * width)..<(i * width + width)]
-                guard element.contains(where: { $0 != 0 }) else { continue }
-                nonZero += 1
-                for (b, byte) in element.enumerated() { histograms[b][Int(byte)] += 1 }
+            counts.withUnsafeMutableBufferPointer { histogram in
+                let base = bytes.baseAddress!
+                for i in 0..<n {
+                    let element = base + i * width
+                    var b = 0
+                    while b < width && element.load(fromByteOffset: b, as: UInt8.self) == 0 { b += 1 }
+                    guard b < width else { continue }
+                    nonZero += 1
+                    for b in 0..<width { histogram[b << 8 | Int(element.load(fromByteOffset: b, as: UInt8.self))] += 1 }
+                }
             }
         }
+        let histograms = (0..<width).map { counts[($0 << 8)..<(($0 + 1) << 8)] }
         let maskBits = Double(n) * binaryEntropy(Double(nonZero) / Double(n))
         let valueBits = histograms.reduce(0.0) { sum, histogram in
             sum + histogram.reduce(0.0) { $0 + ($1 == 0 ? 0 : -Double($1) * log2(Double($1) / Double(nonZero))) }

@@ -3,6 +3,7 @@ extension Tensor {
     /// precision is widened, integers and booleans are converted.
     public func toF32() -> Tensor {
         if dtype == .f32 && quant == nil { return self }
+        defer { storage.releaseResidentPages() }
         var out = Tensor(zeros: .f32, shape)
         let n = elementCount
         out.withUnsafeMutableBufferPointer(of: Float.self) { dst in

@@ -49,24 +49,29 @@ public struct Tensor: @unchecked Sendable {
     public var elementCount: Int { shape.elementCount }
     public var byteCount: Int { storage.byteCount }
 
+    /// Read access; for a large tensor borrowed from a mapped file the pages read are handed back
+    /// afterwards (`TensorStorage.releaseResidentPages`), so reading every tensor once needs memory
+    /// for one at a time.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.byteCount))
+        defer { storage.releaseResidentPages() }
+        return try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.byteCount))
     }
 
     public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        if !isKnownUniquelyReferenced(&storage) || storage.isBorrowed { storage = storage.copy() }
         return try body(UnsafeMutableRawBufferPointer(start: storage.pointer, count: storage.byteCount))
     }
 
     /// Typed read access; `T` must match the dtype's element size.
     public func withUnsafeBufferPointer<T, R>(of type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
         precondition(MemoryLayout<T>.stride == dtype.byteSize, "\(T.self) does not match \(dtype)")
+        defer { storage.releaseResidentPages() }
         return try body(UnsafeBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: elementCount))
     }
 
     public mutating func withUnsafeMutableBufferPointer<T, R>(of type: T.Type, _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
         precondition(MemoryLayout<T>.stride == dtype.byteSize, "\(T.self) does not match \(dtype)")
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        if !isKnownUniquelyReferenced(&storage) || storage.isBorrowed { storage = storage.copy() }
         return try body(UnsafeMutableBufferPointer(start: storage.pointer.assumingMemoryBound(to: T.self), count: elementCount))
     }
 

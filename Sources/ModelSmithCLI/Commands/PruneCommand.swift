@@ -101,25 +101,62 @@ struct PruneCommand: ParsableCommand {
         }
         if !force && FileManager.default.fileExists(atPath: output) { throw FormatError.outputExists(path: output) }
 
-        var pruned = try package.pruned(parameters, by: L1Unstructured(amount: pruningAmount), scope: scope.pruningScope)
-        let summary = SparsitySummary(pruned, parameters: parameters)
-        pruned.provenance.steps.append(ProvenanceStep(step: "prune", options: [
-            "method": .string("l1_unstructured"),
-            "amount": amountJSON(pruningAmount),
-            "amount_kind": .string(pruningAmount.isCount ? "count" : "fraction"),
-            "scope": .string(scope.rawValue),
-            "parameters": .array(parameters.map { .string($0) }),
-        ], results: [
-            "sparsity": .number(summary.sparsity),
-            "pruned": .number(Double(summary.zeros)),
-            "count": .number(Double(summary.count)),
-        ]))
-        let written = try Artifact.write(pruned.contents, to: output, options: ArtifactWriteOptions(level: level, force: force))
-        let storage = StorageRow.rows(pruned, index: written.index)
-        try printResult(summary, storage: storage, output: output, fileBytes: written.fileBytes, console: console)
+        // Streams: the cuts come from counting passes, and each mask and pruned weight is made as
+        // the artifact writer encodes it, so memory stays at the tensors in flight (docs/pruning.md).
+        let cuts = try package.magnitudeCuts(parameters, by: L1Unstructured(amount: pruningAmount), scope: scope.pruningScope)
+        let cutByName = Dictionary(uniqueKeysWithValues: zip(parameters, cuts))
+        let existingMasks = package.masks
+        let prunedStats = PrunedStats()
+        let step: @Sendable (SparsitySummary) -> ProvenanceStep = { [scope] summary in
+            ProvenanceStep(step: "prune", options: [
+                "method": .string("l1_unstructured"),
+                "amount": Self.amountJSON(pruningAmount),
+                "amount_kind": .string(pruningAmount.isCount ? "count" : "fraction"),
+                "scope": .string(scope.rawValue),
+                "parameters": .array(parameters.map { .string($0) }),
+            ], results: [
+                "sparsity": .number(summary.sparsity),
+                "pruned": .number(Double(summary.zeros)),
+                "count": .number(Double(summary.count)),
+            ])
+        }
+        let provenance = package.provenance
+        let derivation = ArtifactDerivation(names: parameters, derive: { name, weight in
+            let mask = cutByName[name]!.mask(importance: weight, existing: existingMasks[name])
+            let pruned = try weight.masked(by: mask, name: name)
+            prunedStats.record(name, pruned: pruned, mask: mask)
+            return (pruned, mask)
+        }, provenance: {
+            var result = provenance
+            result.steps.append(step(prunedStats.summary(parameters)))
+            return result
+        })
+        let written = try Artifact.write(package.contents, to: output, options: ArtifactWriteOptions(level: level, force: force),
+                                         deriving: derivation)
+        let storage = StorageRow.rows(package, index: written.index, pruned: prunedStats)
+        try printResult(prunedStats.summary(parameters), storage: storage, output: output, fileBytes: written.fileBytes, console: console)
     }
 
-    private func amountJSON(_ amount: PruningAmount) -> JSONValue {
+    /// What each pruned tensor came out as, recorded while the artifact is written (the tensors
+    /// themselves are not kept).
+    final class PrunedStats: @unchecked Sendable {
+        struct Row { var entry: SparsitySummary.Entry; var entropyBits: Double }
+        private var rows: [String: Row] = [:]
+        private let lock = NSLock()
+
+        func record(_ name: String, pruned: Tensor, mask: Tensor) {
+            let row = Row(entry: SparsitySummary.Entry(name: name, count: pruned.elementCount, zeros: pruned.zeroCount,
+                                                       masked: mask.elementCount - MaskSet.keptCount(mask)),
+                          entropyBits: StorageEntropy.bits(of: pruned))
+            lock.lock(); rows[name] = row; lock.unlock()
+        }
+
+        subscript(name: String) -> Row? { lock.lock(); defer { lock.unlock() }; return rows[name] }
+
+        func summary(_ names: [String]) -> SparsitySummary { SparsitySummary(entries: names.compactMap { self[$0]?.entry }) }
+    }
+
+    private static func amountJSON(_ amount: PruningAmount) -> JSONValue {
         switch amount.kind {
         case .fraction(let f): return .number(f)
         case .count(let n): return .number(Double(n))
@@ -136,16 +173,18 @@ struct PruneCommand: ParsableCommand {
         var bitsPerWeight: Double
         var entropyBitsPerWeight: Double
 
-        static func rows(_ package: ModelPackage, index: ArtifactIndex) -> [StorageRow] {
-            index.params.compactMap { entry in
+        /// One row per parameter of `index`; pruned ones from `pruned`, the others from `package`.
+        static func rows(_ package: ModelPackage, index: ArtifactIndex, pruned: PrunedStats) -> [StorageRow] {
+            let masks = Dictionary(index.tensors.filter { $0.role == .mask }.map { ($0.name, $0.storedBytes) }, uniquingKeysWith: { a, _ in a })
+            return index.params.compactMap { entry in
                 guard let tensor = package.tensors[entry.name] else { return nil }
-                let mask = index.tensors.first { $0.role == .mask && $0.name == entry.name }
-                let stored = entry.storedBytes + (mask?.storedBytes ?? 0)
-                let n = max(tensor.elementCount, 1)
-                let zeros = tensor.zeroCount
-                return StorageRow(name: entry.name, count: tensor.elementCount, zeros: zeros, sparsity: Double(zeros) / Double(n),
+                let stored = entry.storedBytes + (masks[entry.name] ?? 0)
+                let count = tensor.elementCount, n = max(count, 1)
+                let (zeros, entropy) = pruned[entry.name].map { ($0.entry.zeros, $0.entropyBits) }
+                    ?? (tensor.zeroCount, StorageEntropy.bits(of: tensor))
+                return StorageRow(name: entry.name, count: count, zeros: zeros, sparsity: Double(zeros) / Double(n),
                                   storedBytes: stored, bitsPerWeight: Double(stored * 8) / Double(n),
-                                  entropyBitsPerWeight: StorageEntropy.bits(of: tensor) / Double(n))
+                                  entropyBitsPerWeight: entropy / Double(n))
             }
         }
     }
