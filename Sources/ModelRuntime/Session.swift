@@ -20,7 +20,7 @@ public final class Session: @unchecked Sendable {
     /// The plan for every batch size, or — for a graph that moves elements across the batch
     /// (`ExecutionPlan.needsConcreteBatch`) — the plan for `maxBatch` (or the graph's fixed batch).
     let plan: ExecutionPlan
-    private let tensors: TensorMap
+    let tensors: TensorMap
     private let lock = NSLock()
     /// Idle arenas by plan (`concreteBatch`, 0 for the plan of every batch size).
     private var idleArenas: [Int: [Arena]] = [:]
