@@ -2,7 +2,7 @@ import Kernels
 import TensorCore
 import XCTest
 
-/// oneDNN's int8 convolution (`Int8Conv2d`) against the integer convolution written out:
+/// oneDNN's int8 convolution (`Int8Conv2d`) against the plain convolution loop on `q − z`:
 /// `Σ (q − z)·w` with padding as real 0, for grouped, depthwise and 1×1 geometries. Without VNNI
 /// it must refuse rather than run inexactly.
 final class Int8Conv2dTests: XCTestCase {
@@ -38,32 +38,18 @@ final class Int8Conv2dTests: XCTestCase {
         }
     }
 
-    /// `[batch, OH, OW, O]` accumulators of the convolution, written out.
+    /// `[batch, OH, OW, O]` accumulators from `Conv2d.reference` on `q − z` and the weights as
+    /// floats (double accumulation: these sums are integers well inside its exact range).
     static func integerConvolution(_ g: Conv2dGeometry, batch: Int, input: [UInt8], weights: [Int8], zeroPoint: Int32) -> [Int32] {
-        let icPerGroup = g.inChannels / g.groups, ocPerGroup = g.outChannels / g.groups
-        var out = [Int32](repeating: 0, count: batch * g.outHeight * g.outWidth * g.outChannels)
+        let x = input.map { Float(Int32($0) - zeroPoint) }
+        let w = Tensor(weights.map { Float($0) }, shape: [g.outChannels, g.inChannels / g.groups, g.kernel.h, g.kernel.w])
+        let positions = g.outHeight * g.outWidth
+        var nchw = [Float](repeating: 0, count: batch * g.outChannels * positions)
+        Conv2d.reference(batch: batch, geometry: g, input: x, weight: w, bias: nil, postOp: .none, output: &nchw)
+        var out = [Int32](repeating: 0, count: nchw.count)
         for n in 0..<batch {
-            for y in 0..<g.outHeight {
-                for x in 0..<g.outWidth {
-                    for oc in 0..<g.outChannels {
-                        var sum: Int32 = 0
-                        for icg in 0..<icPerGroup {
-                            let ic = oc / ocPerGroup * icPerGroup + icg
-                            for ky in 0..<g.kernel.h {
-                                let iy = y * g.stride.h - g.padding.h + ky * g.dilation.h
-                                guard iy >= 0, iy < g.inHeight else { continue }
-                                for kx in 0..<g.kernel.w {
-                                    let ix = x * g.stride.w - g.padding.w + kx * g.dilation.w
-                                    guard ix >= 0, ix < g.inWidth else { continue }
-                                    let q = Int32(input[((n * g.inChannels + ic) * g.inHeight + iy) * g.inWidth + ix])
-                                    let w = Int32(weights[((oc * icPerGroup + icg) * g.kernel.h + ky) * g.kernel.w + kx])
-                                    sum += (q - zeroPoint) * w
-                                }
-                            }
-                        }
-                        out[((n * g.outHeight + y) * g.outWidth + x) * g.outChannels + oc] = sum
-                    }
-                }
+            for c in 0..<g.outChannels {
+                for p in 0..<positions { out[(n * positions + p) * g.outChannels + c] = Int32(nchw[(n * g.outChannels + c) * positions + p]) }
             }
         }
         return out
