@@ -46,6 +46,9 @@ public final class Int8Linear: @unchecked Sendable {
     /// `s_x · s_w[j]`: the real value of one accumulator unit in channel j.
     public let accumulatorScales: [Float]
     public let offsets: [Int32]
+    /// `round(b[j] / (s_x·s_w[j]))` alone: the offsets for accumulators that already subtract the
+    /// zero point (`Σ (q − z)·w`, oneDNN's int8 convolution, `Int8Conv2d`).
+    public let biasCodes: [Int32]
 
     /// `weight`: `i8` `[n, k…]` with symmetric `QuantParams` (per channel on axis 0 or per tensor);
     /// `bias`: f32 `[n]` or nil; `product`: which exact product runs (nil = the fastest available).
@@ -65,11 +68,12 @@ public final class Int8Linear: @unchecked Sendable {
         guard b.count == n else { throw Int8KernelError.badWeight("bias has \(b.count) values for \(n) channels") }
         let sums = matmul.channelSums
         let zeroPoint = input.zeroPoint
-        offsets = (0..<n).map { j in
+        let biasCodes: [Int32] = (0..<n).map { j in
             let scaled = (Double(b[j]) / Double(accumulatorScales[j])).rounded(.toNearestOrEven)
-            let biasQ = Int32(max(min(scaled, Double(Int32.max / 2)), Double(Int32.min / 2)))
-            return biasQ &- zeroPoint &* sums[j]
+            return Int32(max(min(scaled, Double(Int32.max / 2)), Double(Int32.min / 2)))
         }
+        self.biasCodes = biasCodes
+        offsets = (0..<n).map { j in biasCodes[j] &- zeroPoint &* sums[j] }
     }
 
     public var n: Int { matmul.n }
@@ -77,15 +81,18 @@ public final class Int8Linear: @unchecked Sendable {
 
     /// An output mode with its per-channel factors computed once (at plan time), so a run
     /// allocates nothing: `s_x·s_w[j] / s_next` for u8, `s_x·s_w[j]` for f32.
+    /// `centred`: for accumulators `Σ (q − z)·w` (`biasCodes`) rather than `Σ q·w` (`offsets`).
     public struct Epilogue: Sendable {
         public let mode: Int8Output
         let factors: [Float]
+        let offsets: [Int32]
     }
 
-    public func epilogue(_ mode: Int8Output) -> Epilogue {
+    public func epilogue(_ mode: Int8Output, centred: Bool = false) -> Epilogue {
+        let offsets = centred ? biasCodes : self.offsets
         switch mode {
-        case .u8(let next, _): return Epilogue(mode: mode, factors: accumulatorScales.map { $0 / next.scale })
-        case .f32: return Epilogue(mode: mode, factors: accumulatorScales)
+        case .u8(let next, _): return Epilogue(mode: mode, factors: accumulatorScales.map { $0 / next.scale }, offsets: offsets)
+        case .f32: return Epilogue(mode: mode, factors: accumulatorScales, offsets: offsets)
         }
     }
 
@@ -105,12 +112,17 @@ public final class Int8Linear: @unchecked Sendable {
         } else {
             try matmul.run(a: x, m: m, c: accumulators, context: context)
         }
+        finish(accumulators, m: m, output: output, epilogue: epilogue)
+    }
+
+    /// The epilogue alone: `m` rows of accumulators into `output` (f32 or u8, bias, fused ReLU).
+    public func finish(_ accumulators: UnsafePointer<Int32>, m: Int, output: UnsafeMutableRawPointer, epilogue: Epilogue) {
         switch epilogue.mode {
         case .u8(let next, let relu):
-            ck_requantize_s32_u8(accumulators, m, n, offsets, epilogue.factors, next.zeroPoint, relu ? 1 : 0,
+            ck_requantize_s32_u8(accumulators, m, n, epilogue.offsets, epilogue.factors, next.zeroPoint, relu ? 1 : 0,
                                  output.assumingMemoryBound(to: UInt8.self))
         case .f32(let relu):
-            ck_dequantize_s32_f32(accumulators, m, n, offsets, epilogue.factors, relu ? 1 : 0,
+            ck_dequantize_s32_f32(accumulators, m, n, epilogue.offsets, epilogue.factors, relu ? 1 : 0,
                                   output.assumingMemoryBound(to: Float.self))
         }
     }

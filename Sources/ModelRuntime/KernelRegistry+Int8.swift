@@ -2,9 +2,10 @@ import Kernels
 import ModelGraph
 import TensorCore
 
-/// The INT8 rows of the kernel registry: a linear, or a conv2d with groups 1, whose weight is `i8`
-/// with `QuantParams` and whose `attrs["input_quant"]` is present (docs/quantization.md,
-/// "Quantized graph"). Other quantized nodes (grouped convs) run FP32 on dequantized weights.
+/// The INT8 rows of the kernel registry: a linear or conv2d whose weight is `i8` with `QuantParams`
+/// and whose `attrs["input_quant"]` is present (docs/quantization.md, "Quantized graph"). A grouped
+/// conv needs oneDNN's int8 convolution, exact only with VNNI; elsewhere it runs FP32 on dequantized
+/// weights and `int8Refusal` says why.
 extension KernelRegistry {
     /// The u8×s8 product every INT8 layer runs on, for tests that prove each product gives the
     /// same bytes (nil, the default: each layer's fastest exact product on this CPU, see
@@ -21,12 +22,22 @@ extension KernelRegistry {
     static func int8Input(of node: Node, tensors: TensorMap) throws -> ActivationQuantization? {
         guard node.op.hasWeightMatrix, let weightName = node.params["weight"], let weight = tensors[weightName],
               weight.dtype == .i8, weight.quant != nil, let attrs = node.attrs["input_quant"] else { return nil }
-        if node.op == .conv2d, try Conv2dAttributes(node).groups != 1 { return nil }
+        if try int8Refusal(of: node) != nil { return nil }
         guard let scale = attrs["scale"]?.doubleValue, scale > 0, let zero = attrs["zero_point"]?.intValue,
               let dtype = attrs["dtype"]?.stringValue.flatMap(DType.init(rawValue:)), dtype == .u8 || dtype == .i8 else {
             throw GraphError.badAttribute(node: node.name, attr: "input_quant", reason: "needs scale > 0, zero_point and dtype u8|i8")
         }
         return ActivationQuantization(scale: Float(scale), zeroPoint: Int32(zero), dtype: dtype)
+    }
+
+    /// Why a quantized conv2d runs FP32 on this host, or nil when nothing stops it running INT8.
+    static func int8Refusal(of node: Node) throws -> String? {
+        guard node.op == .conv2d, try Conv2dAttributes(node).groups != 1 else { return nil }
+        guard Int8Conv2d.isExact else {
+            return "grouped conv: oneDNN's int8 convolution is exact only with VNNI, \(DNNL.effectiveISA) here"
+        }
+        if let forced = int8Product, forced != .oneDNN { return "grouped conv: runs on oneDNN only, \(forced) forced" }
+        return nil
     }
 
     /// Consecutive INT8 layers stay INT8 (DESIGN §5): an INT8 node whose output is not a graph
@@ -74,14 +85,16 @@ extension KernelRegistry {
             }
             let g = try convGeometry(node, input: shape, weight: weight.shape)
             try int8Call(node) { try g.validate() }
-            guard weight.shape[1] == g.inChannels else {
+            guard weight.shape[1] * g.groups == g.inChannels else {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight \(weight.shape) does not fit \(g.inChannels) input channels")
             }
             let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input, product: int8Product) }
             let positions = g.outHeight * g.outWidth
+            let sparse = g.groups == 1 ? sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions }) : nil
+            let direct = try sparse == nil && Int8Conv2d.isExact && (int8Product ?? .oneDNN) == .oneDNN
+                ? int8Call(node) { try Int8Conv2d(geometry: g, weights: layer.matmul.weights, zeroPoint: input.zeroPoint) } : nil
             return .kernel(Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: planned.u8Input, output: output,
-                                            sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions }),
-                                            alwaysSparse: sparsePolicy == .always),
+                                            sparse: sparse, alwaysSparse: sparsePolicy == .always, direct: direct),
                            outputShape: [g.outChannels, g.outHeight, g.outWidth])
         default:
             return nil

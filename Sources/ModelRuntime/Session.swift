@@ -26,7 +26,7 @@ public final class Session: @unchecked Sendable {
     /// (`ExecutionPlan.needsConcreteBatch`) — for `maxBatch` (or the graph's fixed batch); for a
     /// graph with symbolic dims, at the sizes `init` was given (1 for the others).
     let plan: ExecutionPlan
-    private let tensors: TensorMap
+    let tensors: TensorMap
     private let movesBatch: Bool
     private let lock = NSLock()
     /// Idle arenas by plan.

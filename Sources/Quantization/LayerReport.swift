@@ -1,3 +1,5 @@
+import ModelGraph
+import ModelRuntime
 import TensorCore
 
 /// What quantization did to one linear/conv2d node (the `--report` file, one entry per layer).
@@ -26,12 +28,24 @@ public struct LayerReport: Codable, Hashable, Sendable {
     public var weightScaleMax: Float
     /// Test accuracy lost when only this layer is quantized (accuracy-aware mode).
     public var accuracyCost: Double?
+    /// What the layer runs as on the quantizing host: `int8 (product)` or `fp32 (reason)`
+    /// (`Session.int8Placement`), so the report never says INT8 for a layer that runs FP32.
+    public var runsAs: String?
 
     enum CodingKeys: String, CodingKey {
         case node, input, status, reason, rangeMin = "range_min", rangeMax = "range_max", scale,
              zeroPoint = "zero_point", activationType = "activation_dtype", clippedFraction = "clipped_fraction",
              activationSQNR = "activation_sqnr_db", weightSQNR = "weight_sqnr_db", weightScaleMin = "weight_scale_min",
-             weightScaleMax = "weight_scale_max", accuracyCost = "accuracy_cost"
+             weightScaleMax = "weight_scale_max", accuracyCost = "accuracy_cost", runsAs = "runs_as"
+    }
+}
+
+extension LayerReport {
+    /// Fills `runsAs` of each layer from a session of the quantized package at batch 1.
+    public static func recordPlacement(_ layers: inout [LayerReport], quantized: ModelPackage) throws {
+        let session = try Session(package: quantized, options: SessionOptions(maxBatch: 1))
+        let placement = Dictionary(try session.int8Placement(batch: 1).map { ($0.node, $0.runsAs) }, uniquingKeysWith: { first, _ in first })
+        for i in layers.indices { layers[i].runsAs = placement[layers[i].node] ?? "fp32 (\(layers[i].status.rawValue))" }
     }
 }
 

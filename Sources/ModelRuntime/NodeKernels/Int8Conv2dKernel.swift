@@ -2,8 +2,10 @@ import CKernels
 import Kernels
 import TensorCore
 
-/// INT8 `conv2d` (groups = 1): the input as u8 (quantized here, or already u8 from a preceding
-/// INT8 layer), im2col per sample (padding reads the zero point, i.e. real 0), one u8×s8→s32
+/// INT8 `conv2d`: the input as u8 (quantized here, or already u8 from a preceding INT8 layer),
+/// then, where oneDNN's int8 convolution is exact (`direct`, any groups, docs/runtime.md "CPU
+/// dispatch"): that convolution into NHWC accumulators, the epilogue, a reorder to NCHW.
+/// Otherwise (groups = 1): im2col per sample (padding reads the zero point, i.e. real 0), one u8×s8→s32
 /// product over the patches of a chunk of samples, the epilogue (f32 or u8, bias, fused ReLU),
 /// and a transpose from [position, channel] to NCHW. A pruned weight (`sparse`) runs on the sparse
 /// INT8 product where `SparseBreakEven.prefersSparseInt8` says so for the chunk's row count.
@@ -19,9 +21,14 @@ final class Int8Conv2dKernel: NodeKernel {
     let sparse: SparseInt8Matrix?
     /// Run `sparse` at every batch size (`KernelRegistry.SparsePolicy.always`).
     let alwaysSparse: Bool
+    /// oneDNN's int8 convolution of the same weights, when it runs instead of im2col.
+    let direct: Int8Conv2d?
+    let directEpilogue: Int8Linear.Epilogue
 
     init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, rowsPerChunk: Int = 4096,
-         sparse: SparseInt8Matrix? = nil, alwaysSparse: Bool = false) {
+         sparse: SparseInt8Matrix? = nil, alwaysSparse: Bool = false, direct: Int8Conv2d? = nil) {
+        self.direct = direct
+        directEpilogue = layer.epilogue(output, centred: true)
         self.alwaysSparse = alwaysSparse
         self.sparse = sparse
         self.layer = layer
@@ -37,6 +44,7 @@ final class Int8Conv2dKernel: NodeKernel {
     func usesSparse(samples: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: samples * positions, always: alwaysSparse) }
 
     func prepare(batch: Int) throws {
+        if let direct { return try direct.prepare(batch: batch) }
         guard !usesSparse(samples: min(batch, samplesPerChunk)) else { return }
         try layer.matmul.prepare(m: min(batch, samplesPerChunk) * positions)
         if batch > samplesPerChunk, batch % samplesPerChunk != 0 { try layer.matmul.prepare(m: batch % samplesPerChunk * positions) }
@@ -44,6 +52,7 @@ final class Int8Conv2dKernel: NodeKernel {
 
     /// What multiplies a chunk of a run of `batch` samples (`Session.int8Kernels`).
     func implementation(batch: Int) throws -> String {
+        if let direct { return try direct.implementation(batch: batch) }
         let samples = min(batch, samplesPerChunk)
         return usesSparse(samples: samples) ? Int8Workspace.sparseName : try layer.matmul.implementation(m: samples * positions)
     }
@@ -53,6 +62,7 @@ final class Int8Conv2dKernel: NodeKernel {
         let inCount = g.inChannels * g.inHeight * g.inWidth
         let positions = self.positions
         let x = inputIsU8 ? buffers.u8Input(0) : Int8Workspace.quantizedInput(buffers.input(0), count: batch * inCount, layer.input, context)
+        if let direct { return try runDirect(direct, batch: batch, x: x, output: buffers.base + buffers.outputOffset, context: context) }
         let chunk = min(batch, samplesPerChunk)
         let patches = context.workspace(Int8Workspace.patches, byteCount: chunk * positions * layer.k).assumingMemoryBound(to: UInt8.self)
         let acc = context.workspace(Int8Workspace.accumulators, byteCount: chunk * positions * layer.n * 4).assumingMemoryBound(to: Int32.self)
@@ -78,6 +88,19 @@ final class Int8Conv2dKernel: NodeKernel {
             }
             first += count
         }
+    }
+
+    private func runDirect(_ direct: Int8Conv2d, batch: Int, x: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer,
+                           context: ExecutionContext) throws {
+        let rows = batch * positions
+        let nhwc = context.workspace(Int8Workspace.patches, byteCount: direct.stagingBytes(batch: batch))
+        let acc = context.workspace(Int8Workspace.accumulators, byteCount: rows * layer.n * 4).assumingMemoryBound(to: Int32.self)
+        var u8Output = false
+        if case .u8 = directEpilogue.mode { u8Output = true }
+        let staging = context.workspace(Int8Workspace.staging, byteCount: rows * layer.n * (u8Output ? 1 : 4))
+        try direct.run(batch: batch, input: x, staging: nhwc, accumulators: acc, context: context)
+        layer.finish(acc, m: rows, output: staging, epilogue: directEpilogue)
+        try direct.rowsToNCHW(batch: batch, u8: u8Output, rows: staging, output: output, context: context)
     }
 
     /// [sample, position, channel] rows → NCHW samples `first ..< first + count` of `out`.

@@ -43,7 +43,9 @@ struct InspectCommand: ParsableCommand {
             // The products this CPU would run (docs/runtime.md, "CPU dispatch"). A package that does
             // not plan is still shown; `run`/`verify` report why it does not.
             if package.tensors.contains(where: { $0.tensor.dtype == .i8 }) {
-                summary.int8Kernels = (try? Session(package: package, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)) ?? []
+                let session = try? Session(package: package, options: SessionOptions(maxBatch: 1))
+                summary.int8Kernels = (try? session?.int8Kernels(batch: 1)) ?? []
+                summary.int8Placement = (try? session?.int8Placement(batch: 1)) ?? []
             }
         } else {
             summary = ModelSummary(contents: bare!, graph: nil, path: input.model)

@@ -115,12 +115,8 @@ struct QuantizeCommand: ParsableCommand {
                                       timedOut ? "in every configuration tried within --max-time" : "even with one layer quantized"))
         }
         if let searchNote { console.note(searchNote) }
+        try LayerReport.recordPlacement(&layers, quantized: quantized)
         _ = try Artifact.write(quantized.contents, to: output.output, options: ArtifactWriteOptions(force: output.force))
-        if console.verbose {
-            let kernels = try Session(package: quantized, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)
-            console.detail("on this CPU (\(CPUFeatures.summary)) the \(weightBits)-bit layers run on: "
-                           + kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", "))
-        }
         if let report {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -129,11 +125,13 @@ struct QuantizeCommand: ParsableCommand {
         if common.json {
             try JSONOutput.print(layers)
         } else {
-            var text = "quantized \(layers.filter { $0.status == .int8 }.count)/\(layers.count) layers (\(method)) → \(output.output)\n"
+            let running = layers.filter { $0.runsAs?.hasPrefix("int8") == true }.count
+            var text = "quantized \(layers.filter { $0.status == .int8 }.count)/\(layers.count) layers (\(method)), "
+                + "\(running) run INT8 on this CPU (\(CPUFeatures.summary)) → \(output.output)\n"
             for l in layers {
-                text += String(format: "  %-10@ %-8@ range [%.4g, %.4g] scale %.4g zp %d clipped %.4f%% act SQNR %.1f dB w SQNR %.1f dB%@\n",
+                text += String(format: "  %-10@ %-8@ range [%.4g, %.4g] scale %.4g zp %d clipped %.4f%% act SQNR %.1f dB w SQNR %.1f dB%@ runs as %@\n",
                                l.node, l.status.rawValue, l.rangeMin, l.rangeMax, l.scale, l.zeroPoint, l.clippedFraction * 100,
-                               l.activationSQNR, l.weightSQNR, l.reason.map { " (\($0))" } ?? "")
+                               l.activationSQNR, l.weightSQNR, l.reason.map { " (\($0))" } ?? "", l.runsAs ?? "?")
             }
             if let (before, after) = accuracy { text += String(format: "accuracy %.4f → %.4f\n", before, after) }
             console.output(text)

@@ -39,6 +39,8 @@ struct ModelSummary {
     var stored: [StoredTensor] = []
     /// The product each INT8 node runs at batch 1 on this CPU (`Session.int8Kernels`), and the CPU.
     var int8Kernels: [(node: String, kernel: String)] = []
+    /// What each quantized node runs as there: `int8 (product)` or `fp32 (reason)` (`Session.int8Placement`).
+    var int8Placement: [(node: String, runsAs: String)] = []
     var provenance: Provenance
     /// For an `.onnx` input: its header and declared inputs/outputs with symbolic dims named.
     var onnx: ONNXSummary?
@@ -164,7 +166,8 @@ struct ModelSummary {
         }
         if !int8Kernels.isEmpty {
             root["int8_kernels"] = ["batch": .int(1), "cpu": CPUFeatures.json,
-                                    "nodes": .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) }))]
+                                    "nodes": .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) })),
+                                    "runs_as": .object(Dictionary(int8Placement.map { ($0.node, .string($0.runsAs)) }, uniquingKeysWith: { a, _ in a }))]
         }
         if let onnx {
             func values(_ list: [ONNXSummary.Value]) -> JSONValue {
@@ -217,6 +220,9 @@ struct ModelSummary {
         if !int8Kernels.isEmpty {
             text += "\nINT8 kernels at batch 1 (\(CPUFeatures.summary)): "
                 + int8Kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", ") + "\n"
+        }
+        if !int8Placement.isEmpty {
+            text += "quantized layers run as: " + int8Placement.map { "\($0.node) \($0.runsAs)" }.joined(separator: ", ") + "\n"
         }
         let unused = unusedTensors
         if !unused.isEmpty {
