@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries (apt: libarchive-dev, libzstd-dev, libdnnl-dev; oneDNN ships no .pc file).
@@ -37,7 +38,10 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
-        .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime"]),
+        .target(name: "Benchmarking", dependencies: [
+            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .target(name: "ModelSmithCLI", dependencies: [
             "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
             "Quantization", "Pruning", "Training", "Benchmarking",

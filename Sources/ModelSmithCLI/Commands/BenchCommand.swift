@@ -156,13 +156,13 @@ struct BenchCommand: ParsableCommand {
     /// Loads, plans and times one model; returns its report, timing rows and (with data) its logits.
     private func measure(label: String, path: String, graph: String?, batches: [Int], threadCounts: [Int],
                          console: Console) throws -> (ModelReport, [Result], Tensor?, ModelPackage, Dataset?) {
-        RuntimeSupport.resetPeakRSS()
+        ProcessStatistics.resetPeakRSS()
         let maxBatch = batches.max()!
-        let loadStart = RuntimeSupport.now()
+        let loadStart = ProcessStatistics.now()
         let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits())
         var sessions: [Int: Session] = [:]
         sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
-        let loadMilliseconds = Double(RuntimeSupport.now() - loadStart) / 1e6
+        let loadMilliseconds = Double(ProcessStatistics.now() - loadStart) / 1e6
         for t in threadCounts where sessions[t] == nil {
             sessions[t] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: t))
         }
@@ -187,7 +187,7 @@ struct BenchCommand: ParsableCommand {
             accuracy = dataset.labels.map { Evaluation.accuracy(logits: logits!, labels: $0) }
         }
         let report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
-                                 peakRSS: RuntimeSupport.peakRSS(), accuracy: accuracy)
+                                 peakRSS: ProcessStatistics.peakRSS(), accuracy: accuracy)
         return (report, rows, logits, package, dataset)
     }
 
@@ -213,17 +213,15 @@ struct BenchCommand: ParsableCommand {
 
     private func time(_ session: Session, inputs: [Tensor], name: String, label: String, batch: Int, threads: Int) throws -> Result {
         for i in 0..<warmup { _ = try session.run([name: inputs[i % inputs.count]]) }
-        var samples: [Double] = []
-        let deadline = RuntimeSupport.now() + UInt64(duration * 1e9)
-        while iterations.map({ samples.count < $0 }) ?? (samples.count < 10 || RuntimeSupport.now() < deadline) {
-            let x = inputs[samples.count % inputs.count]
-            let start = RuntimeSupport.now()
+        var latencies = LatencyRecorder()
+        let deadline = ProcessStatistics.now() + UInt64(duration * 1e9)
+        while iterations.map({ latencies.count < $0 }) ?? (latencies.count < 10 || ProcessStatistics.now() < deadline) {
+            let x = inputs[latencies.count % inputs.count]
+            let start = ProcessStatistics.now()
             _ = try session.run([name: x])
-            samples.append(Double(RuntimeSupport.now() - start) / 1e6)
+            latencies.record(nanoseconds: ProcessStatistics.now() - start)
         }
-        samples.sort()
-        func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int((p * Double(samples.count)).rounded(.up)) - 1)] }
-        let mean = samples.reduce(0, +) / Double(samples.count)
-        return Result(model: label, batch: batch, threads: threads, latency: (percentile(0.5), percentile(0.9), percentile(0.99), mean), calls: samples.count)
+        let s = latencies.summary
+        return Result(model: label, batch: batch, threads: threads, latency: (s.p50, s.p90, s.p99, s.mean), calls: s.count)
     }
 }
