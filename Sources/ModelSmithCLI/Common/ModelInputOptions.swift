@@ -33,25 +33,16 @@ public struct ModelInputOptions: ParsableArguments {
         return limits
     }
 
-    /// Reads and validates the package (a graph is required); `limits` defaults to `readLimits()`.
-    /// Weights holding NaN or ±Inf are refused (naming the first such tensor): every command that
-    /// loads a package to run or transform it would otherwise propagate them into its output
-    /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
+    /// Reads and validates the package (a graph is required); `limits` defaults to `readLimits()`;
+    /// weights holding NaN or ±Inf are refused (`ModelPackage.requiringFiniteWeights`).
     public func loadPackage(limits: ReadLimits? = nil) throws -> ModelPackage {
-        try Self.checkFinite(ModelPackage(contents: readContents(limits: limits), graphPath: graph), path: model)
+        try ModelPackage(contents: readContents(limits: limits), graphPath: graph).requiringFiniteWeights(path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
-    /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused.
+    /// `limits` (pass `readLimits()` so `--limit` covers them too); see `ModelPackage.loadForRunning`.
     public static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default) throws -> ModelPackage {
-        try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits), path: path)
-    }
-
-    private static func checkFinite(_ package: ModelPackage, path: String) throws -> ModelPackage {
-        if let first = NonFiniteScan.scan(package.tensors).first {
-            throw FormatError.nonFiniteValues(path: path, tensor: first.name, count: first.count, hint: nil)
-        }
-        return package
+        try ModelPackage.loadForRunning(path: path, graphPath: graph, limits: limits)
     }
 
     /// Reads the model's tensors (and graph, if inside) without validating: a PyTorch checkpoint
