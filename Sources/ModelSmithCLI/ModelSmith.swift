@@ -18,6 +18,7 @@ public struct ModelSmith: ParsableCommand {
             RunCommand.self,
             VerifyCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
         ]
     )
 

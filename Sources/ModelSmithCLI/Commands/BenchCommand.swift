@@ -24,6 +24,13 @@ struct BenchCommand: ParsableCommand {
           modelsmith bench teacher.msa --data test.npz --batch 1,8,64 --threads 1,2
           modelsmith bench teacher-int8.msa --baseline teacher.msa --data test.npz --batch 1,64 --json
           modelsmith bench teacher-opt.msa --baseline teacher.msa --data test.npz --batch 1,8,64 --threads 1,2 --report ab.html
+          modelsmith bench --server http://127.0.0.1:8080 digits-teacher-mlp --data test.npz --batch 1 --concurrency 1,16,64 --duration 10
+
+        With --server URL the positional argument is the name of a model that server serves: \
+        --concurrency connections each send a request of --batch (first value) samples as soon as \
+        the last is answered (or --rate requests/s are sent on a fixed schedule) for --duration \
+        seconds; the report gives throughput, p50/p90/p99/p99.9 latency, errors by status and \
+        the server's batch-size histogram over the run (from its /metrics).
         """)
 
     @OptionGroup var model: ModelInputOptions
@@ -41,6 +48,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a self-contained HTML page with charts (latency, size and error per layer).", valueName: "report.html"))
     var report: String?
     @Flag(name: .long, help: "Overwrite the --report file if it exists.") var force = false
+    @Option(name: .long, help: ArgumentHelp("Load a running server instead (the positional argument names the served model).", valueName: "url"))
+    var server: String?
+    @Option(name: .long, help: "With --server: concurrent connections (closed loop), comma-separated.") var concurrency = "1"
+    @Option(name: .long, help: "With --server: requests per second (open loop) instead of a closed loop.") var rate: Double?
     @OptionGroup var common: CommonOptions
 
     struct ModelReport {
@@ -73,6 +84,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let server { return try runAgainstServer(server) }
         let batches = try RuntimeSupport.positiveList(batch, option: "--batch")
         let threadCounts = try RuntimeSupport.positiveList(threads, option: "--threads")
         guard warmup >= 0, (iterations ?? 1) > 0, duration > 0 else { throw RuntimeError.badOption("--warmup, --iterations and --duration must be positive") }

@@ -1,0 +1,222 @@
+import AsyncHTTPClient
+import Foundation
+import ModelRuntime
+import NIOCore
+import NIOHTTP1
+@testable import Serving
+import TensorCore
+import XCTest
+
+/// The server over real HTTP on 127.0.0.1 (an ephemeral port): the protocol's endpoints, errors as
+/// JSON naming the field, the cache, A/B routing, reload under load and a draining shutdown.
+final class ServerTests: XCTestCase {
+    /// A server running in a task, and a client for it.
+    struct Running {
+        let server: InferenceServer
+        let task: Task<Void, any Error>
+        let base: String
+        let client: HTTPClient
+
+        func stop() async throws {
+            await server.shutdown()
+            try await task.value
+            try await client.shutdown()
+        }
+
+        func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = [])
+            async throws -> (status: Int, headers: HTTPHeaders, body: [UInt8]) {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body { request.body = .bytes(body) }
+            let response = try await client.execute(request, timeout: .seconds(30))
+            return (Int(response.status.code), response.headers, Array(buffer: try await response.body.collect(upTo: 16 << 20)))
+        }
+
+        func json(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> (Int, [String: Any]) {
+            let (status, _, bytes) = try await request(method, path, body: body.map { Array($0.utf8) })
+            return (status, (try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]) ?? [:])
+        }
+    }
+
+    final class PortBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        var port: Int { lock.withLock { value } }
+        func set(_ port: Int) { lock.withLock { value = port } }
+    }
+
+    func start(_ configuration: ServingConfiguration) async throws -> Running {
+        let server = try InferenceServer(configuration: configuration)
+        let box = PortBox()
+        let task = Task { try await server.run(signals: []) { box.set($0) } }
+        try await waitUntil { box.port != 0 }
+        return Running(server: server, task: task, base: "http://127.0.0.1:\(box.port)", client: HTTPClient(eventLoopGroupProvider: .singleton))
+    }
+
+    private static func inferBody(_ x: Tensor, id: String? = nil) -> String {
+        let idField = id.map { "\"id\":\"\($0)\"," } ?? ""
+        return "{\(idField)\"inputs\":[{\"name\":\"x\",\"shape\":\(x.shape.dims),\"datatype\":\"FP32\",\"data\":\(x.floats)}]}"
+    }
+
+    private func logits(_ object: [String: Any]) -> [Float]? {
+        ((object["outputs"] as? [[String: Any]])?.first?["data"] as? [NSNumber])?.map { Float($0.doubleValue) }
+    }
+
+    func testTheProtocolEndToEnd() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("teacher")])
+        configuration.maxBodyBytes = 2048
+        let running = try await start(configuration)
+        let session = try Session(package: ServingFixtures.package("teacher"), options: SessionOptions(maxBatch: 16, threads: 1))
+        let x = try ServingFixtures.inputs("teacher")
+
+        var (status, object) = try await running.json(.GET, "/v2/health/live")
+        XCTAssertEqual(status, 200)
+        (status, object) = try await running.json(.GET, "/v2/health/ready")
+        XCTAssertEqual(object["ready"] as? Bool, true)
+        (status, object) = try await running.json(.GET, "/v2/models/teacher/ready")
+        XCTAssertEqual(status, 200)
+        (status, object) = try await running.json(.GET, "/v2/models/teacher")
+        let inputs = object["inputs"] as? [[String: Any]]
+        XCTAssertEqual(inputs?.first?["name"] as? String, "x")
+        XCTAssertEqual(inputs?.first?["shape"] as? [Int], [-1, 64])
+        XCTAssertEqual((object["outputs"] as? [[String: Any]])?.first?["shape"] as? [Int], [-1, 10])
+
+        // JSON tensors: the answer is bit-identical to the session run alone.
+        (status, object) = try await running.json(.POST, "/v2/models/teacher/infer", body: Self.inferBody(x.rows(0, 3), id: "q1"))
+        XCTAssertEqual(status, 200)
+        XCTAssertEqual(object["id"] as? String, "q1")
+        let expected = try session.run(["x": x.rows(0, 3)])["logits"]!.floats
+        XCTAssertEqual(logits(object)?.map(\.bitPattern), expected.map(\.bitPattern))
+
+        // Binary tensors in and out.
+        let header = Array("{\"inputs\":[{\"name\":\"x\",\"shape\":[1,64],\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":256}}],\"parameters\":{\"binary_data_output\":true}}".utf8)
+        let (binaryStatus, binaryHeaders, binaryBody) = try await running.request(
+            .POST, "/v2/models/teacher/infer", body: header + x.rows(5, 1).withUnsafeBytes { Array($0) },
+            headers: [("Inference-Header-Content-Length", "\(header.count)")])
+        XCTAssertEqual(binaryStatus, 200)
+        let jsonLength = try XCTUnwrap(binaryHeaders.first(name: "Inference-Header-Content-Length").flatMap { Int($0) })
+        let bytes = Array(binaryBody[jsonLength...])
+        XCTAssertEqual(bytes, try session.run(["x": x.rows(5, 1)])["logits"]!.withUnsafeBytes { Array($0) })
+
+        // Errors: the status and a JSON body naming the field.
+        (status, object) = try await running.json(.POST, "/v2/models/nope/infer", body: Self.inferBody(x.rows(0, 1)))
+        XCTAssertEqual(status, 404)
+        XCTAssertEqual(object["error"] as? String, "unknown model 'nope'")
+        (status, object) = try await running.json(.GET, "/v2/models/nope")
+        XCTAssertEqual(status, 404)
+        (status, object) = try await running.json(.POST, "/v2/models/teacher/infer", body: "{\"inputs\":")
+        XCTAssertEqual(status, 400)
+        XCTAssertNotNil(object["error"] as? String)
+        (status, object) = try await running.json(.POST, "/v2/models/teacher/infer",
+                                                  body: Self.inferBody(x.rows(0, 1)).replacingOccurrences(of: "FP32", with: "INT8"))
+        XCTAssertEqual(status, 400)
+        XCTAssertTrue((object["error"] as? String)?.contains("input 'x': datatype INT8") ?? false)
+        (status, object) = try await running.json(.POST, "/v2/models/teacher/infer", body: Self.inferBody(x.rows(0, 8)))
+        XCTAssertEqual(status, 413)
+        XCTAssertTrue((object["error"] as? String)?.contains("--max-body") ?? false)
+
+        // The server is unaffected by the bad requests.
+        (status, object) = try await running.json(.POST, "/v2/models/teacher/infer", body: Self.inferBody(x.rows(3, 1)))
+        XCTAssertEqual(logits(object)?.map(\.bitPattern), try session.run(["x": x.rows(3, 1)])["logits"]!.floats.map(\.bitPattern))
+
+        let (_, _, metrics) = try await running.request(.GET, "/metrics")
+        let text = String(decoding: metrics, as: UTF8.self)
+        XCTAssertTrue(text.contains("modelsmith_requests_total{model=\"teacher\",variant=\"primary\",status=\"200\"} 3"), text)
+        XCTAssertTrue(text.contains("modelsmith_requests_total{model=\"teacher\",variant=\"primary\",status=\"400\"} 2"), text)
+        XCTAssertTrue(text.contains("modelsmith_batch_size_bucket{model=\"teacher\",variant=\"primary\",le=\"4.0\"} 3"), text)
+        XCTAssertTrue(text.contains("modelsmith_model_load_seconds{model=\"teacher\",variant=\"primary\"}"), text)
+        XCTAssertTrue(text.contains("modelsmith_process_resident_bytes"), text)
+        try await running.stop()
+    }
+
+    func testACachedAnswerIsByteIdenticalAndNeverRunsTheModel() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("student")])
+        configuration.cacheBytes = 1 << 20
+        let running = try await start(configuration)
+        let body = Array(Self.inferBody(try ServingFixtures.inputs("student").rows(0, 2)).utf8)
+        let fresh = try await running.request(.POST, "/v2/models/student/infer", body: body)
+        let cached = try await running.request(.POST, "/v2/models/student/infer", body: body)
+        XCTAssertEqual(fresh.status, 200)
+        XCTAssertEqual(cached.body, fresh.body)
+        let text = String(decoding: try await running.request(.GET, "/metrics").body, as: UTF8.self)
+        XCTAssertTrue(text.contains("modelsmith_cache_hits_total{model=\"student\"} 1"), text)
+        XCTAssertTrue(text.contains("modelsmith_cache_misses_total{model=\"student\"} 1"), text)
+        XCTAssertTrue(text.contains("modelsmith_batch_size_count{model=\"student\",variant=\"primary\"} 1"), text)
+        try await running.stop()
+    }
+
+    func testABSplitsByRequestIDAndReloadUnderLoadFailsNothing() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("teacher", name: "digits")])
+        let student = ServingFixtures.source("student")
+        configuration.variants = [.init(model: "digits", name: "digits-student", path: student.path, graph: student.graph, fraction: 0.5)]
+        let running = try await start(configuration)
+        let x = try ServingFixtures.inputs("teacher")
+        let teacher = try Session(package: ServingFixtures.package("teacher"), options: SessionOptions(maxBatch: 16))
+        let studentSession = try Session(package: ServingFixtures.package("student"), options: SessionOptions(maxBatch: 16))
+
+        var variants: [String: String] = [:]
+        for i in 0..<16 {
+            let id = "request-\(i)"
+            let (status, headers, bytes) = try await running.request(.POST, "/v2/models/digits/infer", body: Array(Self.inferBody(x.rows(i, 1), id: id).utf8))
+            XCTAssertEqual(status, 200)
+            let variant = try XCTUnwrap(headers.first(name: "X-Model-Variant"))
+            variants[id] = variant
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            let expected = try (variant == "primary" ? teacher : studentSession).run(["x": x.rows(i, 1)])["logits"]!.floats
+            XCTAssertEqual(logits(object)?.map(\.bitPattern), expected.map(\.bitPattern), "\(id) on \(variant)")
+        }
+        XCTAssertEqual(Set(variants.values), ["primary", "digits-student"], "a 50% split sent 16 requests to one side")
+        // The same id lands on the same side again.
+        for i in [0, 5, 11] {
+            let id = "request-\(i)"
+            let (_, headers, _) = try await running.request(.POST, "/v2/models/digits/infer", body: Array(Self.inferBody(x.rows(i, 1), id: id).utf8))
+            XCTAssertEqual(headers.first(name: "X-Model-Variant"), variants[id])
+        }
+
+        // Reload twice while 4 clients keep sending: every request is answered 200.
+        let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    var seen: [Int] = []
+                    for i in 0..<40 {
+                        seen.append(try await running.request(.POST, "/v2/models/digits/infer", body: Array(Self.inferBody(x.rows((client * 40 + i) % 300, 1)).utf8)).status)
+                    }
+                    return seen
+                }
+            }
+            group.addTask {
+                var seen: [Int] = []
+                for _ in 0..<2 { seen.append(try await running.json(.POST, "/v2/repository/models/digits/load").0) }
+                return seen
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        XCTAssertEqual(statuses.count, 162)
+        XCTAssertEqual(Set(statuses), [200])
+        try await running.stop()
+    }
+
+    func testShutdownFinishesEveryRequestInFlight() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("student")])
+        configuration.threads = 1
+        let running = try await start(configuration)
+        // Hold the only inference permit so that the requests stay in flight.
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        Thread { running.server.repository.pool.run { holding.signal(); release.wait() } }.start()
+        holding.wait()
+        let body = Array(Self.inferBody(try ServingFixtures.inputs("student").rows(0, 1)).utf8)
+        let inFlight = (0..<6).map { _ in Task { try await running.request(.POST, "/v2/models/student/infer", body: body).status } }
+        try await waitUntil { running.server.repository.requestsInFlight(for: "student") == 6 }
+        let stopping = Task { await running.server.shutdown() }
+        try await waitUntil { (try? await running.json(.GET, "/v2/health/ready").0) != 200 }
+        release.signal()
+        var answered: [Int] = []
+        for task in inFlight { answered.append(try await task.value) }
+        XCTAssertEqual(answered, [Int](repeating: 200, count: 6))
+        await stopping.value
+        try await running.task.value  // run returned: the server stopped by itself
+        try await running.client.shutdown()
+    }
+}
