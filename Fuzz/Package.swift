@@ -6,7 +6,7 @@
 import PackageDescription
 
 /// One executable per fuzz target; each `main.swift` hands one parser to `runFuzzer`.
-let fuzzTargets = ["npy", "npz", "tar", "safetensors", "graph", "msa", "pytorch", "recipe"]
+let fuzzTargets = ["npy", "npz", "tar", "safetensors", "graph", "msa", "pytorch", "recipe", "infer-request"]
 
 let package = Package(
     name: "ModelSmithFuzz",
@@ -22,6 +22,7 @@ let package = Package(
                 "FuzzSupport",
                 .product(name: "ModelSmithKit", package: "ModelSmith"),
                 .product(name: "ModelSmithCLIKit", package: "ModelSmith"),
+                .product(name: "ModelSmithServingKit", package: "ModelSmith"),
             ],
             path: "Sources/fuzz-\(name)"
         )
