@@ -52,8 +52,7 @@ final class Batcher: @unchecked Sendable {
         self.sessions = sessions
         inputNames = sessions[0].inputNames
         self.maxBatch = maxBatch
-        let (seconds, attoseconds) = maxDelay.components
-        maxDelayNanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        maxDelayNanoseconds = UInt64(max(0, maxDelay.nanoseconds))
         self.maxQueue = maxQueue
         self.pool = pool
         self.arrivals = arrivals

@@ -45,7 +45,7 @@ public final class InferenceServer: Sendable {
     public func run(signals: [UnixSignal] = [.sigterm, .sigint], onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let app = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000))),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "modelsmith"),
             onServerRunning: { [logger] channel in
                 let port = channel.localAddress?.port ?? 0
@@ -68,6 +68,13 @@ public final class InferenceServer: Sendable {
         await state.group?.triggerGracefulShutdown()
     }
 
+    /// What `/v2/health/ready` answers.
+    var isReady: Bool { !state.stopping }
+
+    /// Readiness turns false (the first step of a graceful shutdown).
+    func markStopping() { state.markStopping() }
+
+
     /// `run` from synchronous code (the CLI): blocks until the server has stopped.
     public func runBlocking(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
         try Blocking.run { try await self.run(onListening: onListening) }
@@ -75,8 +82,8 @@ public final class InferenceServer: Sendable {
 
     // MARK: routes
 
-    private func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    private func makeRouter() -> Router<ServingRequestContext> {
+        let router = Router(context: ServingRequestContext.self)
         router.add(middleware: AccessLog(logger: logger))
         router.get("/v2/health/live") { _, _ in Self.json(200, ["live": true]) }
         router.get("/v2/health/ready") { [state] _, _ in
@@ -120,7 +127,11 @@ public final class InferenceServer: Sendable {
                 }
                 jsonLength = value
             }
-            let answer = await repository.infer(model: name, body: Array(buffer: body), jsonLength: jsonLength)
+            // A client that disconnects cancels its request, which then leaves the batch queue.
+            let bytes = Array(buffer: body)
+            let work = Task { await repository.infer(model: name, body: bytes, jsonLength: jsonLength) }
+            context.channel.closeFuture.whenComplete { _ in work.cancel() }
+            let answer = await work.value
             var headers: HTTPFields = [.contentType: answer.jsonLength == nil ? "application/json" : "application/octet-stream"]
             if let length = answer.jsonLength { headers[HTTPField.Name("Inference-Header-Content-Length")!] = String(length) }
             headers[HTTPField.Name("X-Model-Variant")!] = answer.variant
@@ -155,6 +166,17 @@ public final class InferenceServer: Sendable {
     }
 }
 
+/// The request context, with the connection's channel (to notice a client going away).
+struct ServingRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 /// Readiness and the running service group.
 private final class ServerState: @unchecked Sendable {
     private let lock = NSLock()
@@ -166,7 +188,9 @@ private final class ServerState: @unchecked Sendable {
     func setGroup(_ group: ServiceGroup) { lock.withLock { _group = group } }
 }
 
-/// SIGHUP reloads every model from its files (as the load endpoint does for one).
+/// SIGHUP reloads every model from its files (as the load endpoint does for one). Listed last,
+/// it is the first service a graceful shutdown stops: readiness turns false before the HTTP
+/// server stops accepting.
 private struct ReloadOnHangUp: Service {
     let server: InferenceServer
 
@@ -177,12 +201,13 @@ private struct ReloadOnHangUp: Service {
                 await server.reloadAll()
             }
         }
+        server.markStopping()
     }
 }
 
 /// One structured line on stderr per request: method, path, status, milliseconds.
 private struct AccessLog: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServingRequestContext
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

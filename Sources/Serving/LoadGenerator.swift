@@ -76,8 +76,7 @@ public struct LoadGenerator: Sendable {
     private func measure(_ client: HTTPClient) async throws -> Report {
         let before = try await batchHistogram(client)
         let start = ProcessStatistics.now()
-        let nanoseconds = UInt64(duration.components.seconds) * 1_000_000_000 + UInt64(duration.components.attoseconds / 1_000_000_000)
-        let deadline = start + nanoseconds
+        let deadline = start + UInt64(max(0, duration.nanoseconds))
         let url = "\(baseURL)/v2/models/\(model)/infer"
         let tallies: [Tally]
         if let rate {

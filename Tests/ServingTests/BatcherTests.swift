@@ -48,11 +48,7 @@ final class BatcherTests: XCTestCase {
         let log = BatchLog()
         let batcher = Batcher(sessions: [session], maxBatch: 1, maxDelay: .zero, maxQueue: 1, pool: pool) { if case .batch(let size) = $0 { log.add(size) } }
         defer { batcher.stop() }
-        // Hold the pool's only permit so the first batch cannot run.
-        let release = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        Thread { pool.run { holding.signal(); release.wait() } }.start()
-        holding.wait()
+        let release = hold(pool)
         let first = Task { try await batcher.submit(["x": x.rows(0, 1)], batch: 1) }
         try await waitUntil { log.all.count == 1 }  // taken by the batching thread, blocked on the pool
         let second = Task { try await batcher.submit(["x": x.rows(1, 1)], batch: 1) }
@@ -76,10 +72,7 @@ final class BatcherTests: XCTestCase {
         let log = BatchLog()
         let batcher = Batcher(sessions: [session], maxBatch: 1, maxDelay: .zero, maxQueue: 4, pool: pool) { if case .batch(let size) = $0 { log.add(size) } }
         defer { batcher.stop() }
-        let release = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        Thread { pool.run { holding.signal(); release.wait() } }.start()
-        holding.wait()
+        let release = hold(pool)
         let first = Task { try await batcher.submit(["x": x.rows(0, 1)], batch: 1) }
         try await waitUntil { log.all.count == 1 }
         let abandoned = Task { try await batcher.submit(["x": x.rows(1, 1)], batch: 1) }
@@ -127,4 +120,14 @@ func waitUntil(_ condition: () async -> Bool, file: StaticString = #filePath, li
         try await Task.sleep(nanoseconds: 10_000_000)
     }
     XCTFail("condition not met within 5 s", file: file, line: line)
+}
+
+/// Takes one permit of `pool` on another thread until the returned semaphore is signalled, so
+/// (with one permit) batches cannot run and requests stay queued or in flight.
+func hold(_ pool: InferencePool) -> DispatchSemaphore {
+    let release = DispatchSemaphore(value: 0)
+    let holding = DispatchSemaphore(value: 0)
+    Thread { pool.run { holding.signal(); release.wait() } }.start()
+    holding.wait()
+    return release
 }

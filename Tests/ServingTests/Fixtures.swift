@@ -26,6 +26,13 @@ enum ServingFixtures {
         return contents.tensors["x"]!
     }
 
+    /// The top-1 class of the first `count` samples by PyTorch's logits (the fixture's `logits`).
+    static func pytorchArgmax(_ model: String, _ count: Int) throws -> [Int] {
+        let logits = try WeightReaders.read(models.appendingPathComponent("\(model).forward.npz").path).tensors["logits"]!
+        let classes = logits.shape[1], values = logits.floats
+        return (0..<count).map { s in (0..<classes).max { values[s * classes + $0] < values[s * classes + $1] }! }
+    }
+
     static func signature(maxBatch: Int = 32) -> ModelSignature {
         ModelSignature(inputs: [.init(name: "x", sampleShape: [64])], outputs: [.init(name: "logits", sampleShape: [10])], maxBatch: maxBatch)
     }

@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import ModelRuntime
 import NIOCore
 import NIOHTTP1
@@ -197,20 +200,80 @@ final class ServerTests: XCTestCase {
         try await running.stop()
     }
 
+    func testAShadowVariantIsComparedButNeverAnswers() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("teacher", name: "digits")])
+        let student = ServingFixtures.source("student")
+        configuration.variants = [.init(model: "digits", name: "digits-student", path: student.path, graph: student.graph, fraction: 1)]
+        configuration.shadow = true
+        let running = try await start(configuration)
+        let x = try ServingFixtures.inputs("teacher")
+        for i in 0..<4 {
+            let (status, headers, _) = try await running.request(.POST, "/v2/models/digits/infer", body: Array(Self.inferBody(x.rows(i * 2, 2)).utf8))
+            XCTAssertEqual(status, 200)
+            XCTAssertEqual(headers.first(name: "X-Model-Variant"), "primary")
+        }
+        let samples = "modelsmith_shadow_samples_total{model=\"digits\",variant=\"digits-student\"} 8"
+        try await waitUntil { String(decoding: (try? await running.request(.GET, "/metrics").body) ?? [], as: UTF8.self).contains(samples) }
+        let text = String(decoding: try await running.request(.GET, "/metrics").body, as: UTF8.self)
+        // Top-1 agreement as PyTorch's logits of the two models have it (the fixtures).
+        let expected = try ServingFixtures.pytorchArgmax("teacher", 8).indices.filter {
+            try ServingFixtures.pytorchArgmax("teacher", 8)[$0] == ServingFixtures.pytorchArgmax("student", 8)[$0]
+        }.count
+        XCTAssertTrue(text.contains("modelsmith_shadow_top1_agreements_total{model=\"digits\",variant=\"digits-student\"} \(expected)"), text)
+        try await running.stop()
+    }
+
+    func testAClientThatDisconnectsFreesItsQueueSlot() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("student")])
+        configuration.threads = 1
+        configuration.maxBatch = 1  // the two requests never share a batch
+        let running = try await start(configuration)
+        let release = hold(running.server.repository.pool)
+        let body = Self.inferBody(try ServingFixtures.inputs("student").rows(0, 1))
+        let port = Int(running.base.split(separator: ":").last!)!
+        // Two raw connections send a request each: one is taken into a batch (blocked on the pool), one waits in the queue.
+        let sockets = (0..<2).map { _ in Self.sendRaw("POST /v2/models/student/infer HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)", port: port) }
+        try await waitUntil { running.server.repository.queueDepth(of: "student") == 1 }
+        for socket in sockets { Self.abort(socket) }
+        try await waitUntil { running.server.repository.queueDepth(of: "student") == 0 }
+        release.signal()
+        try await waitUntil { running.server.repository.requestsInFlight(for: "student") == 0 }
+        // The server still answers.
+        let (status, _) = try await running.json(.POST, "/v2/models/student/infer", body: body)
+        XCTAssertEqual(status, 200)
+        try await running.stop()
+    }
+
+    /// Closes with a reset (SO_LINGER 0), as a client killed mid-request does.
+    static func abort(_ socket: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(socket, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(socket)
+    }
+
+    /// Opens a TCP connection to 127.0.0.1:port and writes `text`; returns the socket.
+    static func sendRaw(_ text: String, port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
     func testShutdownFinishesEveryRequestInFlight() async throws {
         var configuration = ServingFixtures.configuration([ServingFixtures.source("student")])
         configuration.threads = 1
         let running = try await start(configuration)
-        // Hold the only inference permit so that the requests stay in flight.
-        let release = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        Thread { running.server.repository.pool.run { holding.signal(); release.wait() } }.start()
-        holding.wait()
+        let release = hold(running.server.repository.pool)
         let body = Array(Self.inferBody(try ServingFixtures.inputs("student").rows(0, 1)).utf8)
         let inFlight = (0..<6).map { _ in Task { try await running.request(.POST, "/v2/models/student/infer", body: body).status } }
         try await waitUntil { running.server.repository.requestsInFlight(for: "student") == 6 }
         let stopping = Task { await running.server.shutdown() }
-        try await waitUntil { (try? await running.json(.GET, "/v2/health/ready").0) != 200 }
+        try await waitUntil { !running.server.isReady }
+        try await Task.sleep(nanoseconds: 50_000_000)  // the shutdown reaches the HTTP server while the requests wait
         release.signal()
         var answered: [Int] = []
         for task in inFlight { answered.append(try await task.value) }
