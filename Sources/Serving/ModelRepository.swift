@@ -78,9 +78,9 @@ final class ModelRepository: @unchecked Sendable {
 
     /// Stops every batcher once the queues have drained (after the HTTP server stopped accepting).
     func shutdown() {
-        let all = lock.withLock { slots.values.map(\.model) }
-        for model in all { stopBatchers(Slot(model)) }
-        for model in all { for variant in model.variants { variant.batcher.waitUntilStopped() } }
+        let variants = lock.withLock { slots.values.flatMap(\.model.variants) }
+        for variant in variants { variant.batcher.stop() }
+        for variant in variants { variant.batcher.waitUntilStopped() }
     }
 
     /// The answer to `POST /v2/models/{name}/infer` with this body.
