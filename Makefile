@@ -1,5 +1,5 @@
 # ModelSmith — `make demo` and `make test` work on a fresh Debian machine with Swift 6.3.
-APT_PACKAGES := libarchive-dev libzstd-dev libdnnl-dev pkg-config
+APT_PACKAGES := libarchive-dev libzstd-dev libdnnl-dev pkg-config libonnx-testdata
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 

@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries (apt: libarchive-dev, libzstd-dev, libdnnl-dev; oneDNN ships no .pc file).
@@ -40,12 +42,18 @@ let package = Package(
 
         .target(name: "TensorCore"),
         .target(name: "ModelFormats", dependencies: ["TensorCore", "CArchive", "CZstd", "CKernels"]),
-        .target(name: "ModelGraph", dependencies: ["TensorCore", "ModelFormats"]),
+        // Swift generated from Protos/onnx-subset.proto by scripts/gen-onnx-proto.sh (committed).
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "ModelGraph", dependencies: [
+            "TensorCore", "ModelFormats", "ONNXProto",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "Kernels", dependencies: ["TensorCore", "CKernels", "CDNNL"]),
         .target(name: "ModelRuntime", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "Kernels"]),
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
-        .target(name: "Training", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
+        .target(name: "Training", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Benchmarking", dependencies: [
             "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -64,7 +72,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .target(name: "ModelSmithCLI", dependencies: [
-            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
+            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels",
             "Quantization", "Pruning", "Training", "Benchmarking", "Serving",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -88,6 +96,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "ONNXTests", dependencies: [
+            "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "TestSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for SECONDS seconds (issue 8; docs/robustness.md).
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags…]
-# TARGET: npy npz tar safetensors graph msa pytorch recipe infer-request (or "all": each for SECONDS).
+# TARGET: npy npz tar safetensors graph msa msa-manifest pytorch recipe onnx infer-request (or "all": each for SECONDS).
 # The seed corpus Fuzz/Corpus/TARGET is read, never written: new inputs go to
 # .build-fuzz/corpus/TARGET, crashes to .build-fuzz/crashes/TARGET/ (a crash is a failure: exit 1).
 # The first run builds the fuzz package (release, -sanitize=fuzzer,address, lld): a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets="npy npz tar safetensors graph msa pytorch recipe infer-request"
+targets="npy npz tar safetensors graph msa msa-manifest pytorch recipe onnx infer-request"
 target=${1:?usage: scripts/fuzz.sh TARGET SECONDS (TARGET: $targets | all)}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
 shift 2
@@ -25,7 +25,7 @@ if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
     # without recompiling what is up to date.
     rm -f "$scratch/release.yaml" "$scratch"/*/release/description.json
     swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "fuzz-$target" \
-        -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -enable-testing >&2
 fi
 binary="$scratch/release/fuzz-$target"
 mkdir -p "$scratch/corpus/$target" "$scratch/crashes/$target"

@@ -22,7 +22,8 @@ public struct LayerComparison: Sendable, Equatable {
     public static func compare(model: ModelPackage, modelPath: String, baseline: ModelPackage, baselinePath: String,
                                inputs: [String: Tensor]?) throws -> [LayerComparison] {
         let modelBytes = storedBytes(model, path: modelPath), baselineBytes = storedBytes(baseline, path: baselinePath)
-        let layers = model.graph.nodes.filter { $0.op.hasWeightMatrix && baseline.graph.node(named: $0.name)?.op == $0.op }
+        let baselineNodes = baseline.graph.index
+        let layers = model.graph.nodes.filter { $0.op.hasWeightMatrix && baselineNodes.node(named: $0.name)?.op == $0.op }
         var sqnr: [String: Double] = [:]
         if let inputs, !layers.isEmpty {
             let taps = Set(layers.map(\.output))
@@ -34,10 +35,10 @@ public struct LayerComparison: Sendable, Equatable {
         }
         return layers.compactMap { layer in
             guard let name = layer.params["weight"], let weight = model.tensors[name],
-                  let baseName = baseline.graph.node(named: layer.name)?.params["weight"], let baseWeight = baseline.tensors[baseName] else { return nil }
+                  let baseName = baselineNodes.node(named: layer.name)?.params["weight"], let baseWeight = baseline.tensors[baseName] else { return nil }
             let params = { (node: Node?, bytes: [String: Int]) in node?.params.values.reduce(0) { $0 + (bytes[$1] ?? 0) } ?? 0 }
             return LayerComparison(node: layer.name, modelStoredBytes: params(layer, modelBytes),
-                                   baselineStoredBytes: params(baseline.graph.node(named: layer.name), baselineBytes),
+                                   baselineStoredBytes: params(baselineNodes.node(named: layer.name), baselineBytes),
                                    modelSparsity: sparsity(weight), baselineSparsity: sparsity(baseWeight),
                                    modelWeightDType: weight.dtype, outputSQNR: sqnr[layer.name])
         }

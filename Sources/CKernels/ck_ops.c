@@ -6,6 +6,7 @@
  * softmax) use libm and have one variant. */
 #pragma STDC FP_CONTRACT OFF
 
+#include "ck_cpu.h"
 #include "ck_ops.h"
 
 #include <immintrin.h>
@@ -167,9 +168,8 @@ static const ck_ops_table table_avx2 = {"avx2", relu_avx2, add_avx2, mul_avx2, c
 static const ck_ops_table table_avx512 = {"avx512", relu_avx512, add_avx512, mul_avx512, channel_affine_avx512};
 
 static const ck_ops_table *best_table(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return &table_avx512;
-    if (__builtin_cpu_supports("avx2")) return &table_avx2;
+    if (ck_cpu_has(CK_CPU_AVX512)) return &table_avx512;
+    if (ck_cpu_has(CK_CPU_AVX2)) return &table_avx2;
     return &table_portable;
 }
 
@@ -266,8 +266,8 @@ void ck_avgpool2d_f32(const float *x, float *y, size_t planes, const ck_pool2d_g
                 int64_t h0 = oh * g->stride_h - g->pad_h, w0 = ow * g->stride_w - g->pad_w;
                 int64_t h1 = h0 + g->kernel_h, w1 = w0 + g->kernel_w;
                 /* the divisor counts padding but not the part of the window beyond it */
-                int64_t ph1 = h1 < g->in_h + g->pad_h ? h1 : g->in_h + g->pad_h;
-                int64_t pw1 = w1 < g->in_w + g->pad_w ? w1 : g->in_w + g->pad_w;
+                int64_t ph1 = h1 < g->in_h + g->pad_b ? h1 : g->in_h + g->pad_b;
+                int64_t pw1 = w1 < g->in_w + g->pad_r ? w1 : g->in_w + g->pad_r;
                 int64_t hs = h0 < 0 ? 0 : h0, he = h1 < g->in_h ? h1 : g->in_h;
                 int64_t ws = w0 < 0 ? 0 : w0, we = w1 < g->in_w ? w1 : g->in_w;
                 int64_t divisor = g->count_include_pad ? (ph1 - h0) * (pw1 - w0) : (he - hs) * (we - ws);

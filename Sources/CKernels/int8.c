@@ -1,22 +1,16 @@
 /* INT8 helpers (see include/ck_int8.h). The `_ref` variants are plain C loops; the AVX-512
- * variants perform the same IEEE operations in the same order (int→float conversion, one multiply or
+ * and AVX2 variants perform the same IEEE operations in the same order (int→float conversion, one multiply or
  * divide, round to nearest even, add, clamp), so they match the reference bit for bit. */
 #pragma STDC FP_CONTRACT OFF
 
+#include "ck_cpu.h"
 #include "ck_int8.h"
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
-int ck_has_vnni(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) ||
-           __builtin_cpu_supports("avxvnni");
-#else
-    return 0;
-#endif
-}
+int ck_has_vnni(void) { return ck_cpu_has(CK_CPU_VNNI); }
 
 void ck_gemm_u8s8s32_ref(const uint8_t *a, const int8_t *w, int32_t *c, size_t m, size_t n, size_t k) {
     for (size_t i = 0; i < m; i++) {
@@ -34,8 +28,20 @@ static inline uint8_t clamp_u8(float v, int32_t lo) {
     return (uint8_t)v;
 }
 
+/* One element of each helper; the vector variants finish their tails with these. */
+static inline uint8_t quantize_one(float x, float scale, int32_t zero_point) {
+    return clamp_u8(nearbyintf(x / scale) + (float)zero_point, 0);
+}
+static inline uint8_t requantize_one(int32_t acc, int32_t offset, float multiplier, int32_t out_zero, int32_t lo) {
+    return clamp_u8(nearbyintf((float)(acc + offset) * multiplier) + (float)out_zero, lo);
+}
+static inline float dequantize_one(int32_t acc, int32_t offset, float scale, int relu) {
+    float y = (float)(acc + offset) * scale;
+    return (relu && y < 0.0f) ? 0.0f : y;
+}
+
 void ck_quantize_f32_u8_ref(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out) {
-    for (size_t i = 0; i < count; i++) out[i] = clamp_u8(nearbyintf(x[i] / scale) + (float)zero_point, 0);
+    for (size_t i = 0; i < count; i++) out[i] = quantize_one(x[i], scale, zero_point);
 }
 
 void ck_requantize_s32_u8_ref(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
@@ -44,8 +50,7 @@ void ck_requantize_s32_u8_ref(const int32_t *acc, size_t m, size_t n, const int3
     for (size_t i = 0; i < m; i++) {
         const int32_t *row = acc + i * n;
         uint8_t *dst = out + i * n;
-        for (size_t j = 0; j < n; j++)
-            dst[j] = clamp_u8(nearbyintf((float)(row[j] + offset[j]) * multiplier[j]) + (float)out_zero, lo);
+        for (size_t j = 0; j < n; j++) dst[j] = requantize_one(row[j], offset[j], multiplier[j], out_zero, lo);
     }
 }
 
@@ -54,10 +59,7 @@ void ck_dequantize_s32_f32_ref(const int32_t *acc, size_t m, size_t n, const int
     for (size_t i = 0; i < m; i++) {
         const int32_t *row = acc + i * n;
         float *dst = out + i * n;
-        for (size_t j = 0; j < n; j++) {
-            float y = (float)(row[j] + offset[j]) * scale[j];
-            dst[j] = (relu && y < 0.0f) ? 0.0f : y;
-        }
+        for (size_t j = 0; j < n; j++) dst[j] = dequantize_one(row[j], offset[j], scale[j], relu);
     }
 }
 
@@ -116,6 +118,63 @@ static void dequantize_avx512(const int32_t *acc, size_t m, size_t n, const int3
     }
 }
 
+/* ---------------------------------------------------------------- AVX2 (8 lanes, scalar tails) */
+
+/* 8 floats already integral → clamp to [lo, 255] → 8 bytes. */
+__attribute__((target("avx2")))
+static inline void store_u8_avx2(uint8_t *dst, __m256 v, __m256 lo) {
+    __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), _mm256_set1_ps(255.0f)));
+    __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64((__m128i *)dst, _mm_packus_epi16(words, words));
+}
+
+__attribute__((target("avx2")))
+static void quantize_avx2(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out) {
+    const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps((float)zero_point), lo = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), s), CK_RNE);
+        store_u8_avx2(out + i, _mm256_add_ps(v, z), lo);
+    }
+    for (; i < count; i++) out[i] = quantize_one(x[i], scale, zero_point);
+}
+
+__attribute__((target("avx2")))
+static void requantize_avx2(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
+                            const float *multiplier, int32_t out_zero, int relu, uint8_t *out) {
+    const int32_t lo_code = relu ? out_zero : 0;
+    const __m256 z = _mm256_set1_ps((float)out_zero), lo = _mm256_set1_ps((float)lo_code);
+    for (size_t i = 0; i < m; i++) {
+        const int32_t *row = acc + i * n;
+        uint8_t *dst = out + i * n;
+        size_t j = 0;
+        for (; j + 8 <= n; j += 8) {
+            __m256i a = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(row + j)), _mm256_loadu_si256((const __m256i *)(offset + j)));
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_loadu_ps(multiplier + j));
+            store_u8_avx2(dst + j, _mm256_add_ps(_mm256_round_ps(v, CK_RNE), z), lo);
+        }
+        for (; j < n; j++) dst[j] = requantize_one(row[j], offset[j], multiplier[j], out_zero, lo_code);
+    }
+}
+
+__attribute__((target("avx2")))
+static void dequantize_avx2(const int32_t *acc, size_t m, size_t n, const int32_t *offset,
+                            const float *scale, int relu, float *out) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t i = 0; i < m; i++) {
+        const int32_t *row = acc + i * n;
+        float *dst = out + i * n;
+        size_t j = 0;
+        for (; j + 8 <= n; j += 8) {
+            __m256i a = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(row + j)), _mm256_loadu_si256((const __m256i *)(offset + j)));
+            __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_loadu_ps(scale + j));
+            if (relu) y = _mm256_blendv_ps(y, zero, _mm256_cmp_ps(y, zero, _CMP_LT_OQ));  /* y < 0 → 0, as the reference */
+            _mm256_storeu_ps(dst + j, y);
+        }
+        for (; j < n; j++) dst[j] = dequantize_one(row[j], offset[j], scale[j], relu);
+    }
+}
+
 /* ---------------------------------------------------------------- dispatch (resolved once before main) */
 
 typedef struct {
@@ -126,14 +185,12 @@ typedef struct {
 } ck_int8_table;
 
 static const ck_int8_table int8_portable = {"portable", ck_quantize_f32_u8_ref, ck_requantize_s32_u8_ref, ck_dequantize_s32_f32_ref};
+static const ck_int8_table int8_avx2 = {"avx2", quantize_avx2, requantize_avx2, dequantize_avx2};
 static const ck_int8_table int8_avx512 = {"avx512", quantize_avx512, requantize_avx512, dequantize_avx512};
 
 static const ck_int8_table *int8_best(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        return &int8_avx512;
-#endif
+    if (ck_cpu_has(CK_CPU_AVX512)) return &int8_avx512;
+    if (ck_cpu_has(CK_CPU_AVX2)) return &int8_avx2;
     return &int8_portable;
 }
 
@@ -142,6 +199,13 @@ __attribute__((constructor)) static void ck_int8_resolve(void) { int8_ops = int8
 
 const char *ck_int8_isa(void) { return int8_ops->isa; }
 void ck_int8_force_portable(int portable) { int8_ops = portable ? &int8_portable : int8_best(); }
+int ck_int8_force_isa(const char *isa) {
+    const ck_int8_table *tables[] = {&int8_portable, &int8_avx2, &int8_avx512};
+    const unsigned needs[] = {0, CK_CPU_AVX2, CK_CPU_AVX512};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(isa, tables[i]->isa) == 0 && ck_cpu_has(needs[i])) { int8_ops = tables[i]; return 1; }
+    return 0;
+}
 
 void ck_quantize_f32_u8(const float *x, size_t count, float scale, int32_t zero_point, uint8_t *out) {
     int8_ops->quantize(x, count, scale, zero_point, out);

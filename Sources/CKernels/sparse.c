@@ -1,6 +1,7 @@
 // Sparse (CSR) × dense products for linear layers: a scalar reference and AVX2 / AVX-512 variants,
 // chosen at run time by CPU feature. Variants sum in a different order than the reference, so they
 // agree with it within float rounding (tests name the tolerance), not bit for bit.
+#include "ck_cpu.h"
 #include "ck_sparse.h"
 
 #include <string.h>
@@ -139,9 +140,9 @@ int ck_sparse_isa_supported(ck_sparse_isa isa) {
     switch (isa) {
     case CK_SPARSE_SCALAR: return 1;
 #ifdef CK_X86
-    case CK_SPARSE_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case CK_SPARSE_AVX2: return ck_cpu_has(CK_CPU_AVX2);
     case CK_SPARSE_AVX512:  // its batch-1 path is the AVX2 one
-        return __builtin_cpu_supports("avx512f") && ck_sparse_isa_supported(CK_SPARSE_AVX2);
+        return ck_cpu_has(CK_CPU_AVX512 | CK_CPU_AVX2);
 #else
     case CK_SPARSE_AVX2: case CK_SPARSE_AVX512: return 0;
 #endif

@@ -3,6 +3,7 @@
 // variant (vpermi2b picks a row's non-zero columns out of a 128-byte activation chunk held in two
 // registers, vpdpbusd multiplies and accumulates 64 of them per instruction). Integer sums are
 // exact, so every variant gives the reference's integers, which are the dense product's.
+#include "ck_cpu.h"
 #include "ck_sparse.h"
 
 #include <string.h>
@@ -154,10 +155,8 @@ int ck_spmm_u8s8_isa_supported(ck_sparse_isa isa) {
     switch (isa) {
     case CK_SPARSE_SCALAR: return 1;
 #ifdef CK_X86
-    case CK_SPARSE_AVX2: return __builtin_cpu_supports("avx2");
-    case CK_SPARSE_AVX512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("bmi2");
+    case CK_SPARSE_AVX2: return ck_cpu_has(CK_CPU_AVX2);
+    case CK_SPARSE_AVX512: return ck_cpu_has(CK_CPU_AVX2 | CK_CPU_AVX512 | CK_CPU_AVX512VBMI | CK_CPU_VNNI);
 #else
     case CK_SPARSE_AVX2: case CK_SPARSE_AVX512: return 0;
 #endif

@@ -2,6 +2,7 @@
  * reference's operations in the reference's order, so results are bit-identical. */
 #pragma STDC FP_CONTRACT OFF
 
+#include "ck_cpu.h"
 #include "ck_train.h"
 
 #include <immintrin.h>
@@ -371,9 +372,8 @@ static const ck_train_table train_avx512 = {"avx512", adam_avx512, relu_backward
                                             maxpool_argmax_avx512};
 
 static const ck_train_table *best_train_table(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return &train_avx512;
-    if (__builtin_cpu_supports("avx2")) return &train_avx2;
+    if (ck_cpu_has(CK_CPU_AVX512)) return &train_avx512;
+    if (ck_cpu_has(CK_CPU_AVX2)) return &train_avx2;
     return &train_portable;
 }
 

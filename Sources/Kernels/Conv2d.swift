@@ -7,12 +7,15 @@ public struct Conv2dGeometry: Sendable, Equatable {
     public var outChannels: Int
     public var kernel: (h: Int, w: Int)
     public var stride: (h: Int, w: Int)
+    /// Padding before the input (top, left) and after it (bottom, right; ONNX `pads` may differ).
     public var padding: (h: Int, w: Int)
+    public var paddingEnd: (h: Int, w: Int)
     public var dilation: (h: Int, w: Int)
     public var groups: Int
 
     public init(inChannels: Int, inHeight: Int, inWidth: Int, outChannels: Int, kernel: (Int, Int),
-                stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+                stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), paddingEnd: (Int, Int)? = nil,
+                dilation: (Int, Int) = (1, 1), groups: Int = 1) {
         self.inChannels = inChannels
         self.inHeight = inHeight
         self.inWidth = inWidth
@@ -20,35 +23,39 @@ public struct Conv2dGeometry: Sendable, Equatable {
         self.kernel = (kernel.0, kernel.1)
         self.stride = (stride.0, stride.1)
         self.padding = (padding.0, padding.1)
+        let end = paddingEnd ?? padding
+        self.paddingEnd = (end.0, end.1)
         self.dilation = (dilation.0, dilation.1)
         self.groups = groups
     }
 
-    public var outHeight: Int { (inHeight + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1 }
-    public var outWidth: Int { (inWidth + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1 }
+    public var outHeight: Int { slidingWindowCount(size: inHeight, padding: (padding.h, paddingEnd.h), span: dilation.h * (kernel.h - 1) + 1, stride: stride.h) }
+    public var outWidth: Int { slidingWindowCount(size: inWidth, padding: (padding.w, paddingEnd.w), span: dilation.w * (kernel.w - 1) + 1, stride: stride.w) }
 
     /// Throws unless every size is positive, groups divide both channel counts and the output is non-empty.
     public func validate() throws {
         let positive = [inChannels, inHeight, inWidth, outChannels, kernel.h, kernel.w, stride.h, stride.w,
-                        dilation.h, dilation.w, groups].allSatisfy { $0 > 0 } && padding.h >= 0 && padding.w >= 0
+                        dilation.h, dilation.w, groups].allSatisfy { $0 > 0 } && [padding.h, padding.w, paddingEnd.h, paddingEnd.w].allSatisfy { $0 >= 0 }
         guard positive else { throw KernelError.badShape("conv2d sizes must be positive: \(self)") }
         guard inChannels % groups == 0, outChannels % groups == 0 else {
             throw KernelError.badShape("conv2d groups \(groups) must divide in channels \(inChannels) and out channels \(outChannels)")
         }
-        guard outHeight > 0, outWidth > 0 else {
+        guard inHeight + padding.h + paddingEnd.h >= dilation.h * (kernel.h - 1) + 1,
+              inWidth + padding.w + paddingEnd.w >= dilation.w * (kernel.w - 1) + 1, outHeight > 0, outWidth > 0 else {
             throw KernelError.badShape("conv2d output would be empty for input \(inHeight)x\(inWidth)")
         }
     }
 
     public static func == (a: Conv2dGeometry, b: Conv2dGeometry) -> Bool {
         a.inChannels == b.inChannels && a.inHeight == b.inHeight && a.inWidth == b.inWidth && a.outChannels == b.outChannels
-            && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation && a.groups == b.groups
+            && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding && a.paddingEnd == b.paddingEnd && a.dilation == b.dilation && a.groups == b.groups
     }
 }
 
 /// 2-D convolution (PyTorch `conv2d`, weight `[O, I/groups, kh, kw]`) on oneDNN, NCHW in and out.
 ///
-/// Weight reordered once per layout, primitives cached per batch size, bias and ReLU fused.
+/// Weight reordered once per layout, primitives cached per batch size, bias and the post-op fused;
+/// input and output NCHW or channel-blocked (`useLayouts`, docs/runtime.md "Layouts").
 public final class Conv2d: @unchecked Sendable {
     public let geometry: Conv2dGeometry
     public let postOp: PostOp
@@ -60,6 +67,8 @@ public final class Conv2d: @unchecked Sendable {
     private let biasData: Tensor?
     private let lock = NSLockLike()
     private var plans: [Int: ForwardPlan] = [:]
+    /// The layouts of the input and output (plain NCHW unless the plan keeps activations blocked).
+    public private(set) var sourceLayout = ActivationLayout.plain, destinationLayout = ActivationLayout.plain
 
     public init(geometry g: Conv2dGeometry, weight: Tensor, bias: Tensor?, postOp: PostOp = .none) throws {
         try g.validate()
@@ -86,6 +95,20 @@ public final class Conv2d: @unchecked Sendable {
         }
     }
 
+    /// Sets the input and output layouts, only before the first primitive exists (planning). Keeps
+    /// NCHW and returns false when oneDNN has only its reference loop for these layouts.
+    public func useLayouts(source: ActivationLayout, destination: ActivationLayout) throws -> Bool {
+        lock.withLock {
+            precondition(plans.isEmpty, "conv2d layouts are fixed once a primitive exists")
+            (sourceLayout, destinationLayout) = (source, destination)
+        }
+        if try implementation(batch: 1).hasPrefix("ref") {
+            lock.withLock { plans = [:]; (sourceLayout, destinationLayout) = (.plain, .plain) }
+            return false
+        }
+        return true
+    }
+
     public func prepare(batch: Int) throws { _ = try plan(batch: batch) }
 
     public func implementation(batch: Int) throws -> String { try plan(batch: batch).primitive.implementation }
@@ -94,18 +117,19 @@ public final class Conv2d: @unchecked Sendable {
         try lock.withLock {
             if let plan = plans[batch] { return plan }
             let g = geometry
-            var source = try DNNL.descriptor([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_f32, dnnl_nchw)
+            var source = try DNNL.descriptor([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_f32, sourceLayout.tag)
             var weights = try DNNL.descriptor(weightDims, dnnl_f32, dnnl_format_tag_any)
-            var destination = try DNNL.descriptor([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_f32, dnnl_nchw)
+            var destination = try DNNL.descriptor([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_f32, destinationLayout.tag)
             var biasDescriptor = bias?.descriptor ?? dnnl_memory_desc_t()
             let strides = [Int64(g.stride.h), Int64(g.stride.w)]
             let dilates = [Int64(g.dilation.h - 1), Int64(g.dilation.w - 1)]  // oneDNN counts extra gaps
             let padding = [Int64(g.padding.h), Int64(g.padding.w)]
+            let paddingEnd = [Int64(g.paddingEnd.h), Int64(g.paddingEnd.w)]
             var desc = dnnl_convolution_desc_t()
             try withUnsafePointer(to: &biasDescriptor) { biasPointer in
                 try DNNL.check(dnnl_dilated_convolution_forward_desc_init(
                     &desc, dnnl_forward_inference, dnnl_convolution_direct, &source, &weights,
-                    bias == nil ? nil : biasPointer, &destination, strides, dilates, padding, padding),
+                    bias == nil ? nil : biasPointer, &destination, strides, dilates, padding, paddingEnd),
                     "convolution_forward_desc_init")
             }
             let attributes = try PrimitiveAttributes(postOp)
@@ -153,7 +177,7 @@ public final class Conv2d: @unchecked Sendable {
                             }
                         }
                         let value = Float(sum)
-                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp == .relu ? max(value, 0) : value
+                        output[((n * g.outChannels + oc) * oh + y) * ow + x] = postOp.apply(value)
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import CDNNL
+import CKernels
 import Foundation
 
 /// The one place that talks to oneDNN (2.6 "op-desc" C API). Moving to oneDNN 3.x touches this
@@ -6,11 +7,54 @@ import Foundation
 public enum DNNL {
     /// The CPU engine, created once per process.
     nonisolated(unsafe) static let engine: OpaquePointer = {
+        DNNL.applyCPUMask
         var engine: OpaquePointer?
         let status = dnnl_engine_create(&engine, dnnl_cpu, 0)
         precondition(status == dnnl_success && engine != nil, "oneDNN CPU engine could not be created (\(status.rawValue))")
         return engine!
     }()
+
+    /// Caps oneDNN's ISA to the C kernels' MODELSMITH_CPU_FEATURES mask (docs/runtime.md, "CPU
+    /// dispatch"), so one variable makes the whole runtime behave as on the smaller CPU. Runs once,
+    /// before the first primitive. oneDNN's own ONEDNN_MAX_CPU_ISA, when set, wins (the INT8
+    /// product choice reads oneDNN's effective ISA either way).
+    private static let applyCPUMask: Void = {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["ONEDNN_MAX_CPU_ISA"] == nil, environment["DNNL_MAX_CPU_ISA"] == nil else { return }
+        let isa: dnnl_cpu_isa_t
+        switch String(cString: ck_cpu_mask()) {
+        case "avx512": isa = dnnl_cpu_isa_avx512_core
+        case "avx2": isa = dnnl_cpu_isa_avx2
+        case "scalar": isa = dnnl_cpu_isa_sse41
+        default: return
+        }
+        _ = dnnl_set_max_cpu_isa(isa)
+    }()
+
+    /// Whether oneDNN's u8×s8 products are exact for any s8 weights: its ISA has VNNI (`vpdpbusd`
+    /// accumulates in 32 bits). Below that, oneDNN multiplies with `vpmaddubsw`, which saturates a
+    /// pair of products in 16 bits unless |w| ≤ 64 (`Int8Product.sevenBitLimit`).
+    public static var u8s8ExactForAnyWeights: Bool {
+        applyCPUMask
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        return isa & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
+    }
+
+    /// The ISA oneDNN dispatches to (e.g. "avx2", "avx512_core_vnni").
+    public static var effectiveISA: String {
+        applyCPUMask
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_sse41: return "sse41"
+        case dnnl_cpu_isa_avx: return "avx"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case let other: return String(format: "0x%x", other.rawValue)
+        }
+    }
 
     static func check(_ status: dnnl_status_t, _ call: String) throws {
         guard status == dnnl_success else {

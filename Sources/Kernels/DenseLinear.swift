@@ -4,6 +4,25 @@ import TensorCore
 /// What runs on a kernel's output before it is stored (fused into the library primitive).
 public enum PostOp: Sendable, Equatable {
     case none, relu
+    /// `min(max(x, min), max)` (ONNX `Clip`, ReLU6); fused into f32 dense kernels only.
+    case clip(min: Float, max: Float)
+    /// `x·min(max(x + 3, 0), 6)/6` (ONNX `HardSwish`); fused into f32 dense kernels only.
+    case hardSwish
+
+    /// The post-op on one value, for the references (NaN passes, as in oneDNN).
+    @inline(__always) public func apply(_ value: Float) -> Float {
+        switch self {
+        case .none: return value
+        case .relu: return value < 0 ? 0 : value
+        case .clip(let lo, let hi): return value < lo ? lo : (value > hi ? hi : value)
+        case .hardSwish:
+            let gate = value / 6 + 0.5
+            return value * (gate < 0 ? 0 : (gate > 1 ? 1 : gate))
+        }
+    }
+
+    /// Whether the sparse kernels implement it.
+    public var isSparseSupported: Bool { self == .none || self == .relu }
 }
 
 /// `y = x · Wᵀ + b` (PyTorch `linear`, weight `[out, in]`) on oneDNN's f32 matmul.
@@ -95,7 +114,7 @@ public final class DenseLinear: @unchecked Sendable {
                 var sum = Double(b?[j] ?? 0)
                 for p in 0..<inner { sum += Double(input[i * inner + p]) * Double(w[j * inner + p]) }
                 let value = Float(sum)
-                output[i * out + j] = postOp == .relu ? max(value, 0) : value
+                output[i * out + j] = postOp.apply(value)
             }
         }
     }
@@ -117,6 +136,10 @@ final class PrimitiveAttributes {
         switch postOp {
         case .none: return
         case .relu: try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
+        case .clip(let lo, let hi):
+            try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_clip_v2, lo, hi), "post_ops_append_eltwise")
+        case .hardSwish:
+            try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_hardswish, 0, 0), "post_ops_append_eltwise")
         }
         try DNNL.check(dnnl_primitive_attr_set_post_ops(handle, ops), "primitive_attr_set_post_ops")
     }

@@ -1,4 +1,5 @@
 import CKernels
+import TensorCore
 
 /// Element-wise activation functions, PyTorch semantics.
 public enum Activation: String, Sendable, CaseIterable {
@@ -84,32 +85,42 @@ public enum Normalization {
     }
 }
 
-/// The sizes of a 2-D pooling window (NCHW, PyTorch semantics, no ceil mode).
+/// The sizes of a 2-D pooling window (NCHW, PyTorch/ONNX semantics: padding before and after may
+/// differ, output sizes round down or, with `ceilMode`, up — `slidingWindowCount`).
 public struct Pool2dGeometry: Sendable, Equatable {
     public var inHeight, inWidth: Int
     public var kernelH, kernelW, strideH, strideW, padH, padW: Int
+    /// Padding after the input (bottom, right).
+    public var padBottom, padRight: Int
+    public var ceilMode: Bool
     /// Average pooling: padding counts in the divisor (PyTorch's default) or not.
     public var countIncludePad: Bool
 
-    public init(inHeight: Int, inWidth: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), countIncludePad: Bool = true) {
+    public init(inHeight: Int, inWidth: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
+                paddingEnd: (Int, Int)? = nil, ceilMode: Bool = false, countIncludePad: Bool = true) {
         self.inHeight = inHeight
         self.inWidth = inWidth
         self.countIncludePad = countIncludePad
+        self.ceilMode = ceilMode
         (kernelH, kernelW) = kernel
         (strideH, strideW) = stride
         (padH, padW) = padding
+        (padBottom, padRight) = paddingEnd ?? padding
     }
 
-    public var outHeight: Int { (inHeight + 2 * padH - kernelH) / strideH + 1 }
-    public var outWidth: Int { (inWidth + 2 * padW - kernelW) / strideW + 1 }
+    public var outHeight: Int { slidingWindowCount(size: inHeight, padding: (padH, padBottom), span: kernelH, stride: strideH, ceilMode: ceilMode) }
+    public var outWidth: Int { slidingWindowCount(size: inWidth, padding: (padW, padRight), span: kernelW, stride: strideW, ceilMode: ceilMode) }
 
-    /// Throws unless sizes are positive, padding is at most half the kernel (PyTorch's rule) and the output is non-empty.
+    /// Throws unless sizes are positive, each padding is below the kernel (so every window sees the
+    /// input) and the output is non-empty.
     public func validate() throws {
-        guard kernelH > 0, kernelW > 0, strideH > 0, strideW > 0, padH >= 0, padW >= 0, inHeight > 0, inWidth > 0 else {
+        guard kernelH > 0, kernelW > 0, strideH > 0, strideW > 0, padH >= 0, padW >= 0, padBottom >= 0, padRight >= 0,
+              inHeight > 0, inWidth > 0 else {
             throw KernelError.badShape("pool sizes must be positive: kernel \(kernelH)x\(kernelW) stride \(strideH)x\(strideW)")
         }
-        guard 2 * padH <= kernelH, 2 * padW <= kernelW else {
-            throw KernelError.badShape("pool padding \(padH)x\(padW) exceeds half the kernel \(kernelH)x\(kernelW)")
+        guard padH < kernelH, padBottom < kernelH, padW < kernelW, padRight < kernelW,
+              inHeight + padH + padBottom >= kernelH, inWidth + padW + padRight >= kernelW else {
+            throw KernelError.badShape("pool padding \(padH),\(padW),\(padBottom),\(padRight) does not fit the kernel \(kernelH)x\(kernelW) and input \(inHeight)x\(inWidth)")
         }
         guard outHeight > 0, outWidth > 0 else {
             throw KernelError.badShape("pool output would be empty for input \(inHeight)x\(inWidth)")
@@ -119,7 +130,8 @@ public struct Pool2dGeometry: Sendable, Equatable {
     var c: ck_pool2d_geometry {
         ck_pool2d_geometry(in_h: Int64(inHeight), in_w: Int64(inWidth), out_h: Int64(outHeight), out_w: Int64(outWidth),
                            kernel_h: Int64(kernelH), kernel_w: Int64(kernelW), stride_h: Int64(strideH), stride_w: Int64(strideW),
-                           pad_h: Int64(padH), pad_w: Int64(padW), count_include_pad: countIncludePad ? 1 : 0)
+                           pad_h: Int64(padH), pad_w: Int64(padW), pad_b: Int64(padBottom), pad_r: Int64(padRight),
+                           count_include_pad: countIncludePad ? 1 : 0)
     }
 }
 

@@ -63,6 +63,15 @@ public final class ExecutionContext: @unchecked Sendable {
         return buffer.pointer
     }
 
+    private var productScratch: AlignedBuffer?
+
+    /// Scratch for the library's own INT8 products (the widened activations of
+    /// `ck_gemm_u8s8s32_s16`), apart from the kernels' `workspace` slots.
+    func productScratch(byteCount: Int) -> UnsafeMutableRawPointer {
+        if productScratch == nil || productScratch!.byteCount < byteCount { productScratch = AlignedBuffer(byteCount: byteCount) }
+        return productScratch!.pointer
+    }
+
     func wait() throws { try DNNL.check(dnnl_stream_wait(stream), "stream_wait") }
 
     deinit { dnnl_stream_destroy(stream) }

@@ -48,8 +48,8 @@ public final class Int8Linear: @unchecked Sendable {
     public let offsets: [Int32]
 
     /// `weight`: `i8` `[n, k…]` with symmetric `QuantParams` (per channel on axis 0 or per tensor);
-    /// `bias`: f32 `[n]` or nil.
-    public init(weight: Tensor, bias: Tensor?, input: ActivationQuantization) throws {
+    /// `bias`: f32 `[n]` or nil; `product`: which exact product runs (nil = the fastest available).
+    public init(weight: Tensor, bias: Tensor?, input: ActivationQuantization, product: Int8Product? = nil) throws {
         guard weight.dtype == .i8, let q = weight.quant, q.isSymmetric, q.axis == nil || q.axis == 0,
               let n = weight.shape.dims.first, n > 0 else {
             throw Int8KernelError.badWeight("weight must be i8 with symmetric per-tensor or axis-0 scales")
@@ -57,7 +57,7 @@ public final class Int8Linear: @unchecked Sendable {
         let k = weight.elementCount / n
         let scales = q.axis == nil ? [Float](repeating: q.scales[0], count: n) : q.scales
         guard scales.count == n else { throw Int8KernelError.badWeight("\(scales.count) scales for \(n) channels") }
-        matmul = try Int8Matmul(weights: weight.withUnsafeBufferPointer(of: Int8.self) { Array($0) }, n: n, k: k)
+        matmul = try Int8Matmul(weights: weight.withUnsafeBufferPointer(of: Int8.self) { Array($0) }, n: n, k: k, product: product)
         self.input = input
         let accumulatorScales = scales.map { input.scale * $0 }
         self.accumulatorScales = accumulatorScales
@@ -90,7 +90,8 @@ public final class Int8Linear: @unchecked Sendable {
     }
 
     /// Runs `m` rows of u8 input (m·k) into `output` (m·n u8 or f32 as `epilogue` says), using
-    /// `accumulators` (m·n) as scratch. `reference` selects the plain C product (no library call);
+    /// `accumulators` (m·n) as scratch, on the matmul's `product`. `reference` selects the plain C
+    /// product (the test oracle);
     /// `sparse` the sparse product of the same (pruned) weight, with its scratch
     /// (`SparseInt8.scratchBytes`): the same integers, so the same output bytes.
     public func forward(_ x: UnsafePointer<UInt8>, m: Int, accumulators: UnsafeMutablePointer<Int32>,

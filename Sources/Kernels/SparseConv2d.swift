@@ -36,7 +36,7 @@ public final class SparseConv2d: @unchecked Sendable {
     /// Whether the input is its own column matrix (no im2col needed).
     public var isPointwise: Bool {
         let g = geometry
-        return g.kernel == (1, 1) && g.stride == (1, 1) && g.padding == (0, 0)
+        return g.kernel == (1, 1) && g.stride == (1, 1) && g.padding == (0, 0) && g.paddingEnd == (0, 0)
     }
 
     /// Floats of scratch `run` needs (the columns of one sample).

@@ -22,15 +22,17 @@ public struct ArchiveEntry: Sendable {
 /// The libarchive read loop shared by every archive reader (tar, tar.gz, tar.xz, tar.zst, zip, npz).
 ///
 /// Defensive by construction: entries with absolute or `..` paths are refused, only regular files
-/// are passed to `body` (directories, links and devices are skipped), declared sizes are never
-/// trusted for allocation, and `ReadLimits` bounds the entry count, the total decoded bytes and the
+/// are passed to `body` (directories are skipped; links and devices too, each reported to
+/// `skipped` with the reason, so the caller can say so), declared sizes are never
+/// used for allocation, and `ReadLimits` bounds the entry count, the total decoded bytes and the
 /// expansion of the archive (decoded bytes against the file's size on disk).
 public enum ArchiveEntries {
     /// Calls `body` for each regular file of the archive at `url`, in archive order.
     ///
     /// - Throws: `FormatError` naming the file, the entry and the reason; errors thrown by `body`
     ///   are passed through unchanged.
-    public static func forEach(url: URL, limits: ReadLimits = .default, _ body: (ArchiveEntry) throws -> Void) throws {
+    public static func forEach(url: URL, limits: ReadLimits = .default, skipped: ((_ entry: String, _ reason: String) -> Void)? = nil,
+                               _ body: (ArchiveEntry) throws -> Void) throws {
         let path = displayPath(url)
         guard let archive = archive_read_new() else { throw FormatError.unreadable(path: path, reason: "libarchive could not allocate a reader") }
         defer { archive_read_free(archive) }
@@ -54,7 +56,7 @@ public enum ArchiveEntries {
             }
             throw FormatError.unreadable(path: path, reason: libarchiveMessage(archive))
         }
-        var budget = DecodeBudget(path: path, limits: limits, compressedBytes: fileSize(url))
+        var budget = DecodeBudget(path: path, limits: limits, compressedBytes: inputFileSize(url) ?? 0)
         var entryCount = 0
         var entry: OpaquePointer?
         while true {
@@ -73,6 +75,7 @@ public enum ArchiveEntries {
             let name = String(cString: rawName)
             guard let relative = EntryPath.normalised(name) else { throw FormatError.unsafeEntryPath(path: path, entry: name) }
             guard archive_entry_filetype(entry) == regularFileType, archive_entry_hardlink(entry) == nil, !relative.isEmpty else {
+                if let reason = skipReason(entry) { skipped?(relative, reason) }
                 archive_read_data_skip(archive)
                 continue
             }
@@ -82,15 +85,11 @@ public enum ArchiveEntries {
         }
     }
 
-    /// Reads the current entry to its end; the declared size only checks, it never sizes a buffer.
+    /// Reads the current entry to its end. The declared size only checks: the buffer grows as bytes
+    /// arrive, so a header that declares 5 GiB over a few megabytes of data allocates a few megabytes.
     private static func readData(_ archive: OpaquePointer, entry: String, declared: Int?, budget: inout DecodeBudget) throws -> [UInt8] {
         var data: [UInt8] = []
-        if let declared {
-            try budget.admit(declared: declared, entry: entry)
-            // Growing by doubling would briefly need twice the entry; a declared size that passed the
-            // limits is at most what we would accept anyway.
-            data.reserveCapacity(declared)
-        }
+        if let declared { try budget.admit(declared: declared, entry: entry) }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
@@ -107,13 +106,24 @@ public enum ArchiveEntries {
     }
 
     private static let regularFileType = mode_t(0o100000)
+    private static let directoryType = mode_t(0o040000)
+    private static let symbolicLinkType = mode_t(0o120000)
+
+    /// Why a non-regular entry is not read, or nil for a directory (which holds nothing to read).
+    private static func skipReason(_ entry: OpaquePointer) -> String? {
+        let only = "archives are read for regular files only"
+        if let target = archive_entry_hardlink(entry) { return "a hard link (to '\(String(cString: target))'); \(only)" }
+        switch archive_entry_filetype(entry) {
+        case directoryType: return nil
+        case symbolicLinkType:
+            let target = archive_entry_symlink(entry).map { String(cString: $0) } ?? "?"
+            return "a symbolic link (to '\(target)'); \(only)"
+        default: return "not a regular file; \(only)"
+        }
+    }
 
     private static func libarchiveMessage(_ archive: OpaquePointer) -> String {
         archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error \(archive_errno(archive))"
-    }
-
-    private static func fileSize(_ url: URL) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.intValue ?? 0
     }
 }
 

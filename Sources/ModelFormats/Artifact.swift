@@ -95,14 +95,8 @@ public enum Artifact {
         var jobs: [Job] = []
         for (name, tensor) in contents.tensors {
             guard !name.isEmpty else { throw bad("a tensor has an empty name") }
-            if let q = tensor.quant {
-                guard [.i8, .u8, .i32].contains(tensor.dtype) else { throw bad("tensor '\(name)': quant on a \(tensor.dtype) tensor") }
-                guard !q.scales.isEmpty, q.scales.allSatisfy({ $0.isFinite }) else { throw bad("tensor '\(name)': quant scales must be finite") }
-                if let axis = q.axis {
-                    guard axis < tensor.shape.rank, tensor.shape[axis] == q.scales.count else {
-                        throw bad("tensor '\(name)': \(q.scales.count) scales do not fit axis \(axis) of shape \(tensor.shape)")
-                    }
-                } else if q.scales.count != 1 { throw bad("tensor '\(name)': per-tensor quant needs one scale") }
+            if let reason = tensor.quant?.invalidity(dtype: tensor.dtype, dims: tensor.shape.dims) {
+                throw bad("tensor '\(name)': quant \(reason)")
             }
             jobs.append(Job(name: name, role: .param, tensor: tensor, byReference: false))
         }
@@ -110,6 +104,7 @@ public enum Artifact {
             guard let param = contents.tensors[name], param.shape == mask.shape, mask.dtype == .bool else {
                 throw bad("mask '\(name)' must be bool and have the shape of a parameter of the same name")
             }
+            if let problem = ElementBits.maskProblem(mask, of: param) { throw bad("mask '\(name)': \(problem)") }
             let derived = ElementBits.nonzeroMask(of: param)
             let same = derived.bitwiseEqual(mask)
             jobs.append(Job(name: name, role: .mask, tensor: mask, byReference: same,

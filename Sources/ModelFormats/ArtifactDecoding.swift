@@ -84,9 +84,21 @@ enum ArtifactDecoding {
                     throw FormatError.checksumMismatch(path: path, tensor: e.name + " (mask)")
                 }
             }
+            if let param = contents.tensors[e.name], let problem = ElementBits.maskProblem(mask, of: param) {
+                throw FormatError.malformed(path: path, entry: "model.json", reason: "mask '\(e.name)': \(problem)")
+            }
             contents.masks[e.name] = mask
         }
+        for (i, e) in entries.enumerated() where e.role == .param && e.dtype == .bool {
+            guard tensors[i].withUnsafeBytes({ $0.allSatisfy { $0 <= 1 } }) else {
+                throw corruptedTensor(path: path, entry: e, "a bool element is neither 0 nor 1")
+            }
+        }
         return contents
+    }
+
+    private static func corruptedTensor(path: String, entry: ArtifactTensorEntry, _ reason: String) -> FormatError {
+        .malformed(path: path, entry: entry.member ?? "model.json", reason: "tensor '\(entry.name)' is corrupted: \(reason)")
     }
 
     private static func tensorWithQuant(_ t: Tensor, _ q: QuantParams?) -> Tensor {

@@ -96,12 +96,7 @@ enum ArtifactManifest {
             entries.append(try entry(o, index: i, path: path, limits: limits))
         }
         try checkConsistency(entries, path: path)
-        var provenance = Provenance()
-        if let p = document["provenance"] {
-            do {
-                provenance = try JSONDecoder().decode(Provenance.self, from: JSONSerialization.data(withJSONObject: p))
-            } catch { throw bad("provenance is malformed") }
-        }
+        let provenance = try document["provenance"].map { try self.provenance($0, path: path) } ?? Provenance()
         let graph = try JSONSerialization.data(withJSONObject: document.filter { !keys.contains($0.key) },
                                                options: [.sortedKeys, .withoutEscapingSlashes])
         return (graph, entries, provenance)
@@ -136,22 +131,11 @@ enum ArtifactManifest {
         }
         let encodedBytes = try int("encoded_bytes")
         let storedBytes = try int("stored_bytes")
-        guard let sha = o["sha256"] as? String, sha.count == 64, sha.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+        guard let sha = o["sha256"] as? String, isLowerHexDigest(sha) else {
             throw bad("\"sha256\" must be 64 lower-case hex digits")
         }
         let member = o["member"] as? String
-        var quant: QuantParams?
-        if let q = o["quant"] as? [String: Any] {
-            guard let scales = q["scales"] as? [Double], let zeros = q["zero_points"] as? [Int], scales.count == zeros.count,
-                  !scales.isEmpty, scales.allSatisfy({ $0.isFinite }), zeros.allSatisfy({ Int32(exactly: $0) != nil }) else {
-                throw bad("quant needs equally long non-empty \"scales\" (finite) and \"zero_points\" (int32)")
-            }
-            let axis = q["axis"] as? Int
-            if let axis {
-                guard axis < dims.count, dims[axis] == scales.count else { throw bad("quant axis \(axis) does not fit shape \(dims) with \(scales.count) scales") }
-            } else if scales.count != 1 { throw bad("per-tensor quant must have one scale") }
-            quant = QuantParams(scales: scales.map { Float($0) }, zeroPoints: zeros.map { Int32($0) }, axis: axis)
-        }
+        let quant = try o["quant"].map { try quantParams($0, dtype: dtype, dims: dims, bad: bad) }
         // The encoding must fit the dtype and the declared sizes must fit the shape.
         switch encoding {
         case .dense, .int8:
@@ -175,9 +159,59 @@ enum ArtifactManifest {
             guard let member, MemberPath.isSafe(member) else { throw bad("missing or unsafe \"member\" path") }
         }
         if role == .mask { guard dtype == .bool else { throw bad("a mask must be bool") } }
-        if quant != nil { guard [.i8, .u8, .i32].contains(dtype) else { throw bad("quant on a \(dtype) tensor") } }
         return ArtifactTensorEntry(name: name, role: role, dtype: dtype, shape: Shape(dims), encoding: encoding, transform: transform,
                                    quant: quant, member: member, encodedBytes: encodedBytes, storedBytes: storedBytes, sha256: sha)
+    }
+
+    /// `"provenance"`: an object of the documented shape (docs/formats.md §3), decoded into `Provenance`.
+    /// Foundation's serializer traps on a top-level scalar, so the shape is checked first.
+    private static func provenance(_ value: Any, path: String) throws -> Provenance {
+        func bad(_ reason: String) -> FormatError { .malformed(path: path, entry: "model.json", reason: "provenance \(reason)") }
+        guard value is [String: Any], JSONSerialization.isValidJSONObject(value),
+              let data = try? JSONSerialization.data(withJSONObject: value) else { throw bad("must be an object") }
+        do {
+            let provenance = try JSONDecoder().decode(Provenance.self, from: data)
+            if let digest = provenance.sourceDigest, !isLowerHexDigest(digest) {
+                throw bad("\"source_digest\" must be 64 lower-case hex digits")
+            }
+            return provenance
+        } catch let error as FormatError {
+            throw error
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.keyNotFound(_, context), let DecodingError.dataCorrupted(context) {
+            let at = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            throw bad("is malformed at \(at.isEmpty ? "the top level" : at): \(context.debugDescription)")
+        } catch {
+            throw bad("is malformed")
+        }
+    }
+
+    static func isLowerHexDigest(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// `"quant"`: `scales` (numbers), `zero_points` (32-bit integers) and `axis` (absent, null or an
+    /// integer), then the invariants of `QuantParams.invalidity(dtype:dims:)`.
+    private static func quantParams(_ value: Any, dtype: DType, dims: [Int], bad: (String) -> FormatError) throws -> QuantParams {
+        guard let q = value as? [String: Any] else { throw bad("\"quant\" must be an object") }
+        guard let scales = q["scales"] as? [Double], let zeros = q["zero_points"] as? [Int] else {
+            throw bad("quant needs \"scales\" (numbers) and \"zero_points\" (integers)")
+        }
+        guard scales.count == zeros.count else {
+            throw bad("quant needs one zero point per scale (\(scales.count) scales, \(zeros.count) zero points)")
+        }
+        if let i = zeros.firstIndex(where: { Int32(exactly: $0) == nil }) {
+            throw bad("quant zero point \(zeros[i]) (index \(i)) is outside the range of \(dtype)")
+        }
+        var axis: Int?
+        switch q["axis"] {
+        case nil, is NSNull: axis = nil
+        case let number as Int: axis = number
+        default: throw bad("quant \"axis\" must be null or an integer")
+        }
+        let params = QuantParams(scales: scales.map { Float($0) }, zeroPoints: zeros.map { Int32($0) }, axis: axis)
+        if let reason = params.invalidity(dtype: dtype, dims: dims) { throw bad("quant: \(reason)") }
+        return params
     }
 
     /// Unique names per role, unique members, masks that match a parameter's shape.

@@ -2,8 +2,10 @@ import Foundation
 import TensorCore
 
 /// A model package in a plain directory: `model.json` plus `.npy`/`.safetensors` tensors at its
-/// top level or under one folder. Only regular files count (symbolic links are not followed), and
-/// the same entry-count and decoded-size limits as for archives apply.
+/// top level or under one folder, or a sharded Hugging Face checkpoint (`ShardedCheckpoint`).
+/// Regular files count, and so do symbolic links to regular files (a Hugging Face or DVC cache is
+/// made of them; the directory is the user's own); the same entry-count and decoded-size limits
+/// as for archives apply.
 public struct DirectoryPackageReader: WeightArchiveReader {
     public init() {}
     public var formatName: String { "directory" }
@@ -13,19 +15,20 @@ public struct DirectoryPackageReader: WeightArchiveReader {
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         let path = displayPath(url)
         let base = url.standardizedFileURL.resolvingSymlinksInPath()
-        let keys: [URLResourceKey] = [.isRegularFileKey, .isSymbolicLinkKey, .fileSizeKey]
-        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: keys) else {
+        if let index = ShardedCheckpoint.index(in: base) {
+            return try ShardedCheckpoint.read(index: index, directory: base, path: path, limits: limits)
+        }
+        guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey]) else {
             throw FormatError.unreadable(path: path, reason: "cannot list the directory")
         }
         var files: [(relative: String, url: URL)] = []
         var totalBytes = 0
         for case let file as URL in walker {
-            let values = try? file.resourceValues(forKeys: Set(keys))
-            guard values?.isRegularFile == true, values?.isSymbolicLink != true, file.path.hasPrefix(base.path) else { continue }
+            guard file.path.hasPrefix(base.path), isRegularFile(followingLinks: file) else { continue }
             let relative = String(file.path.dropFirst(base.path.count).drop { $0 == "/" })
             guard PackageAssembler.isPackageFile(relative) else { continue }
             files.append((relative, file))
-            totalBytes += values?.fileSize ?? 0
+            totalBytes += inputFileSize(file) ?? 0
             guard files.count <= limits.maxEntries else {
                 throw FormatError.limitExceeded(path: path, entry: nil, limit: "the limit of \(limits.maxEntries) files")
             }
@@ -37,8 +40,13 @@ public struct DirectoryPackageReader: WeightArchiveReader {
         files.sort { $0.relative < $1.relative }
         var package = PackageAssembler(path: path, limits: limits)
         for (relative, file) in files {
-            try package.add(relative, data: readWholeFile(file, limits: limits), entry: relative)
+            try withMappedFile(file, limits: limits) { try package.add(relative, raw: $0, entry: relative) }
         }
         return try package.contents()
     }
+}
+
+/// Whether `url` is a regular file, or a symbolic link that leads to one.
+private func isRegularFile(followingLinks url: URL) -> Bool {
+    (try? url.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true
 }

@@ -14,11 +14,19 @@ import TensorCore
 public enum Npy {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
-    /// Decodes one `.npy` file.
+    /// Decodes one `.npy` file; a dtype ModelSmith lacks (`<f8`, `<i2`, `<u2`) is converted (see `decodeReporting`).
     /// - Parameters:
     ///   - path: the file, for messages; `entry`: the archive entry it came from, if any.
     /// - Throws: `FormatError` naming the file/entry and the broken rule.
     public static func decode(_ bytes: [UInt8], path: String, entry: String? = nil, limits: ReadLimits = .default) throws -> Tensor {
+        try bytes.withUnsafeBytes { try decodeReporting(raw: $0, path: path, entry: entry, name: entry ?? path, limits: limits).tensor }
+    }
+
+    /// Decodes one `.npy` file over any bytes, such as a memory-mapped file (the header, the dtype
+    /// and the size the shape needs are checked before any element byte is read), converting
+    /// float64 to f32 and int16/uint16 to i32; the conversion (named `name`) is returned for the caller's note.
+    static func decodeReporting(raw bytes: UnsafeRawBufferPointer, path: String, entry: String?, name: String,
+                                limits: ReadLimits) throws -> (tensor: Tensor, conversion: DTypeConversion?) {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
 
         guard bytes.count >= 10 else { throw malformed("truncated .npy: \(bytes.count) bytes, too short for the header") }
@@ -37,7 +45,7 @@ public enum Npy {
         guard dataOffset <= bytes.count else {
             throw malformed("truncated .npy: header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
-        let headerBytes = bytes[prefixLength..<dataOffset]
+        let headerBytes = Array(bytes[prefixLength..<dataOffset])[...]
         // 1.0/2.0 headers are latin-1: any byte ≥ 0x80 is outside what numpy writes, and the keys
         // and values we accept are ASCII, so parsing them as UTF-8 refuses nothing numpy produces.
         let header: HeaderLiteral
@@ -45,7 +53,7 @@ public enum Npy {
         catch { throw malformed("header is not a valid dict literal: \(error.reason)") }
         let fields = try HeaderFields(header, malformed: malformed)
 
-        guard let (dtype, bigEndian) = dtype(forDescr: fields.descr) else {
+        guard let (element, bigEndian) = elementType(forDescr: fields.descr) else {
             throw FormatError.unsupportedDType(path: path, entry: entry, dtype: fields.descr)
         }
         guard fields.shape.count <= limits.maxRank else {
@@ -54,7 +62,7 @@ public enum Npy {
         if let negative = fields.shape.first(where: { $0 < 0 }) {
             throw malformed("negative dimension \(negative) in shape \(pythonTuple(fields.shape))")
         }
-        guard let count = checkedProduct(fields.shape), let byteCount = checkedMultiply(count, dtype.byteSize) else {
+        guard let count = checkedProduct(fields.shape), let byteCount = checkedMultiply(count, element.byteSize) else {
             throw malformed("shape \(pythonTuple(fields.shape)) overflows the addressable size")
         }
         let dataCount = bytes.count - dataOffset
@@ -62,11 +70,14 @@ public enum Npy {
             throw malformed("shape \(pythonTuple(fields.shape)) of '\(fields.descr)' needs \(byteCount) bytes of data, found \(dataCount)")
         }
 
+        // Fortran data of shape (d0 … dk) is C data of shape (dk … d0): decode that, then reorder.
+        let fortran = fields.fortranOrder && fields.shape.count > 1
         let shape = Shape(fields.shape)
-        var tensor = try bytes[dataOffset...].withUnsafeBytes { try Tensor(dtype: dtype, shape: shape, bytes: $0) }
-        if bigEndian { tensor.withUnsafeMutableBytes { swapBytes($0, width: dtype.byteSize) } }
-        if fields.fortranOrder, shape.rank > 1 { tensor = cOrder(fromFortran: tensor) }
-        return tensor
+        let stored = fortran ? Shape(fields.shape.reversed()) : shape
+        var (tensor, conversion) = try element.tensor(UnsafeRawBufferPointer(rebasing: bytes[dataOffset...]), shape: stored,
+                                                      bigEndian: bigEndian, path: path, entry: entry, name: name)
+        if fortran { tensor = cOrder(fromFortran: tensor, shape: shape) }
+        return (tensor, conversion)
     }
 
     /// Encodes a tensor as `.npy` (version 1.0, or 2.0 when the header needs more than 64 KiB), C order,
@@ -102,18 +113,19 @@ public enum Npy {
         }
     }
 
-    /// The dtype and byte order of a numpy type string, or nil when we do not support it.
-    static func dtype(forDescr descr: String) -> (DType, bigEndian: Bool)? {
+    /// The element type and byte order of a numpy type string, or nil when we do not read it.
+    static func elementType(forDescr descr: String) -> (StoredElement, bigEndian: Bool)? {
         var code = Substring(descr)
         var bigEndian = false
         if let order = code.first, "<>|=".contains(order) {
             bigEndian = order == ">"
             code = code.dropFirst()
         }
-        let byCode: [Substring: DType] = ["f4": .f32, "f2": .f16, "V2": .bf16, "i1": .i8, "u1": .u8,
-                                           "i4": .i32, "i8": .i64, "b1": .bool]
-        guard let dtype = byCode[code] else { return nil }
-        return (dtype, bigEndian && dtype.byteSize > 1)
+        let byCode: [Substring: StoredElement] = ["f4": .native(.f32), "f2": .native(.f16), "V2": .native(.bf16), "i1": .native(.i8),
+                                             "u1": .native(.u8), "i4": .native(.i32), "i8": .native(.i64), "b1": .native(.bool),
+                                             "f8": .foreign(.float64), "i2": .foreign(.int16), "u2": .foreign(.uint16)]
+        guard let element = byCode[code] else { return nil }
+        return (element, bigEndian && element.byteSize > 1)
     }
 
     /// `(2, 3)`, `(3,)` or `()` as Python prints a tuple.
@@ -132,15 +144,15 @@ public enum Npy {
         }
     }
 
-    /// The same values in C order. Fortran data of shape (d0 … dk) is C data of shape (dk … d0),
-    /// so the result is that array with its axes reversed.
-    static func cOrder(fromFortran t: Tensor) -> Tensor {
-        let dims = t.shape.dims
+    /// The same values in C order: `t` is Fortran data read as C data of the reversed shape, so
+    /// the result (of `shape`) is that array with its axes reversed.
+    static func cOrder(fromFortran t: Tensor, shape: Shape) -> Tensor {
+        let dims = shape.dims
         let rank = dims.count, width = t.dtype.byteSize
         // Element strides of the Fortran buffer, indexed by C axis.
         var strides = [Int](repeating: 1, count: rank)
         for axis in 1..<rank { strides[axis] = strides[axis - 1] * dims[axis - 1] }
-        var out = Tensor(zeros: t.dtype, t.shape)
+        var out = Tensor(zeros: t.dtype, shape)
         guard t.elementCount > 0 else { return out }
         t.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in

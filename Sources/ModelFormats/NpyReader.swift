@@ -10,9 +10,12 @@ public struct NpyReader: WeightArchiveReader {
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         let path = displayPath(url)
-        let tensor = try Npy.decode(readWholeFile(url, limits: limits), path: path, limits: limits)
+        let name = url.deletingPathExtension().lastPathComponent
+        let (tensor, conversion) = try withMappedFile(url, limits: limits) {
+            try Npy.decodeReporting(raw: $0, path: path, entry: nil, name: name, limits: limits)
+        }
         var tensors = TensorMap()
-        tensors[url.deletingPathExtension().lastPathComponent] = tensor
-        return PackageContents(tensors: tensors, source: path)
+        tensors[name] = tensor
+        return PackageContents(tensors: tensors, source: path, notes: conversion.map { [.converted($0)] } ?? [])
     }
 }

@@ -11,7 +11,7 @@ public struct NpzReader: WeightArchiveReader {
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         var package = PackageAssembler(path: displayPath(url), limits: limits, stripsSingleTopFolder: false)
-        try ArchiveEntries.forEach(url: url, limits: limits) { entry in
+        try ArchiveEntries.forEach(url: url, limits: limits, skipped: { package.skipped.append(.skippedEntry(entry: $0, reason: $1)) }) { entry in
             try package.add(entry.path, data: entry.data, entry: entry.path)
         }
         return try package.contents()

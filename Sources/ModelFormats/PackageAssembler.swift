@@ -15,9 +15,11 @@ struct PackageAssembler {
 
     private var graphs: [String: Data] = [:]
     /// Decoded tensors by the file they came from, in file order; `.npy` files carry a nil name
-    /// until `contents()` knows the root.
-    private var decoded: [(file: String, tensors: [(name: String?, tensor: Tensor)])] = []
+    /// until `contents()` knows the root. A converted dtype carries its record.
+    private var decoded: [(file: String, tensors: [(name: String?, tensor: Tensor, conversion: DTypeConversion?)])] = []
     private var tensorCount = 0
+    /// Entries the archive loop skipped (links), reported with the contents.
+    var skipped: [ReadNote] = []
 
     init(path: String, limits: ReadLimits, stripsSingleTopFolder: Bool = true) {
         self.path = path
@@ -35,14 +37,21 @@ struct PackageAssembler {
 
     /// Decodes one file (`relative` is already normalised by `EntryPath`).
     mutating func add(_ relative: String, data: [UInt8], entry: String?) throws {
+        try data.withUnsafeBytes { try add(relative, raw: $0, entry: entry) }
+    }
+
+    /// The same over any bytes (a memory-mapped directory file).
+    mutating func add(_ relative: String, raw data: UnsafeRawBufferPointer, entry: String?) throws {
         guard Self.isPackageFile(relative) else { return }
         if relative.hasSuffix(".npy") {
             try admitTensors(1)
-            decoded.append((relative, [(nil, try Npy.decode(data, path: path, entry: entry, limits: limits))]))
+            let (tensor, conversion) = try Npy.decodeReporting(raw: data, path: path, entry: entry, name: relative, limits: limits)
+            decoded.append((relative, [(nil, tensor, conversion)]))
         } else if relative.hasSuffix(".safetensors") {
-            let map = try Safetensors.decode(data, path: path, entry: entry, limits: limits)
-            try admitTensors(map.count)
-            decoded.append((relative, map.map { ($0.name, $0.tensor) }))
+            let file = try Safetensors.decodeReporting(raw: data, path: path, entry: entry, limits: limits)
+            try admitTensors(file.tensors.count)
+            let conversions = Dictionary(file.conversions.map { ($0.tensor, $0) }) { a, _ in a }
+            decoded.append((relative, file.tensors.map { ($0.name, $0.tensor, conversions[$0.name]) }))
         } else {
             graphs[relative] = Data(data)
         }
@@ -59,14 +68,19 @@ struct PackageAssembler {
     func contents() throws -> PackageContents {
         let root = packageRoot()
         var tensors = TensorMap()
+        var notes = skipped
         for (file, items) in decoded {
-            for (name, tensor) in items {
+            for (name, tensor, conversion) in items {
                 let tensorName = name ?? String(file.dropFirst(root.count).dropLast(".npy".count))
                 guard !tensors.contains(tensorName) else { throw FormatError.duplicateTensor(path: path, name: tensorName) }
                 tensors[tensorName] = tensor
+                if var conversion {
+                    conversion.tensor = tensorName
+                    notes.append(.converted(conversion))
+                }
             }
         }
-        return PackageContents(graphJSON: graphs[root + "model.json"], tensors: tensors, source: path)
+        return PackageContents(graphJSON: graphs[root + "model.json"], tensors: tensors, source: path, notes: notes)
     }
 
     /// "" when any package file is at the top level, else "folder/" when all share one top folder.
@@ -91,15 +105,30 @@ func hasExtension(_ url: URL, _ extensions: [String]) -> Bool {
     return extensions.contains { name.hasSuffix("." + $0) }
 }
 
-/// Reads a whole regular file, refusing one larger than the decoded-size cap before reading it.
-func readWholeFile(_ url: URL, limits: ReadLimits) throws -> [UInt8] {
+/// The size of the file `url` names, following symbolic links: an input is the user's own file,
+/// wherever a cache (Hugging Face, DVC) keeps it. Nil when it does not exist.
+public func inputFileSize(_ url: URL) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path))?[.size].flatMap { ($0 as? NSNumber)?.intValue }
+}
+
+/// Calls `body` with a regular file's bytes (through any symbolic link) memory-mapped, refusing one
+/// larger than the decoded-size cap first. Nothing is copied, and a page is read from disk only when
+/// touched, so the decoders' header checks run before the rest of the file is read and a tensor's
+/// bytes are read once, straight into the tensor.
+func withMappedFile<T>(_ url: URL, limits: ReadLimits, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
     let path = displayPath(url)
-    let size: Int
-    do { size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0 }
-    catch { throw FormatError.fileNotFound(path: path) }
+    guard let size = inputFileSize(url) else { throw FormatError.fileNotFound(path: path) }
     guard size <= limits.maxDecodedBytes else {
         throw FormatError.limitExceeded(path: path, entry: nil, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
     }
-    do { return [UInt8](try Data(contentsOf: url)) }
+    let data: Data
+    do { data = try Data(contentsOf: url, options: .alwaysMapped) }
     catch { throw FormatError.unreadable(path: path, reason: error.localizedDescription) }
+    return try data.withUnsafeBytes(body)
+}
+
+/// A whole regular file's bytes (through any symbolic link), refusing one larger than the
+/// decoded-size cap before reading it.
+func readWholeFile(_ url: URL, limits: ReadLimits) throws -> [UInt8] {
+    try withMappedFile(url, limits: limits) { [UInt8]($0) }
 }

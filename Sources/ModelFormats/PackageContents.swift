@@ -13,14 +13,17 @@ public struct PackageContents: Sendable {
     public var provenance: Provenance
     /// Where it was read from (for messages).
     public var source: String
+    /// What the reader converted or skipped, for the command to print (`ReadNote.summary`).
+    public var notes: [ReadNote]
 
     public init(graphJSON: Data? = nil, tensors: TensorMap = TensorMap(), masks: TensorMap = TensorMap(),
-                provenance: Provenance = Provenance(), source: String = "") {
+                provenance: Provenance = Provenance(), source: String = "", notes: [ReadNote] = []) {
         self.graphJSON = graphJSON
         self.tensors = tensors
         self.masks = masks
         self.provenance = provenance
         self.source = source
+        self.notes = notes
     }
 }
 

@@ -167,7 +167,7 @@ final class PayloadDecoder {
         } else {
             stagingUsed += n
             let length = blockLength
-            if stagingUsed == length { blockComplete(elements: length / width) }
+            if stagingUsed == length { try blockComplete(elements: length / width) }
         }
     }
 
@@ -203,7 +203,7 @@ final class PayloadDecoder {
         word = words > 0 ? bitmap.load(as: UInt64.self) : 0
     }
 
-    private func blockComplete(elements m: Int) {
+    private func blockComplete(elements m: Int) throws {
         stagingUsed = 0
         if encoding != .sparse {
             ByteShuffle.unshuffleBlock(staging.baseAddress!, destination + done * width, count: m, width: width)
@@ -212,6 +212,10 @@ final class PayloadDecoder {
         }
         if shuffled { ByteShuffle.unshuffleBlock(staging.baseAddress!, unshuffled.baseAddress!, count: m, width: width) }
         let values = shuffled ? unshuffled.baseAddress! : staging.baseAddress!
+        // A set bit stands for an element with a non-zero byte (docs/formats.md §4.1).
+        if let v = (0..<m).first(where: { ElementBits.isAllZero(values, $0, width: width) }) {
+            throw PayloadError(reason: "sparse value \(done + v) is zero although its bitmap bit is set")
+        }
         for v in 0..<m {
             while word == 0 {
                 wordIndex += 1

@@ -23,7 +23,9 @@ public enum Safetensors {
         }
     }
 
-    static let dtypeByTag: [String: DType] = Dictionary(uniqueKeysWithValues: DType.allCases.map { (tag(for: $0), $0) })
+    /// Every tag we read: ModelSmith's dtypes, and the ones converted on reading (docs/formats.md, "Input dtypes").
+    static let elementByTag: [String: StoredElement] = Dictionary(uniqueKeysWithValues: DType.allCases.map { (tag(for: $0), .native($0)) })
+        .merging(["F64": .foreign(.float64), "I16": .foreign(.int16), "U16": .foreign(.uint16)]) { a, _ in a }
 
     /// Decodes a whole safetensors file into tensors in data-section order.
     /// - Throws: `FormatError` naming the file/entry, the tensor and the broken rule.
@@ -34,6 +36,15 @@ public enum Safetensors {
     /// Decodes the tensors and the `__metadata__` map.
     public static func decodeWithMetadata(_ bytes: [UInt8], path: String, entry: String? = nil,
                                           limits: ReadLimits = .default) throws -> (tensors: TensorMap, metadata: [String: String]) {
+        let decoded = try bytes.withUnsafeBytes { try decodeReporting(raw: $0, path: path, entry: entry, limits: limits) }
+        return (decoded.tensors, decoded.metadata)
+    }
+
+    /// As `decodeWithMetadata` over any bytes, such as a memory-mapped file (the header and the
+    /// data layout are checked before any tensor byte is read), with one record per tensor
+    /// converted from F64/I16/U16.
+    static func decodeReporting(raw bytes: UnsafeRawBufferPointer, path: String, entry: String? = nil, limits: ReadLimits)
+        throws -> (tensors: TensorMap, metadata: [String: String], conversions: [DTypeConversion]) {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: reason) }
 
         guard bytes.count >= 8 else { throw malformed("truncated safetensors: \(bytes.count) bytes, too short for the header length") }
@@ -45,7 +56,7 @@ public enum Safetensors {
         guard 8 + headerLength <= bytes.count else {
             throw malformed("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
-        let headerBytes = bytes[8..<(8 + headerLength)]
+        let headerBytes = Array(bytes[8..<(8 + headerLength)])[...]
         guard headerBytes.first == UInt8(ascii: "{") else { throw malformed("header does not begin with '{'") }
         let header: HeaderLiteral
         do { header = try HeaderLiteral.parse(headerBytes, dialect: .json, maxDepth: limits.maxJSONDepth) }
@@ -85,13 +96,15 @@ public enum Safetensors {
         if covered != dataCount { throw malformed("bytes \(covered)..<\(dataCount) of the data section belong to no tensor") }
 
         var tensors = TensorMap()
-        try bytes.withUnsafeBytes { raw in
-            for e in entries {
-                let span = UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)])
-                tensors[e.name] = try Tensor(dtype: e.dtype, shape: Shape(e.shape), bytes: span)
-            }
+        var conversions: [DTypeConversion] = []
+        for e in entries {
+            let span = UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)])
+            let (tensor, conversion) = try e.element.tensor(span, shape: Shape(e.shape), bigEndian: false, path: path,
+                                                            entry: entry, name: e.name)
+            tensors[e.name] = tensor
+            if let conversion { conversions.append(conversion) }
         }
-        return (tensors, metadata)
+        return (tensors, metadata, conversions)
     }
 
     /// Encodes tensors (in map order, packed back to back) with an optional metadata map.
@@ -154,7 +167,7 @@ public enum Safetensors {
 /// One tensor's header record, validated on its own (the tiling is checked by the caller).
 private struct TensorEntry {
     var name: String
-    var dtype: DType
+    var element: StoredElement
     var shape: [Int]
     var begin: Int
     var end: Int
@@ -163,7 +176,7 @@ private struct TensorEntry {
         func malformed(_ reason: String) -> FormatError { .malformed(path: path, entry: entry, reason: "tensor '\(name)': \(reason)") }
         guard value.objectPairs != nil else { throw malformed("header record is not an object") }
         guard let tag = value["dtype"]?.stringValue else { throw malformed("missing 'dtype'") }
-        guard let dtype = Safetensors.dtypeByTag[tag] else { throw FormatError.unsupportedDType(path: path, entry: entry, dtype: tag) }
+        guard let element = Safetensors.elementByTag[tag] else { throw FormatError.unsupportedDType(path: path, entry: entry, dtype: tag) }
         guard let items = value["shape"]?.arrayValue else { throw malformed("missing 'shape'") }
         let shape = items.compactMap(\.intValue)
         guard shape.count == items.count, shape.allSatisfy({ $0 >= 0 }) else {
@@ -176,14 +189,14 @@ private struct TensorEntry {
             throw malformed("'data_offsets' must be two integers")
         }
         guard offsets[0] >= 0, offsets[0] <= offsets[1] else { throw malformed("data_offsets [\(offsets[0]), \(offsets[1])] are not an ascending range") }
-        guard let count = checkedProduct(shape), let byteCount = checkedMultiply(count, dtype.byteSize) else {
+        guard let count = checkedProduct(shape), let byteCount = checkedMultiply(count, element.byteSize) else {
             throw malformed("shape \(shape) overflows the addressable size")
         }
         guard byteCount == offsets[1] - offsets[0] else {
             throw malformed("shape \(shape) of \(tag) needs \(byteCount) bytes but data_offsets span \(offsets[1] - offsets[0])")
         }
         self.name = name
-        self.dtype = dtype
+        self.element = element
         self.shape = shape
         self.begin = offsets[0]
         self.end = offsets[1]

@@ -10,7 +10,7 @@ public struct SafetensorsReader: WeightArchiveReader {
 
     public func read(_ url: URL, limits: ReadLimits) throws -> PackageContents {
         let path = displayPath(url)
-        let tensors = try Safetensors.decode(readWholeFile(url, limits: limits), path: path, limits: limits)
-        return PackageContents(tensors: tensors, source: path)
+        let file = try withMappedFile(url, limits: limits) { try Safetensors.decodeReporting(raw: $0, path: path, limits: limits) }
+        return PackageContents(tensors: file.tensors, source: path, notes: file.conversions.map { .converted($0) })
     }
 }

@@ -40,6 +40,15 @@ enum ElementBits {
         }
     }
 
+    /// Why `mask` cannot be the pruning mask of `param`, or nil: a mask holds only 0 and 1 and keeps
+    /// every non-zero element of its parameter (pruned elements are zero; docs/formats.md §4.1).
+    static func maskProblem(_ mask: Tensor, of param: Tensor) -> String? {
+        guard mask.withUnsafeBytes({ $0.allSatisfy { $0 <= 1 } }) else { return "an element is neither 0 nor 1" }
+        let nonzero = nonzeroMask(of: param)
+        let dropped = mask.withUnsafeBytes { m in nonzero.withUnsafeBytes { p in m.indices.first { m[$0] == 0 && p[$0] != 0 } } }
+        return dropped.map { "element \($0) is 0 but the parameter's element \($0) is not zero" }
+    }
+
     /// Element-wise XOR of two `bool` tensors of one shape (1 where they differ).
     static func difference(_ a: Tensor, _ b: Tensor) -> Tensor {
         var out = Tensor(zeros: .bool, a.shape)

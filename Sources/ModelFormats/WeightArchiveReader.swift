@@ -14,8 +14,9 @@ public protocol WeightArchiveReader: Sendable {
 public struct ReadLimits: Sendable {
     /// Total decoded bytes across all entries.
     public var maxDecodedBytes: Int = 32 << 30
-    /// A decoded entry may be at most this many times its compressed size (bomb guard) …
-    public var maxExpansionRatio: Int = 1024
+    /// Decoded bytes may be at most this many times the archive's size on disk (bomb guard; below
+    /// deflate's own ceiling of about 1032×, so a bomb cannot pass by being slightly noisy) …
+    public var maxExpansionRatio: Int = 256
     /// … unless it is smaller than this.
     public var expansionRatioFloorBytes: Int = 64 << 20
     public var maxEntries: Int = 100_000

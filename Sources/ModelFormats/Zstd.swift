@@ -87,6 +87,8 @@ final class ZstdDecompressor {
     private var produced = 0
     private var frameEnded = false
     private var headerChecked = false
+    /// The first five bytes of the frame (magic number and frame header descriptor), as they arrive.
+    private var header: [UInt8] = []
 
     init() throws {
         guard let ctx = ZSTD_createDCtx() else { throw ZstdError(reason: "cannot allocate a zstd context") }
@@ -114,11 +116,9 @@ final class ZstdDecompressor {
     /// window means the consumer expects no more bytes: any further output is an error.
     func decode(_ compressed: UnsafeRawBufferPointer, declaredSize: Int,
                 window: () -> UnsafeMutableRawBufferPointer, commit: (Int) throws -> Void) throws {
-        if !headerChecked, compressed.count >= 5 {
-            // Frame header descriptor: the reserved (3) and unused (4) bits are 0 in frames we write;
-            // libzstd ignores the unused bit, so a flip there would otherwise go unnoticed.
-            headerChecked = true
-            if compressed[4] & 0x18 != 0 { throw ZstdError(reason: "zstd frame header has reserved bits set") }
+        if !headerChecked {
+            header.append(contentsOf: compressed.prefix(5 - header.count))
+            if header.count == 5 { try Self.checkFrameHeader(header); headerChecked = true }
         }
         var input = ZSTD_inBuffer(src: compressed.baseAddress, size: compressed.count, pos: 0)
         while true {
@@ -143,8 +143,21 @@ final class ZstdDecompressor {
         }
     }
 
+    /// The frame header as docs/formats.md §4 requires it: the zstd magic number, the content
+    /// checksum and content size flags set, no dictionary, the reserved (3) and unused (4) bits 0
+    /// (libzstd ignores the unused bit, so a flip there would otherwise go unnoticed).
+    static func checkFrameHeader(_ bytes: [UInt8]) throws {
+        guard bytes.prefix(4) == [0x28, 0xB5, 0x2F, 0xFD] else { throw ZstdError(reason: "not a zstd frame (bad magic number)") }
+        let descriptor = bytes[4]
+        if descriptor & 0x18 != 0 { throw ZstdError(reason: "zstd frame header has reserved bits set") }
+        if descriptor & 0x04 == 0 { throw ZstdError(reason: "zstd frame has no content checksum") }
+        if descriptor & 0xC0 == 0 && descriptor & 0x20 == 0 { throw ZstdError(reason: "zstd frame does not declare its content size") }
+        if descriptor & 0x03 != 0 { throw ZstdError(reason: "zstd frame names a dictionary") }
+    }
+
     /// Checks the frame ended and produced exactly the declared size.
     func finish(declaredSize: Int? = nil) throws {
+        guard headerChecked else { throw ZstdError(reason: "zstd frame header is truncated") }
         guard frameEnded else { throw ZstdError(reason: "zstd frame is truncated") }
         if let size = declaredSize, produced != size {
             throw ZstdError(reason: "decodes to \(produced) bytes, declared \(size)")

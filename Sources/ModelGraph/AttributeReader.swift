@@ -83,6 +83,41 @@ struct AttributeReader {
         return s
     }
 
+    /// A boolean written as true/false or as ONNX's 0/1.
+    func flag(_ key: String, default defaultValue: Bool) throws -> Bool {
+        guard let value = node.attrs[key] else { return defaultValue }
+        if let b = value.boolValue { return b }
+        guard let n = value.intValue, n == 0 || n == 1 else { throw bad(key, "must be true, false, 0 or 1, \(found(value))") }
+        return n == 1
+    }
+
+    /// Spatial padding before and after the input: ONNX `pads` ([top, left, bottom, right], each
+    /// ≥ 0) or `padding` (the same on both sides).
+    func pads() throws -> (begin: Spatial2D, end: Spatial2D) {
+        guard node.attrs["pads"] != nil else {
+            let padding = try spatial("padding", default: Spatial2D(both: 0), minimum: 0)
+            return (padding, padding)
+        }
+        guard node.attrs["padding"] == nil else { throw bad("pads", "and 'padding' cannot both be given") }
+        guard let pads = try intList("pads", required: true), pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
+            throw bad("pads", "must be 4 integers ≥ 0 [top, left, bottom, right], \(found(node.attrs["pads"]!))")
+        }
+        return (Spatial2D(pads[0], pads[1]), Spatial2D(pads[2], pads[3]))
+    }
+
+    /// Axes resolved against `rank` (negative counts from the end), sorted, distinct, never the batch axis 0.
+    func resolveAxes(_ axes: [Int], rank: Int, attr: String) throws -> [Int] {
+        var resolved: [Int] = []
+        for axis in axes {
+            let r = axis < 0 ? axis + rank : axis
+            guard r >= 0, r < rank else { throw bad(attr, "has \(axis), out of range for an input of rank \(rank)") }
+            guard r != 0 else { throw bad(attr, "names the batch axis, which cannot be changed") }
+            guard !resolved.contains(r) else { throw bad(attr, "names axis \(r) twice") }
+            resolved.append(r)
+        }
+        return resolved.sorted()
+    }
+
     /// A list of integers, or nil when absent (or `required` and absent: an error).
     func intList(_ key: String, required: Bool) throws -> [Int]? {
         guard let value = node.attrs[key] else {

@@ -10,16 +10,33 @@ extension Graph {
     /// As `inferShapes(batch:tensors:)`, with param shapes looked up by tensor name.
     public func inferShapes(batch: Int, paramShape: (String) -> Shape?) throws -> [String: Shape] {
         precondition(batch >= 1, "batch size must be positive")
+        // A parsed or validated graph is already in topological order: one pass, no sort.
+        if let shapes = try shapesInListedOrder(batch: batch, paramShape: paramShape) { return shapes }
         var sorted = self
         try sorted.sortTopologically()
-        var shapes: [String: Shape] = [:]
-        for input in inputs {
-            try input.checkShape()
-            shapes[input.name] = Shape(input.shape.map { $0 == -1 ? batch : $0 })
+        guard let shapes = try sorted.shapesInListedOrder(batch: batch, paramShape: paramShape) else {
+            preconditionFailure("a topologically sorted graph defines every value once, before its use")
         }
-        for node in sorted.nodes {
-            // `sortTopologically` guarantees every input already has a shape.
-            let inputShapes = node.inputs.compactMap { shapes[$0] }
+        return shapes
+    }
+
+    /// The shapes, computed node by node in listing order; nil when a node reads a value not yet
+    /// defined or redefines one (the listing is not a topological order of a valid graph).
+    private func shapesInListedOrder(batch: Int, paramShape: (String) -> Shape?) throws -> [String: Shape]? {
+        var shapes: [String: Shape] = [:]
+        shapes.reserveCapacity(inputs.count + nodes.count)
+        for input in inputs {
+            try input.check()
+            guard shapes.updateValue(Shape(input.shape.map { $0 == -1 ? batch : $0 }), forKey: input.name) == nil else { return nil }
+        }
+        for node in nodes {
+            var inputShapes: [Shape] = []
+            inputShapes.reserveCapacity(node.inputs.count)
+            for input in node.inputs {
+                guard let shape = shapes[input] else { return nil }
+                inputShapes.append(shape)
+            }
+            guard shapes[node.output] == nil else { return nil }
             var paramShapes: [String: Shape] = [:]
             for (role, tensorName) in node.params.sorted(by: { $0.key < $1.key }) {
                 guard let shape = paramShape(tensorName) else {
@@ -27,7 +44,12 @@ extension Graph {
                 }
                 paramShapes[role] = shape
             }
-            shapes[node.output] = try ShapeRules.outputShape(of: node, inputs: inputShapes, params: paramShapes)
+            let shape = try ShapeRules.outputShape(of: node, inputs: inputShapes, params: paramShapes)
+            // Every value must be addressable as f32 (the activation arena's element type).
+            guard let elements = shape.checkedElementCount, checkedMultiply(elements, DType.f32.byteSize) != nil else {
+                throw GraphError.shapeMismatch(node: node.name, reason: "output shape \(shape) has too many elements")
+            }
+            shapes[node.output] = shape
         }
         return shapes
     }
@@ -43,14 +65,19 @@ extension Graph {
         for node in sorted.nodes {
             try node.checkParams(tensors: tensors)
             _ = try OpAttributes(node)
+            try node.checkParamValues(tensors: tensors)
         }
         _ = try sorted.inferShapes(batch: 1, tensors: tensors)
     }
 }
 
 extension ValueInfo {
-    /// `-1` may appear only first (the batch dimension); every other size is positive.
-    func checkShape() throws {
+    /// The dtypes a session accepts for a graph input.
+    public static let feedableDTypes: Set<DType> = [.f32, .i64, .i32, .bool, .u8, .i8]
+
+    /// A feedable dtype; `-1` may appear only first (the batch dimension); every other size is positive.
+    func check() throws {
+        guard Self.feedableDTypes.contains(dtype) else { throw GraphError.unfeedableInput(input: name, dtype: dtype) }
         guard !shape.isEmpty else { throw GraphError.badInputShape(input: name, shape: shape, reason: "an input needs at least one dimension") }
         for (i, size) in shape.enumerated() where size < 1 {
             guard size == -1, i == 0 else {
@@ -82,6 +109,36 @@ extension Node {
             guard tensor.dtype.isFloatingPoint || quantizedWeight else {
                 throw GraphError.wrongParamDType(node: name, role: role, tensor: tensorName, dtype: tensor.dtype)
             }
+        }
+    }
+}
+
+extension Node {
+    /// Parameter values the op cannot run with: a negative batchnorm running variance, whose
+    /// square root the folded scale needs (NaN and Inf are the non-finite check's, docs/robustness.md).
+    func checkParamValues(tensors: TensorMap) throws {
+        try checkInputQuantization()
+        guard op == .batchnorm2d, let name = params["running_var"], let variance = tensors[name]?.floats else { return }
+        if let i = variance.firstIndex(where: { $0 < 0 }) {
+            throw GraphError.badParamValue(node: self.name, role: "running_var", tensor: name,
+                                           reason: "holds \(variance[i]) at index \(i); a variance must be ≥ 0")
+        }
+    }
+}
+
+extension Node {
+    /// `attrs["input_quant"]` (written by the quantizer, docs/quantization.md): a `scale` that is a
+    /// positive normal f32, an integer `zero_point` within `dtype` (`u8` or `i8`).
+    func checkInputQuantization() throws {
+        guard let attrs = self.attrs["input_quant"] else { return }
+        func bad(_ reason: String) -> GraphError { .badAttribute(node: name, attr: "input_quant", reason: reason) }
+        guard let scale = attrs["scale"]?.doubleValue, let zero = attrs["zero_point"]?.intValue,
+              let dtype = attrs["dtype"]?.stringValue.flatMap(DType.init(rawValue:)), dtype == .u8 || dtype == .i8 else {
+            throw bad("needs a numeric scale, an integer zero_point and dtype u8|i8")
+        }
+        guard let zeroPoint = Int32(exactly: zero) else { throw bad("zero point \(zero) is outside the range of \(dtype.rawValue)") }
+        if let reason = QuantParams(scales: [Float(scale)], zeroPoints: [zeroPoint], axis: nil).invalidity(dtype: dtype, dims: []) {
+            throw bad(reason)
         }
     }
 }

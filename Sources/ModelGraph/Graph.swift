@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 import TensorCore
 
 /// The model graph as described by model.json (DESIGN §3, normative).
@@ -73,7 +74,8 @@ public struct Graph: Codable, Hashable, Sendable {
     /// value names and cycles, naming the node.
     public mutating func sortTopologically() throws {
         var producer: [String: Int] = [:]
-        var seenNames = Set<String>()
+        producer.reserveCapacity(inputs.count + nodes.count)
+        var seenNames = Set<String>(minimumCapacity: nodes.count)
         for input in inputs {
             guard producer[input.name] == nil else { throw GraphError.duplicateValue(input.name) }
             producer[input.name] = -1
@@ -83,37 +85,58 @@ public struct Graph: Codable, Hashable, Sendable {
             guard producer[node.output] == nil else { throw GraphError.duplicateValue(node.output) }
             producer[node.output] = i
         }
-        for node in nodes {
-            for input in node.inputs where producer[input] == nil {
-                throw GraphError.danglingInput(node: node.name, input: input)
+        // Every producer listed before its readers (none reading itself): the listing is the order.
+        var alreadySorted = true
+        for (i, node) in nodes.enumerated() {
+            for input in node.inputs {
+                guard let p = producer[input] else { throw GraphError.danglingInput(node: node.name, input: input) }
+                if p >= i { alreadySorted = false }
             }
         }
+        guard !outputs.isEmpty else { throw GraphError.noOutputs }
         for output in outputs where producer[output] == nil { throw GraphError.unknownOutput(output) }
+        if alreadySorted { return }
 
-        // The node-produced values each node waits for (graph inputs are ready from the start).
-        let pending = nodes.map { node in Set(node.inputs.filter { producer[$0]! >= 0 }) }
-        var ready = Set(inputs.map(\.name))
-        var order: [Node] = []
-        var placed = [Bool](repeating: false, count: nodes.count)
-        while order.count < nodes.count {
-            guard let next = nodes.indices.first(where: { !placed[$0] && pending[$0].isSubset(of: ready) }) else {
-                let stuck = nodes.indices.first { !placed[$0] }!
-                throw GraphError.cycle(node: nodes[stuck].name)
+        // Kahn's algorithm; the ready set is a min-heap of listing positions, so among ready nodes the
+        // one listed first comes first (the documented stable order). O((nodes + edges) log nodes).
+        var readers = [[Int]](repeating: [], count: nodes.count)
+        var waiting = [Int](repeating: 0, count: nodes.count)
+        for (i, node) in nodes.enumerated() {
+            var producers: [Int] = []  // distinct producing nodes; a node has a handful of inputs
+            for input in node.inputs {
+                if let p = producer[input], p >= 0, !producers.contains(p) { producers.append(p) }
             }
-            placed[next] = true
+            for p in producers { readers[p].append(i) }
+            waiting[i] = producers.count
+        }
+        var ready = Heap(nodes.indices.filter { waiting[$0] == 0 })
+        var order: [Node] = []
+        order.reserveCapacity(nodes.count)
+        while let next = ready.popMin() {
             order.append(nodes[next])
-            ready.insert(nodes[next].output)
+            for reader in readers[next] {
+                waiting[reader] -= 1
+                if waiting[reader] == 0 { ready.insert(reader) }
+            }
+        }
+        guard order.count == nodes.count else {
+            let stuck = nodes.indices.first { waiting[$0] > 0 }!
+            throw GraphError.cycle(node: nodes[stuck].name)
         }
         nodes = order
     }
 
-    /// The node that produces `value`, if any.
+    /// One lookup by scanning the nodes; build an `index` once for repeated lookups.
     public func producer(of value: String) -> Node? { nodes.first { $0.output == value } }
 
-    /// Nodes that read `value`.
+    /// Nodes that read `value` (one scan; see `index`).
     public func consumers(of value: String) -> [Node] { nodes.filter { $0.inputs.contains(value) } }
 
+    /// The node named `name` (one scan; see `index`).
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+
+    /// Name → node and value → producer/consumers, built in one pass for callers that look up many.
+    public var index: GraphIndex { GraphIndex(self) }
 
     /// Every tensor name a node references, in node order.
     public var referencedTensorNames: [String] {
@@ -127,4 +150,30 @@ public struct Graph: Codable, Hashable, Sendable {
         }
         return names
     }
+}
+
+/// Lookups into one graph (as it was when the index was built), each in constant time.
+public struct GraphIndex: Sendable {
+    private let nodes: [Node]
+    private let byName: [String: Int]
+    private let byOutput: [String: Int]
+    private let readers: [String: [Int]]
+
+    public init(_ graph: Graph) {
+        nodes = graph.nodes
+        var byName: [String: Int] = [:], byOutput: [String: Int] = [:], readers: [String: [Int]] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            byName[node.name] = byName[node.name] ?? i
+            byOutput[node.output] = byOutput[node.output] ?? i
+            for input in Set(node.inputs) { readers[input, default: []].append(i) }
+        }
+        self.byName = byName
+        self.byOutput = byOutput
+        self.readers = readers
+    }
+
+    public func node(named name: String) -> Node? { byName[name].map { nodes[$0] } }
+    public func producer(of value: String) -> Node? { byOutput[value].map { nodes[$0] } }
+    /// In node order.
+    public func consumers(of value: String) -> [Node] { readers[value, default: []].map { nodes[$0] } }
 }

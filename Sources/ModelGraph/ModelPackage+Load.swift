@@ -6,8 +6,16 @@ extension ModelPackage {
     /// Reads any supported input (archive, directory, weight file, artifact) and its graph: the
     /// `model.json` inside, or the file at `graphPath`, which overrides it (or adds one to bare
     /// weights). Validates the graph against the tensors and the masks against their tensors.
-    /// Throws `FormatError.missingGraph` when there is no graph at all.
-    public static func load(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> ModelPackage {
+    /// Throws `FormatError.missingGraph` when there is no graph at all. An `.onnx` file is
+    /// translated by `ONNXImport` (its graph is the file's; `onnx` sizes its symbolic dims).
+    public static func load(path: String, graphPath: String? = nil, limits: ReadLimits = .default,
+                            onnx: ONNXImport.Options = ONNXImport.Options()) throws -> ModelPackage {
+        if ONNXImport.canRead(path) {
+            guard graphPath == nil else {
+                throw FormatError.malformed(path: path, entry: nil, reason: "an ONNX model carries its graph; --graph does not apply")
+            }
+            return try ONNXImport.load(path: path, limits: limits, options: onnx)
+        }
         let contents = try WeightReaders.read(path, limits: limits)
         return try ModelPackage(contents: contents, graphPath: graphPath)
     }
@@ -23,7 +31,7 @@ extension ModelPackage {
             try graph.validate(tensors: contents.tensors)
             try Self.checkMasks(contents.masks, tensors: contents.tensors)
         } catch let error as GraphError {
-            throw GraphError.located(path: graphSource, error: error)
+            throw GraphError.located(path: graphSource, error: Self.namingPrefix(error, tensors: contents.tensors))
         }
         self.init(graph: graph, tensors: contents.tensors, masks: contents.masks,
                   provenance: contents.provenance, source: contents.source)
@@ -32,7 +40,8 @@ extension ModelPackage {
     /// Reads weights for an export that may have no graph (to .npz / .safetensors). A graph that
     /// is present (inside, or at `graphPath`) is validated and kept in `graphJSON`.
     public static func loadContents(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> PackageContents {
-        try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath)
+        if ONNXImport.canRead(path) { return try load(path: path, graphPath: graphPath, limits: limits).contents }
+        return try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath)
     }
 
     /// As `loadContents(path:graphPath:limits:)`, for contents already read (say, renamed).
@@ -65,6 +74,15 @@ extension ModelPackage {
         } catch {
             throw FormatError.unreadable(path: graphPath, reason: error.localizedDescription)
         }
+    }
+
+    /// A missing tensor that the file holds under a prefix (`module.fc1.weight` for `fc1.weight`)
+    /// becomes `prefixedTensor`, naming the shortest such prefix; any other error is returned as is.
+    static func namingPrefix(_ error: GraphError, tensors: TensorMap) -> GraphError {
+        guard case .missingTensor(let node, let role, let tensor) = error else { return error }
+        let prefixes = tensors.names.filter { $0.count > tensor.count && $0.hasSuffix("." + tensor) }.map { String($0.dropLast(tensor.count)) }
+        guard let prefix = prefixes.min(by: { $0.count < $1.count }) else { return error }
+        return .prefixedTensor(node: node, role: role, tensor: tensor, prefix: prefix)
     }
 
     /// Every mask belongs to a tensor of the same shape and is `bool`.

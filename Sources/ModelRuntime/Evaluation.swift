@@ -9,14 +9,11 @@ public enum Evaluation {
 
     /// Every graph output for every sample, concatenated along the batch.
     public static func outputs(session: Session, dataset: Dataset, batch: Int = 64) throws -> [String: Tensor] {
-        guard let input = session.inputNames.first, session.inputNames.count == 1 else {
-            throw RuntimeError.badOption("evaluation needs a graph with exactly one input, this one has \(session.inputNames.count)")
-        }
         let size = min(max(batch, 1), session.options.maxBatch)
         var parts: [String: [Float]] = [:]
         var shapes: [String: [Int]] = [:]
         for range in dataset.batchRanges(size: size) {
-            for (name, tensor) in try session.run([input: dataset.batch(range)]) {
+            for (name, tensor) in try session.run(dataset.feeds(range, inputNames: session.inputNames)) {
                 parts[name, default: []].append(contentsOf: tensor.floats)
                 shapes[name] = Array(tensor.shape.dims.dropFirst())
             }
@@ -60,6 +57,10 @@ public enum Evaluation {
         public var cosine: Double
         /// Fraction of rows with the same arg-max.
         public var top1Agreement: Double
+        /// The cosine similarity of each sample's output (row of the batch dimension): the worst
+        /// and the mean, the agreement measure for outputs that are not class scores.
+        public var minSampleCosine: Double = 1
+        public var meanSampleCosine: Double = 1
     }
 
     public static func compare(_ a: Tensor, _ b: Tensor) -> Comparison {
@@ -76,7 +77,25 @@ public enum Evaluation {
         let cosine = nx == 0 && ny == 0 ? 1 : dot / max((nx * ny).squareRoot(), .leastNormalMagnitude)
         let pa = argmax(a), pb = argmax(b)
         let agreement = pa.isEmpty ? 1 : Double(zip(pa, pb).filter { $0 == $1 }.count) / Double(pa.count)
-        return Comparison(maxAbsError: maxError, meanAbsError: x.isEmpty ? 0 : sumError / Double(x.count),
-                          cosine: cosine, top1Agreement: agreement)
+        var comparison = Comparison(maxAbsError: maxError, meanAbsError: x.isEmpty ? 0 : sumError / Double(x.count),
+                                    cosine: cosine, top1Agreement: agreement)
+        let rows = a.shape.dims.first ?? 0
+        if rows > 0, x.count % rows == 0 {
+            let width = x.count / rows
+            let cosines = (0..<rows).map { r in Self.cosine(x[(r * width)..<((r + 1) * width)], y[(r * width)..<((r + 1) * width)]) }
+            comparison.minSampleCosine = cosines.min() ?? 1
+            comparison.meanSampleCosine = cosines.reduce(0, +) / Double(rows)
+        }
+        return comparison
+    }
+
+    private static func cosine(_ x: ArraySlice<Float>, _ y: ArraySlice<Float>) -> Double {
+        var dot = 0.0, nx = 0.0, ny = 0.0
+        for (a, b) in zip(x, y) {
+            dot += Double(a) * Double(b)
+            nx += Double(a) * Double(a)
+            ny += Double(b) * Double(b)
+        }
+        return nx == 0 && ny == 0 ? 1 : dot / max((nx * ny).squareRoot(), .leastNormalMagnitude)
     }
 }

@@ -1,9 +1,11 @@
+import Kernels
 import ModelGraph
 import TensorCore
 
-/// Plan-time rewrites (DESIGN §5): a batchnorm2d folds into the conv2d before it, and a relu fuses
-/// into the linear/conv2d before it, when that node's output has no other reader and is not a
-/// graph output. Returns the planned nodes in order and the values that no longer exist
+/// Plan-time rewrites (docs/runtime.md, "Planning"): a batchnorm2d folds into the conv2d before it,
+/// and a relu — or, after an f32 layer, a clip with min ≤ 0 ≤ max (ReLU6) or a hardswish — fuses
+/// into the linear/conv2d before it as a oneDNN post-op, when that node's output has no other
+/// reader and is not a graph output. Returns the planned nodes in order and the values that no longer exist
 /// (value → the node it was fused into).
 enum Fusion {
     static func plan(_ graph: Graph, tensors: TensorMap, enabled: Bool) -> (nodes: [PlannedNode], fusedAway: [String: String]) {
@@ -24,6 +26,19 @@ enum Fusion {
             return list[0]
         }
 
+        /// The activation reading `layer`'s output that can become its post-op. Clip and hardswish
+        /// only after f32 layers (the INT8 epilogues fuse ReLU alone), and only a clip that keeps 0
+        /// at 0, so zero-padded channels of blocked layouts stay zero (docs/runtime.md, "Layouts").
+        func activation(after layer: Node) -> (Int, PostOp)? {
+            if let relu = soleReader(of: layer.output, op: .relu) { return (relu, .relu) }
+            guard isFloat(layer, tensors) else { return nil }
+            if let clip = soleReader(of: layer.output, op: .clip), let a = try? ClipAttributes(graph.nodes[clip]), a.min <= 0, a.max >= 0 {
+                return (clip, .clip(min: Float(a.min), max: Float(a.max)))
+            }
+            if let hardSwish = soleReader(of: layer.output, op: .hardswish) { return (hardSwish, .hardSwish) }
+            return nil
+        }
+
         for i in planned.indices where !removed.contains(i) {
             let node = planned[i].node
             if node.op == .conv2d, isFloat(node, tensors), let bn = soleReader(of: node.output, op: .batchnorm2d) {
@@ -33,11 +48,12 @@ enum Fusion {
                 removed.insert(bn)
             }
             let current = planned[i].node
-            if current.op == .linear || current.op == .conv2d, let relu = soleReader(of: current.output, op: .relu) {
-                planned[i].postOp = .relu
+            guard current.op == .linear || current.op == .conv2d else { continue }
+            if let (reader, postOp) = activation(after: current) {
+                planned[i].postOp = postOp
                 fusedAway[current.output] = current.name
-                planned[i].node.output = graph.nodes[relu].output
-                removed.insert(relu)
+                planned[i].node.output = graph.nodes[reader].output
+                removed.insert(reader)
             }
         }
         let kept = planned.indices.filter { !removed.contains($0) }.map { planned[$0] }

@@ -6,9 +6,10 @@ import TensorCore
 /// with `QuantParams` and whose `attrs["input_quant"]` is present (docs/quantization.md,
 /// "Quantized graph"). Other quantized nodes (grouped convs) run FP32 on dequantized weights.
 extension KernelRegistry {
-    /// Run the portable C product instead of oneDNN (same integers; for tests and machines where
-    /// 8-bit weights would saturate the non-VNNI u8×s8 instruction).
-    nonisolated(unsafe) static var int8UsesReference = !cpuHasVNNI
+    /// The u8×s8 product every INT8 layer runs on, for tests that prove each product gives the
+    /// same bytes (nil, the default: each layer's fastest exact product on this CPU, see
+    /// `Int8Product.available`). A product that is not exact for a layer's weights is refused.
+    nonisolated(unsafe) static var int8Product: Int8Product?
 
     /// When the sparse INT8 and sparse conv kernels run: where the measured break-even says they
     /// win (the default), or, for tests that prove the sparse path equal to the dense one, on
@@ -60,10 +61,10 @@ extension KernelRegistry {
             guard weight.shape.rank == 2, let inFeatures = shape.last, weight.shape[1] == inFeatures else {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "linear weight \(weight.shape) does not fit input features \(shape.last ?? 0)")
             }
-            let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
+            let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input, product: int8Product) }
             let rowsPerSample = shape.dropLast().reduce(1, *)
             return .kernel(Int8LinearKernel(layer: layer, rowsPerSample: rowsPerSample, inputIsU8: planned.u8Input,
-                                            output: output, reference: int8UsesReference,
+                                            output: output,
                                             sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * rowsPerSample }),
                                             alwaysSparse: sparsePolicy == .always),
                            outputShape: shape.dropLast() + [weight.shape[0]])
@@ -76,10 +77,9 @@ extension KernelRegistry {
             guard weight.shape[1] == g.inChannels else {
                 throw RuntimeError.shapeMismatch(node: node.name, reason: "conv2d weight \(weight.shape) does not fit \(g.inChannels) input channels")
             }
-            let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input) }
+            let layer = try int8Call(node) { try Int8Linear(weight: weight, bias: bias, input: input, product: int8Product) }
             let positions = g.outHeight * g.outWidth
             return .kernel(Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: planned.u8Input, output: output,
-                                            reference: int8UsesReference,
                                             sparse: sparseInt8(layer, rowCounts: [1, 16, 64].map { $0 * positions }),
                                             alwaysSparse: sparsePolicy == .always),
                            outputShape: [g.outChannels, g.outHeight, g.outWidth])

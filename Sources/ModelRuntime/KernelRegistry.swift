@@ -15,20 +15,52 @@ struct PlannedNode {
     var u8Input = false
 }
 
-/// What a node compiles to: a kernel writing a new buffer, or a view that reuses its input's bytes.
+/// What a node compiles to: a kernel writing a new buffer, a view that reuses its input's bytes, or
+/// a constant (a buffer without the batch dimension, written by its kernel).
 enum KernelBinding {
     case kernel(NodeKernel, outputShape: [Int])
     case view(outputShape: [Int])
+    case constant(NodeKernel, shape: [Int])
 }
 
 /// Chooses the kernel for each node from its op and its tensors (DESIGN §5). Shapes are per sample
 /// (the batch dimension removed). INT8 and sparse kernels plug in at `denseLinear`/`denseConv`.
 enum KernelRegistry {
-    static func bind(_ planned: PlannedNode, inputShapes: [[Int]], tensors: TensorMap) throws -> KernelBinding {
+    /// `inputShapes`: per sample, except for inputs flagged in `constantInputs` (full shapes, no batch).
+    static func bind(_ planned: PlannedNode, inputShapes: [[Int]], constantInputs: [Bool], tensors: TensorMap) throws -> KernelBinding {
         let node = planned.node
+        if node.op == .constant {
+            let tensor = try denseF32(node, "value", tensors: tensors)
+            return .constant(ConstantKernel(tensor), shape: tensor.shape.dims)
+        }
+        guard !inputShapes.isEmpty else { throw RuntimeError.shapeMismatch(node: node.name, reason: "has no inputs") }
+        guard !node.movesBatch else {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) moves the batch axis, which only a plan for one concrete batch size can run (bindWhole)")
+        }
+        switch node.op {
+        case .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where:
+            return try broadcasting(node, inputShapes: inputShapes, constantInputs: constantInputs)
+        case .gather: return try gather(node, inputShapes: inputShapes, constantInputs: constantInputs)
+        default: break
+        }
+        if let constant = constantInputs.firstIndex(of: true) {
+            throw RuntimeError.unsupported(node: node.name, reason: "input '\(node.inputs[constant])' is a constant; \(node.op.rawValue) needs values with the batch dimension (fold constants before planning)")
+        }
         let shape = inputShapes[0]
         let count = shape.reduce(1, *)
         switch node.op {
+        case .constant, .add, .sub, .mul, .div, .pow, .min, .max, .equal, .less, .greater, .where, .gather:
+            preconditionFailure("bound above")
+        case .softplus: return .kernel(UnaryKernel(.softplus, elementsPerSample: count), outputShape: shape)
+        case .mish: return .kernel(UnaryKernel(.mish, elementsPerSample: count), outputShape: shape)
+        case .not: return .kernel(UnaryKernel(.not, elementsPerSample: count), outputShape: shape)
+        case .cast:
+            let to = try CastAttributes(node).to
+            if to.isFloatingPoint { return .view(outputShape: shape) }
+            return .kernel(UnaryKernel(to == .bool ? .nonZero : .trunc, elementsPerSample: count), outputShape: shape)
+        case .matmul: return try matmul(node, inputShapes: inputShapes)
+        case .slice: return try slice(node, shape: shape)
+        case .expand: return try expand(node, shape: shape)
         case .linear:
             if let int8 = try int8(planned, shape: shape, tensors: tensors) { return int8 }
             return try linear(planned, shape: shape, tensors: tensors)
@@ -52,11 +84,33 @@ enum KernelRegistry {
             case .tanh: activation = .geluTanh
             }
             return .kernel(ActivationKernel(activation, elementsPerSample: count), outputShape: shape)
-        case .add, .mul:
-            guard inputShapes[1] == shape else {
-                throw RuntimeError.shapeMismatch(node: node.name, reason: "\(node.op.rawValue) of shapes \(shape) and \(inputShapes[1]) (per sample) must match")
-            }
-            return .kernel(BinaryKernel(node.op == .add ? .add : .mul, elementsPerSample: count), outputShape: shape)
+        case .clip:
+            let a = try ClipAttributes(node)
+            return .kernel(UnaryKernel(.clip(min: Float(a.min), max: Float(a.max)), elementsPerSample: count), outputShape: shape)
+        case .hardsigmoid:
+            let a = try HardSigmoidAttributes(node)
+            return .kernel(UnaryKernel(.hardSigmoid(alpha: Float(a.alpha), beta: Float(a.beta)), elementsPerSample: count), outputShape: shape)
+        case .leakyRelu:
+            return .kernel(UnaryKernel(.leakyRelu(alpha: Float(try LeakyReluAttributes(node).alpha)), elementsPerSample: count), outputShape: shape)
+        case .hardswish: return .kernel(UnaryKernel(.hardSwish, elementsPerSample: count), outputShape: shape)
+        case .erf: return .kernel(UnaryKernel(.erf, elementsPerSample: count), outputShape: shape)
+        case .sqrt: return .kernel(UnaryKernel(.sqrt, elementsPerSample: count), outputShape: shape)
+        case .reciprocal: return .kernel(UnaryKernel(.reciprocal, elementsPerSample: count), outputShape: shape)
+        case .exp: return .kernel(UnaryKernel(.exp, elementsPerSample: count), outputShape: shape)
+        case .log: return .kernel(UnaryKernel(.log, elementsPerSample: count), outputShape: shape)
+        case .neg: return .kernel(UnaryKernel(.neg, elementsPerSample: count), outputShape: shape)
+        case .abs: return .kernel(UnaryKernel(.abs, elementsPerSample: count), outputShape: shape)
+        case .globalMaxpool:
+            guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "global_maxpool needs an [N, C, H, W] input, got per-sample \(shape)") }
+            return .kernel(ReduceKernel(.max, outerPerSample: shape[0], length: shape[1] * shape[2], inner: 1), outputShape: [shape[0], 1, 1])
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin:
+            return try reduce(node, shape: shape)
+        case .squeeze, .unsqueeze:
+            return .view(outputShape: try sampleOutputShape(node, shape))
+        case .transpose:
+            return try transpose(node, shape: shape)
+        case .pad:
+            return try pad(node, shape: shape)
         case .softmax, .logSoftmax:
             let axis = try sampleAxis(SoftmaxAttributes(node).axis, "axis", node, sampleRank: shape.count)
             return .kernel(SoftmaxKernel(sampleShape: shape, axis: axis, log: node.op == .logSoftmax), outputShape: shape)
@@ -65,6 +119,7 @@ enum KernelRegistry {
             let a = try Pool2dAttributes(node)
             let g = Pool2dGeometry(inHeight: shape[1], inWidth: shape[2], kernel: (a.kernel.h, a.kernel.w),
                                    stride: (a.stride.h, a.stride.w), padding: (a.padding.h, a.padding.w),
+                                   paddingEnd: (a.paddingEnd.h, a.paddingEnd.w), ceilMode: a.ceilMode,
                                    countIncludePad: a.countIncludePad)
             do { try g.validate() } catch let error as KernelError { throw RuntimeError.shapeMismatch(node: node.name, reason: error.description) }
             let kind: PoolKernel.Kind = node.op == .maxpool2d ? .max(g) : .average(g)
@@ -72,15 +127,8 @@ enum KernelRegistry {
         case .globalAvgpool:
             guard shape.count == 3 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "global_avgpool needs an [N, C, H, W] input, got per-sample \(shape)") }
             return .kernel(PoolKernel(.globalAverage(planeSize: shape[1] * shape[2]), channels: shape[0]), outputShape: [shape[0], 1, 1])
-        case .flatten:
-            let a = try FlattenAttributes(node)
-            let start = try sampleAxis(a.startDim, "start_dim", node, sampleRank: shape.count)
-            let end = try sampleAxis(a.endDim, "end_dim", node, sampleRank: shape.count)
-            guard start <= end else { throw GraphError.badAttribute(node: node.name, attr: "end_dim", reason: "is before start_dim") }
-            let merged = shape[start...end].reduce(1, *)
-            return .view(outputShape: Array(shape[..<start]) + [merged] + Array(shape[(end + 1)...]))
-        case .reshape:
-            return .view(outputShape: try reshapeTarget(node, shape: shape))
+        case .flatten, .reshape:
+            return .view(outputShape: try sampleOutputShape(node, shape))
         case .concat:
             let axis = try sampleAxis(ConcatAttributes(node).axis, "axis", node, sampleRank: shape.count)
             for other in inputShapes.dropFirst() {
@@ -209,27 +257,6 @@ enum KernelRegistry {
         return (Tensor(w, shape: weight.shape), Tensor(folded, shape: [channels]))
     }
 
-    /// The per-sample output shape of a reshape: after the batch entry, 0 copies the input's size at
-    /// that position and one -1 is inferred (see `ReshapeAttributes`).
-    static func reshapeTarget(_ node: Node, shape: [Int]) throws -> [Int] {
-        let target = try ReshapeAttributes(node).shape
-        var sample = Array(target.dropFirst())
-        for i in sample.indices where sample[i] == 0 {
-            guard i < shape.count else { throw RuntimeError.shapeMismatch(node: node.name, reason: "reshape \(target): no input dim \(i + 1) to copy for 0") }
-            sample[i] = shape[i]
-        }
-        let count = shape.reduce(1, *)
-        let known = sample.filter { $0 != -1 }.reduce(1, *)
-        if let i = sample.firstIndex(of: -1) {
-            guard known > 0, count % known == 0 else { throw RuntimeError.shapeMismatch(node: node.name, reason: "cannot reshape per-sample \(shape) to \(target)") }
-            sample[i] = count / known
-        }
-        guard sample.reduce(1, *) == count else {
-            throw RuntimeError.shapeMismatch(node: node.name, reason: "cannot reshape per-sample \(shape) to \(target)")
-        }
-        return sample
-    }
-
     /// An axis of the full (batched) shape, negative counting from the end, as an index into the
     /// per-sample shape; the batch axis itself is refused.
     static func sampleAxis(_ axis: Int, _ attribute: String, _ node: Node, sampleRank: Int) throws -> Int {
@@ -256,6 +283,182 @@ enum KernelRegistry {
         let a = try Conv2dAttributes(node)
         return Conv2dGeometry(inChannels: shape[0], inHeight: shape[1], inWidth: shape[2], outChannels: weight[0],
                               kernel: (weight[2], weight[3]), stride: (a.stride.h, a.stride.w),
-                              padding: (a.padding.h, a.padding.w), dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
+                              padding: (a.padding.h, a.padding.w), paddingEnd: (a.paddingEnd.h, a.paddingEnd.w),
+                              dilation: (a.dilation.h, a.dilation.w), groups: a.groups)
+    }
+
+    // MARK: rows of the ONNX vocabulary (docs/ops.md)
+
+    /// A node that moves elements across the batch (`Node.movesBatch`), in a plan for one concrete
+    /// batch: bound on its input's full shape; the output shape returned is full too.
+    static func bindWhole(_ planned: PlannedNode, inputShape full: [Int]) throws -> KernelBinding {
+        let node = planned.node
+        let output = try node.outputShape(inputs: [Shape(full)], params: [:]).dims
+        switch node.op {
+        case .reshape:
+            return .view(outputShape: output)
+        case .transpose:
+            let perm = try TransposeAttributes(node).resolved(rank: full.count, node: node)
+            let inStrides = TensorOps.contiguousStrides(full)
+            return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: perm.map { inStrides[$0] },
+                                             destinationStrides: TensorOps.contiguousStrides(output)),
+                           outputShape: output)
+        default:
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) cannot move the batch axis")
+        }
+    }
+
+    /// The per-sample output shape by ModelGraph's shape rule (batch placeholder 1; for ops that
+    /// never touch the batch axis).
+    static func sampleOutputShape(_ node: Node, _ shape: [Int]) throws -> [Int] {
+        Array(try node.outputShape(inputs: [Shape([1] + shape)], params: [:]).dims.dropFirst())
+    }
+
+    /// Full shapes of a node's inputs for its shape rule: batched ones with the batch as 1, constants
+    /// as they are. Refuses an operand of lower rank than a constant (its batch axis would move).
+    static func fullShapes(_ node: Node, _ inputShapes: [[Int]], _ constantInputs: [Bool]) throws -> [[Int]] {
+        guard constantInputs.contains(false) else {
+            throw RuntimeError.unsupported(node: node.name, reason: "every input is a constant (fold them before planning)")
+        }
+        let full = zip(inputShapes, constantInputs).map { shape, constant in constant ? shape : [1] + shape }
+        let rank = full.map(\.count).max()!
+        for (i, constant) in constantInputs.enumerated() where !constant && full[i].count != rank {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) of a rank-\(full[i].count) value with a rank-\(rank) operand would move the batch axis")
+        }
+        return full
+    }
+
+    /// A broadcast layout over full shapes where the batched operands' dim 0 is the batch (stride one
+    /// sample) and a constant's broadcasts (its leading size must be 1).
+    static func batchLayout(_ node: Node, output: [Int], operands: [[Int]], constantInputs: [Bool]) throws -> BroadcastLayout {
+        guard output[0] == 1 else {
+            throw RuntimeError.shapeMismatch(node: node.name, reason: "a constant operand must have size 1 along the batch axis, got \(operands)")
+        }
+        // A placeholder batch of 2 keeps the batched operands' dim 0 from reading as a broadcast.
+        let shapes = zip(operands, constantInputs).map { shape, constant in constant ? shape : [2] + shape.dropFirst() }
+        return BroadcastLayout(output: [2] + output.dropFirst(), operands: shapes)
+    }
+
+    /// Binary ops and `where` with broadcasting: equal per-sample shapes of `add`/`mul` use the
+    /// bit-exact SIMD kernels; anything else the broadcasting kernel. A constant has no batch dimension.
+    static func broadcasting(_ node: Node, inputShapes: [[Int]], constantInputs: [Bool]) throws -> KernelBinding {
+        let full = try fullShapes(node, inputShapes, constantInputs)
+        let output = try node.outputShape(inputs: full.map { Shape($0) }, params: [:]).dims
+        let sample = Array(output.dropFirst())
+        if !constantInputs.contains(true), inputShapes[0] == inputShapes[1], node.op == .add || node.op == .mul {
+            return .kernel(BinaryKernel(node.op == .add ? .add : .mul, elementsPerSample: sample.reduce(1, *)), outputShape: sample)
+        }
+        let layout = try batchLayout(node, output: output, operands: full, constantInputs: constantInputs)
+        let operations: [OpKind: BinaryOperation] = [.add: .add, .sub: .sub, .mul: .mul, .div: .div, .pow: .pow, .min: .min,
+                                                      .max: .max, .equal: .equal, .less: .less, .greater: .greater]
+        let operation: BroadcastKernel.Operation = operations[node.op].map { .binary($0) } ?? .select
+        return .kernel(BroadcastKernel(operation, layout: layout), outputShape: sample)
+    }
+
+    /// `matmul` of two batched values (leading dims broadcast, counted in matrices).
+    static func matmul(_ node: Node, inputShapes: [[Int]]) throws -> KernelBinding {
+        let full = inputShapes.map { [1] + $0 }
+        let output = try node.outputShape(inputs: full.map { Shape($0) }, params: [:]).dims
+        guard full[0].count == full[1].count else {
+            throw RuntimeError.unsupported(node: node.name, reason: "matmul of operands of ranks \(full[0].count) and \(full[1].count) would move the batch axis")
+        }
+        let (m, k, n) = (full[0][full[0].count - 2], full[0][full[0].count - 1], full[1][full[1].count - 1])
+        let layout = try batchLayout(node, output: Array(output.dropLast(2)), operands: full.map { Array($0.dropLast(2)) },
+                                     constantInputs: [false, false])
+        return .kernel(MatmulKernel(m: m, k: k, n: n, layout: layout), outputShape: Array(output.dropFirst()))
+    }
+
+    /// `gather`: a constant table indexed along axis 0 by batched indices (embeddings), or a batched
+    /// value indexed along another axis by constant indices.
+    static func gather(_ node: Node, inputShapes: [[Int]], constantInputs: [Bool]) throws -> KernelBinding {
+        let axisAttr = try GatherAttributes(node).axis
+        switch (constantInputs[0], constantInputs[1]) {
+        case (true, false):
+            let data = inputShapes[0]
+            let axis = axisAttr < 0 ? axisAttr + data.count : axisAttr
+            guard axis == 0 else { throw RuntimeError.unsupported(node: node.name, reason: "gather of a constant along axis \(axisAttr) by batched indices (axis 0 only)") }
+            let output = inputShapes[1] + data.dropFirst()
+            return .kernel(GatherKernel(node: node.name, outerPerSample: 1, axisLength: data[0], inner: data.dropFirst().reduce(1, *),
+                                        indexCount: inputShapes[1].reduce(1, *), dataIsBatched: false), outputShape: output)
+        case (false, true):
+            let full = [1] + inputShapes[0]
+            let axis = axisAttr < 0 ? axisAttr + full.count : axisAttr
+            guard axis >= 1, axis < full.count else { throw RuntimeError.unsupported(node: node.name, reason: "gather along the batch axis") }
+            let output = try node.outputShape(inputs: [Shape(full), Shape(inputShapes[1])], params: [:]).dims
+            return .kernel(GatherKernel(node: node.name, outerPerSample: full[1..<axis].reduce(1, *), axisLength: full[axis],
+                                        inner: full[(axis + 1)...].reduce(1, *), indexCount: inputShapes[1].reduce(1, *), dataIsBatched: true),
+                           outputShape: Array(output.dropFirst()))
+        default:
+            throw RuntimeError.unsupported(node: node.name, reason: "gather needs exactly one constant input (a table or the indices)")
+        }
+    }
+
+    /// `slice`: a strided copy starting at the first selected element (negative steps read backwards).
+    static func slice(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let full = [1] + shape
+        let ranges = try SliceAttributes(node).resolved(full, node: node)
+        let output = ranges.map(\.count)
+        guard !output.contains(0) else { throw RuntimeError.shapeMismatch(node: node.name, reason: "slice of per-sample \(shape) is empty") }
+        var inStrides = TensorOps.contiguousStrides(full)
+        inStrides[0] = Int64(shape.reduce(1, *))
+        let offset = ranges.indices.dropFirst().map { ranges[$0].start * Int(inStrides[$0]) }.reduce(0, +)
+        var outStrides = TensorOps.contiguousStrides(output)
+        outStrides[0] = Int64(output.dropFirst().reduce(1, *))
+        return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: ranges.indices.map { inStrides[$0] * Int64(ranges[$0].step) },
+                                         destinationStrides: outStrides, sourceOffset: offset),
+                       outputShape: Array(output.dropFirst()))
+    }
+
+    /// `expand`: a strided copy reading broadcast dims with stride 0.
+    static func expand(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let output = try sampleOutputShape(node, shape)
+        let layout = try batchLayout(node, output: [1] + output, operands: [[1] + shape], constantInputs: [false])
+        var outStrides = TensorOps.contiguousStrides(layout.dims.map { Int($0) })
+        outStrides[0] = Int64(output.reduce(1, *))
+        return .kernel(StridedCopyKernel(dims: layout.dims, sourceStrides: layout.strides[0], destinationStrides: outStrides),
+                       outputShape: output)
+    }
+
+    /// `reduce_*`: the reduced axes must be one contiguous run (after resolving negatives).
+    static func reduce(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let full = [1] + shape
+        let axes = try ReduceAttributes(node).resolvedAxes(rank: full.count, node: node)
+        guard let first = axes.first, let last = axes.last, last - first + 1 == axes.count else {
+            throw RuntimeError.unsupported(node: node.name, reason: "\(node.op.rawValue) over axes \(axes), which are not adjacent")
+        }
+        let operation: ReduceOperation = [.reduceMean: .mean, .reduceSum: .sum, .reduceMax: .max, .reduceMin: .min][node.op]!
+        let kernel = ReduceKernel(operation, outerPerSample: full[1..<first].reduce(1, *), length: full[first...last].reduce(1, *),
+                                  inner: full[(last + 1)...].reduce(1, *))
+        return .kernel(kernel, outputShape: try sampleOutputShape(node, shape))
+    }
+
+    /// `transpose`: a strided copy reading the input in the output's order (the batch stays first).
+    static func transpose(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let full = [1] + shape
+        let perm = try TransposeAttributes(node).resolved(rank: full.count, node: node)
+        let inStrides = TensorOps.contiguousStrides(full)
+        let output = perm.map { full[$0] }
+        var strides = perm.map { inStrides[$0] }
+        strides[0] = Int64(shape.reduce(1, *))
+        var outStrides = TensorOps.contiguousStrides(output)
+        outStrides[0] = strides[0]
+        return .kernel(StridedCopyKernel(dims: output.map(Int64.init), sourceStrides: strides, destinationStrides: outStrides),
+                       outputShape: Array(output.dropFirst()))
+    }
+
+    /// `pad` (constant mode): fill the output with the value, then copy the input into its interior.
+    static func pad(_ node: Node, shape: [Int]) throws -> KernelBinding {
+        let a = try PadAttributes(node)
+        let output = try sampleOutputShape(node, shape)
+        let rank = shape.count + 1
+        let outputCount = output.reduce(1, *)
+        var outStrides = TensorOps.contiguousStrides([1] + output)
+        outStrides[0] = Int64(outputCount)
+        var inStrides = TensorOps.contiguousStrides([1] + shape)
+        inStrides[0] = Int64(shape.reduce(1, *))
+        let offset = (1..<rank).map { a.pads[$0] * Int(outStrides[$0]) }.reduce(0, +)
+        return .kernel(StridedCopyKernel(dims: ([1] + shape).map(Int64.init), sourceStrides: inStrides, destinationStrides: outStrides,
+                                         destinationOffset: offset, fill: (Float(a.value), outputCount)),
+                       outputShape: output)
     }
 }

@@ -1,63 +1,72 @@
 import Foundation
-import ModelFormats
 import ModelGraph
 import ModelRuntime
 import TensorCore
 
 /// Runs the FP32 model over calibration samples and collects one `Histogram` per activation value
-/// through `Session` taps: fixed memory per tensor, nothing stored per batch.
+/// through `Session` taps: fixed memory per tensor (O(bins × observed tensors)), nothing stored per batch.
 public enum Calibrator {
-    /// Histograms of `values` over the first `samples` rows of `data`, in batches of `batch`.
-    /// Refuses data of the wrong shape, fewer samples than asked, and NaN/Inf (naming the sample).
-    public static func collect(session: Session, values: [String], data: Dataset, samples: Int,
-                               batch: Int = 64) throws -> [String: Histogram] {
+    /// The calibration cache of `rows` of `data` (all of them by default; `shard`'s slice when given,
+    /// recorded in the cache): the one pipeline behind `calibrate` and `quantize --calib`.
+    public static func calibrate(_ package: ModelPackage, data: Dataset, rows: Range<Int>? = nil, shard: DatasetShard? = nil,
+                                 method: CalibrationMethod, bins: Int = Histogram.defaultCapacity,
+                                 options: SessionOptions = SessionOptions()) throws -> CalibrationCache {
+        let selected = rows ?? shard.map { $0.rows(of: data.count) } ?? 0..<data.count
+        guard bins >= 16 else { throw QuantizationError.badBinCount(bins) }
+        let session = try Session(package: package, options: options)
+        let histograms = try collect(session: session, values: Quantizer.calibratedValues(package.graph), data: data,
+                                     rows: selected, bins: bins)
+        return CalibrationCache(modelDigest: package.contentDigest, graphDigest: package.graphDigest,
+                                rowDigests: data.rowDigests(selected), shard: shard, method: method, histograms: histograms)
+    }
+
+    /// Histograms of `values` over `rows` of `data`, in batches of `batch`.
+    /// Refuses data of the wrong shape, an empty or out-of-range selection, and NaN/Inf (naming the sample).
+    public static func collect(session: Session, values: [String], data: Dataset, rows: Range<Int>,
+                               bins: Int = Histogram.defaultCapacity, batch: Int = 64) throws -> [String: Histogram] {
         guard let input = session.graph.inputs.first else { throw QuantizationError.nothingToQuantize }
         let expected = Array(input.shape.dropFirst())
         let actual = data.x.shape.dims
         guard Array(actual.dropFirst()) == expected else {
             throw QuantizationError.calibrationShape(expected: input.shape, actual: actual)
         }
-        guard samples <= data.count, samples > 0 else { throw QuantizationError.tooFewSamples(requested: samples, available: data.count) }
-        try checkFinite(data.x, samples: samples, input: input.name)
-        var histograms = Dictionary(uniqueKeysWithValues: values.map { ($0, Histogram()) })
+        guard !rows.isEmpty, rows.upperBound <= data.count, rows.lowerBound >= 0 else {
+            throw QuantizationError.tooFewSamples(requested: rows.upperBound, available: data.count)
+        }
+        try checkFinite(data.x, rows: rows, input: input.name)
+        var histograms = Dictionary(uniqueKeysWithValues: values.map { ($0, Histogram(capacity: bins)) })
         let wanted = Set(values)
-        var start = 0
-        while start < samples {
-            let range = start..<Swift.min(start + Swift.min(batch, session.options.maxBatch), samples)
-            _ = try session.run([input.name: data.batch(range)], taps: wanted) { name, tensor in
-                tensor.withUnsafeBufferPointer(of: Float.self) { histograms[name]!.observe($0) }
+        // Every batch runs at the same size, the last one padded with copies of its first row whose
+        // activations are not observed: some kernels (oneDNN's AVX2 sgemm) give a row last-bit
+        // different results at different batch sizes, and a row's statistics must not depend on
+        // which shard or batch it falls in for shard caches to merge exactly (docs/scale-out.md).
+        let size = Swift.max(1, Swift.min(batch, session.options.maxBatch))
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let range = start..<Swift.min(start + size, rows.upperBound)
+            let x = range.count == size ? data.batch(range) : data.batch(range, paddedTo: size)
+            _ = try session.run([input.name: x], taps: wanted) { name, tensor in
+                let observed = tensor.elementCount / Swift.max(tensor.shape[0], 1) * range.count
+                tensor.withUnsafeBufferPointer(of: Float.self) { histograms[name]!.observe(UnsafeBufferPointer(rebasing: $0[..<observed])) }
             }
             start = range.upperBound
         }
         return histograms
     }
 
-    static func checkFinite(_ x: Tensor, samples: Int, input: String) throws {
+    /// The first `samples` rows (`quantize --samples`).
+    public static func collect(session: Session, values: [String], data: Dataset, samples: Int,
+                               bins: Int = Histogram.defaultCapacity, batch: Int = 64) throws -> [String: Histogram] {
+        guard samples > 0 else { throw QuantizationError.tooFewSamples(requested: samples, available: data.count) }
+        return try collect(session: session, values: values, data: data, rows: 0..<samples, bins: bins, batch: batch)
+    }
+
+    static func checkFinite(_ x: Tensor, rows: Range<Int>, input: String) throws {
         let perSample = x.elementCount / Swift.max(x.shape[0], 1)
         try x.toF32().withUnsafeBufferPointer(of: Float.self) { values in
-            for s in 0..<samples where !values[(s * perSample)..<((s + 1) * perSample)].allSatisfy(\.isFinite) {
+            for s in rows where !values[(s * perSample)..<((s + 1) * perSample)].allSatisfy(\.isFinite) {
                 throw QuantizationError.nonFiniteCalibration(sample: s, input: input)
             }
         }
-    }
-
-    /// SHA-256 of the graph document and every tensor (name, dtype, shape, bytes): what a cache is valid for.
-    public static func modelDigest(_ package: ModelPackage) -> String {
-        var hasher = SHA256.Hasher()
-        package.graph.jsonData(pretty: false).withUnsafeBytes { hasher.update($0) }
-        for (name, tensor) in package.tensors {
-            Data("\(name)|\(tensor.dtype.rawValue)|\(tensor.shape.dims)".utf8).withUnsafeBytes { hasher.update($0) }
-            tensor.withUnsafeBytes { hasher.update($0) }
-        }
-        return hasher.finalizeHex()
-    }
-
-    /// SHA-256 of the calibration samples actually used.
-    public static func dataDigest(_ data: Dataset, samples: Int) -> String {
-        let x = data.batch(0..<Swift.min(samples, data.count))
-        var hasher = SHA256.Hasher()
-        Data("\(x.dtype.rawValue)|\(x.shape.dims)".utf8).withUnsafeBytes { hasher.update($0) }
-        x.withUnsafeBytes { hasher.update($0) }
-        return hasher.finalizeHex()
     }
 }

@@ -5,8 +5,7 @@ import TensorCore
 /// everywhere (`roundWithTiesToEven`, as TensorRT and PyTorch).
 ///
 /// - Weights: symmetric, `q = clamp(round(w / s), −qw, qw)` with `s = max|w| / qw` per output
-///   channel (axis 0) or per tensor, zero point 0; `qw = 127`, or 63 for 7-bit weights (CPUs whose
-///   u8×s8 instruction saturates in 16 bits, see `weightBits`).
+///   channel (axis 0) or per tensor, zero point 0; `qw = 127`, or 63 for 7-bit weights (see `weightBits`).
 /// - Activations (the input of each linear/conv), per tensor, from a clipping range `[lo, hi]`
 ///   first widened to contain 0 (so 0 is exact: padding, ReLU): `lo' = min(lo, 0)`, `hi' = max(hi, 0)`.
 ///   - `u8` asymmetric (default): `s = (hi' − lo') / 255`, `z = clamp(round(−lo' / s), 0, 255)`,
@@ -20,10 +19,21 @@ public struct QuantScheme: Hashable, Sendable {
 
     public var perChannelWeights: Bool
     public var activationType: ActivationType
-    /// 8, or 7 where the CPU lacks VNNI (so `vpmaddubsw` pairs cannot saturate: 2·255·63 < 2^15).
+    /// 8 (codes ±127) or 7 (±63: oneDNN's `vpmaddubsw` product cannot saturate, 2·255·63 < 2^15,
+    /// so CPUs without VNNI run oneDNN too). A choice of the user, never of the quantizing host:
+    /// every width gives the same outputs on every CPU (docs/quantization.md, "Weight width").
     public var weightBits: Int
 
-    public init(perChannelWeights: Bool = true, activationType: ActivationType = .u8, weightBits: Int = 8) {
+    /// `quantize --weight-bits` when not given (docs/quantization.md explains the choice).
+    public static let defaultWeightBits = 8
+
+    /// The scheme for a user-given width (`badWeightBits` unless 8 or 7).
+    public static func checked(perChannelWeights: Bool, activationType: ActivationType, weightBits: Int) throws -> QuantScheme {
+        guard weightBits == 8 || weightBits == 7 else { throw QuantizationError.badWeightBits(weightBits) }
+        return QuantScheme(perChannelWeights: perChannelWeights, activationType: activationType, weightBits: weightBits)
+    }
+
+    public init(perChannelWeights: Bool = true, activationType: ActivationType = .u8, weightBits: Int = defaultWeightBits) {
         precondition(weightBits == 7 || weightBits == 8, "weights are 7 or 8 bits")
         self.perChannelWeights = perChannelWeights
         self.activationType = activationType

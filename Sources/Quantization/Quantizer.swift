@@ -44,7 +44,8 @@ public enum Quantizer {
         try checkExcludes(exclude, in: package.graph)
         var out = package
         var layers: [LayerReport] = []
-        var quantizedWeights: [String: Bool] = [:]
+        // Per weight tensor: the first node using it, and whether that node is quantized.
+        var quantizedWeights: [String: (node: String, quantized: Bool)] = [:]
         for (index, node) in package.graph.nodes.enumerated() where node.op.hasWeightMatrix {
             let input = node.inputs[0]
             guard let histogram = statistics[input] else { throw QuantizationError.missingRange(node: node.name, value: input) }
@@ -55,10 +56,11 @@ public enum Quantizer {
                 throw QuantizationError.badWeight(node: node.name, reason: "weight '\(weightName)' holds NaN or Inf; it has no INT8 scale")
             }
             let stays: LayerReport.Status? = exclude.contains(node.name) ? .excluded : fallback[node.name] != nil ? .fallback : nil
-            if let previous = quantizedWeights[weightName], previous != (stays == nil) {
-                throw QuantizationError.sharedWeight(tensor: weightName)
+            if let previous = quantizedWeights[weightName], previous.quantized != (stays == nil) {
+                let (quantized, kept) = previous.quantized ? (previous.node, node.name) : (node.name, previous.node)
+                throw QuantizationError.sharedWeight(tensor: weightName, quantizedNode: quantized, keptNode: kept)
             }
-            quantizedWeights[weightName] = stays == nil
+            quantizedWeights[weightName] = quantizedWeights[weightName] ?? (node.name, stays == nil)
 
             let range = method.range(from: histogram, levels: scheme.activationLevels)
             let (scale, zeroPoint) = scheme.activationParameters(min: range.min, max: range.max)

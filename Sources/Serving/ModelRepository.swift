@@ -184,6 +184,9 @@ final class ModelRepository: @unchecked Sendable {
             }
             alternative = (variant, spec.fraction)
         }
+        for variant in [primary] + [alternative?.0].compactMap({ $0 }) {
+            for line in variant.readNotes { logger.notice("\(line)", metadata: ["model": "\(name)", "variant": "\(variant.variant)"]) }
+        }
         logger.info("loaded", metadata: ["model": "\(name)", "path": "\(source.path)", "digest": "\(primary.digest)",
                                          "seconds": "\(String(format: "%.3f", primary.loadSeconds))"])
         return ServedModel(name: name, primary: primary, alternative: alternative, shadow: configuration.shadow, arrivals: arrivals)

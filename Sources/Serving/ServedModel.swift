@@ -19,6 +19,8 @@ final class ServedVariant: Sendable {
     let signature: ModelSignature
     let batcher: Batcher
     let loadSeconds: Double
+    /// What the reader converted or skipped, one line each (logged at load).
+    let readNotes: [String]
 
     init(model: String, variant: String, path: String, graphPath: String?, configuration: ServingConfiguration,
          pool: InferencePool, arrivals: ArrivalCounter, metrics: ServerMetrics) throws {
@@ -27,7 +29,11 @@ final class ServedVariant: Sendable {
         self.variant = variant
         self.path = path
         self.graphPath = graphPath
-        let package = try ModelPackage.loadForRunning(path: path, graphPath: graphPath)
+        var notes: [ReadNote] = []
+        let package = try ModelPackage.loadForRunning(path: path, graphPath: graphPath, limits: configuration.readLimits,
+                                                      onnx: configuration.onnx, strictDTypes: configuration.strictDTypes,
+                                                      notes: { notes = $0 })
+        readNotes = ReadNote.summary(notes, source: path)
         digest = try Self.fileDigest(path)
         let options = SessionOptions(maxBatch: configuration.maxBatch, threads: 1, rejectNonFinite: !configuration.allowNonFinite)
         let instances = configuration.instances ?? configuration.threads

@@ -1,4 +1,6 @@
 import Foundation
+import ModelFormats
+import ModelGraph
 
 /// Everything `modelsmith serve` takes (docs/serving.md, "Options"); the defaults are the CLI's.
 public struct ServingConfiguration: Sendable {
@@ -51,6 +53,11 @@ public struct ServingConfiguration: Sendable {
     public var allowNonFinite = false
     /// A connection idle this long (a slow or stalled client) is closed.
     public var idleTimeout: Duration = .seconds(30)
+    /// How the models are read (`ModelPackage.loadForRunning`): resource bounds (`--limit`), the
+    /// sizes of an ONNX model's symbolic dims (`--dim`), refusing dtype conversions (`--strict-dtypes`).
+    public var readLimits: ReadLimits = .default
+    public var onnx = ONNXImport.Options()
+    public var strictDTypes = false
 
     public init() {}
 

@@ -15,12 +15,18 @@ enum ParameterInit {
     static func initialValue(node: Node, role: String, input: FloatArray, weight: FloatArray?,
                              rng: inout SeededRNG) throws -> FloatArray {
         let missing = TrainingError.missingParameter(node: node.name, role: role, tensor: node.params[role] ?? role)
+        // The shape comes from attributes the graph declares: held to the memory budget before allocating.
+        func admitted(_ shape: [Int]) throws -> [Int] {
+            try MemoryBudget.admit(checkedProduct(shape).flatMap { checkedMultiply($0, MemoryLayout<Float>.size) },
+                                   for: "node '\(node.name)' (initial \(role) of shape \(shape))")
+            return shape
+        }
         switch node.op {
         case .linear:
             guard let inFeatures = input.shape.last else { throw missing }
             if role == "weight" {
                 guard let out = node.attrs["out_features"]?.intValue, out > 0 else { throw missing }
-                return uniform([out, inFeatures], fanIn: inFeatures, rng: &rng)
+                return uniform(try admitted([out, inFeatures]), fanIn: inFeatures, rng: &rng)
             }
             guard let w = weight else { throw missing }
             return uniform([w.shape[0]], fanIn: w.shape[1], rng: &rng)
@@ -34,8 +40,8 @@ enum ParameterInit {
                 else if let k = kernel?.arrayValue, k.count == 2, let a = k[0].intValue, let b = k[1].intValue { (kh, kw) = (a, b) }
                 else { throw missing }
                 guard groups > 0, input.shape[1] % groups == 0, kh > 0, kw > 0 else { throw missing }
-                let fanIn = input.shape[1] / groups * kh * kw
-                return uniform([out, input.shape[1] / groups, kh, kw], fanIn: fanIn, rng: &rng)
+                guard let fanIn = checkedProduct([input.shape[1] / groups, kh, kw]) else { throw missing }
+                return uniform(try admitted([out, input.shape[1] / groups, kh, kw]), fanIn: fanIn, rng: &rng)
             }
             guard let w = weight else { throw missing }
             return uniform([w.shape[0]], fanIn: w.shape[1...].reduce(1, *), rng: &rng)
@@ -47,8 +53,7 @@ enum ParameterInit {
         case .layernorm:
             guard let d = input.shape.last else { throw missing }
             return FloatArray(shape: [d], values: [Float](repeating: role == "weight" ? 1 : 0, count: d))
-        case .relu, .gelu, .sigmoid, .tanh, .silu, .add, .mul, .softmax, .logSoftmax, .maxpool2d, .avgpool2d,
-             .globalAvgpool, .flatten, .reshape, .concat, .dropout, .identity:
+        default:  // ops without learned parameters have nothing to initialise
             throw missing
         }
     }

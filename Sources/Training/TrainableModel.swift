@@ -47,6 +47,7 @@ public struct TrainableModel: Sendable {
             values[input.name] = FloatArray(zeros: [1] + trailing)
         }
         for (index, node) in graph.nodes.enumerated() {
+            guard OpRules.isDifferentiable(node.op) else { throw TrainingError.notDifferentiable(node: node.name, op: node.op.rawValue) }
             let inputs = try node.inputs.map { name -> FloatArray in
                 guard let v = values[name] else { throw TrainingError.badInput(name: name, reason: "not produced before node '\(node.name)'") }
                 return v
@@ -54,7 +55,7 @@ public struct TrainableModel: Sendable {
             var roleValues: [String: FloatArray] = [:]
             for role in node.params.keys.sorted(by: ParameterInit.roleOrder) {
                 let tensorName = node.params[role]!
-                let isBuffer = role == "running_mean" || role == "running_var"
+                let isBuffer = !(node.op.spec.params[role]?.isLearned ?? true)
                 if let existing = parameters[tensorName] ?? buffers[tensorName] {
                     roleValues[role] = existing
                     continue
@@ -69,7 +70,8 @@ public struct TrainableModel: Sendable {
                 roleValues[role] = value
                 if isBuffer { buffers[tensorName] = value } else { parameters[tensorName] = value; names.append(tensorName) }
             }
-            let output = try OpRules.forward(node, index: index, inputs: inputs, params: roleValues, mode: .inference).output
+            let output = try OpRules.forward(node, index: index, inputs: inputs, constantInputs: constantInputs(node, graph),
+                                             params: roleValues, mode: .inference).output
             values[node.output] = output
             if node.op == .linear || node.op == .conv2d, let w = roleValues["weight"] {
                 multiplyAdds += w.count * (node.op == .conv2d ? output.shape.dropFirst(2).reduce(1, *) : 1)
@@ -147,7 +149,8 @@ public struct TrainableModel: Sendable {
         var uses = consumers
         for (index, node) in graph.nodes.enumerated() {
             let args = node.inputs.map { values[$0]! }
-            values[node.output] = try OpRules.forward(node, index: index, inputs: args, params: roleValues(node), mode: .inference).output
+            values[node.output] = try OpRules.forward(node, index: index, inputs: args, constantInputs: constantInputs(node, graph),
+                                                      params: roleValues(node), mode: .inference).output
             for input in node.inputs {  // free intermediates once their last reader has run
                 uses[input, default: 0] -= 1
                 if uses[input] == 0, !graph.outputs.contains(input) { values[input] = nil }
@@ -170,7 +173,7 @@ public struct TrainableModel: Sendable {
         saved.reserveCapacity(graph.nodes.count)
         for (index, node) in graph.nodes.enumerated() {
             let record = try OpRules.forward(node, index: index, inputs: node.inputs.map { values[$0]! },
-                                             params: roleValues(node), mode: mode)
+                                             constantInputs: constantInputs(node, graph), params: roleValues(node), mode: mode)
             for (role, update) in record.bufferUpdates {
                 if let name = node.params[role] { buffers[name]?.values = update }
             }
@@ -246,6 +249,11 @@ public struct TrainableModel: Sendable {
             parameters[name] = p
         }
     }
+}
+
+/// Which of `node`'s inputs are `constant` values (no batch dimension).
+private func constantInputs(_ node: Node, _ graph: Graph) -> [Bool] {
+    node.inputs.map { graph.producer(of: $0)?.op == .constant }
 }
 
 /// What a training-mode forward pass keeps: the outputs and every node's saved values.

@@ -283,14 +283,7 @@ public struct Trainer {
 
     /// Whether an op's result for one sample depends on other samples of the batch (batchnorm's batch statistics).
     static func mixesSamples(_ graph: Graph) -> Bool {
-        graph.nodes.contains { node in
-            switch node.op {
-            case .batchnorm2d: return true
-            case .linear, .conv2d, .layernorm, .relu, .gelu, .sigmoid, .tanh, .silu, .add, .mul, .softmax, .logSoftmax,
-                 .maxpool2d, .avgpool2d, .globalAvgpool, .flatten, .reshape, .concat, .dropout, .identity:
-                return false
-            }
-        }
+        graph.nodes.contains { $0.op.spec.mixesSamplesInTraining }
     }
 
     /// Forward, loss and backward on the samples `indices` (the whole batch, or one share of a batch of `batchRows`).

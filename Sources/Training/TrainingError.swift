@@ -5,6 +5,8 @@ import TensorCore
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A node's inputs do not have the shapes its op needs.
     case shapeMismatch(node: String, reason: String)
+    /// The op (or this use of it) has no gradient rule (docs/ops.md, status "infer").
+    case notDifferentiable(node: String, op: String)
     /// An attribute is missing, has the wrong type or an impossible value.
     case badAttribute(node: String, attr: String, reason: String)
     /// A parameter the node names is not in the package and cannot be initialised.
@@ -25,10 +27,15 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case badHyperparameter(name: String, reason: String)
     /// Writing a file failed.
     case writeFailed(path: String, reason: String)
+    /// A teacher-outputs file is malformed or does not go with the others.
+    case badTeacherOutputs(path: String, reason: String)
+    /// A training sample has no recorded teacher output (other data, or a shard missing).
+    case missingTeacherOutput(row: Int, digest: String, source: String)
 
     public var description: String {
         switch self {
         case .shapeMismatch(let node, let reason): return "node '\(node)': \(reason)"
+        case .notDifferentiable(let node, let op): return "node '\(node)': op \(op) has no gradient rule, so the graph cannot be trained"
         case .badAttribute(let node, let attr, let reason): return "node '\(node)': attribute '\(attr)' \(reason)"
         case .missingParameter(let node, let role, let tensor):
             return "node '\(node)': param '\(role)' (\(tensor)) is absent and its shape cannot be inferred (give the weights or the 'out_features'/'out_channels' attribute)"
@@ -44,6 +51,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .badCheckpoint(let path, let reason): return "checkpoint \(path): \(reason)"
         case .badHyperparameter(let name, let reason): return "\(name) \(reason)"
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
+        case .badTeacherOutputs(let path, let reason): return "teacher outputs \(path): \(reason)"
+        case .missingTeacherOutput(let row, let digest, let source):
+            return "sample \(row) (row digest \(digest.prefix(16))…) has no teacher output in \(source); run teacher-outputs on this data"
         }
     }
 }

@@ -9,8 +9,9 @@ let modelsmithBinary = packageRoot.appendingPathComponent(".build/debug/modelsmi
 
 /// Runs the built `modelsmith` with `args` (in `directory`, if given) and returns its exit
 /// status and everything it wrote. Output goes through temporary files, so large outputs
-/// cannot dead-lock on a full pipe.
-func runModelSmith(_ args: [String], in directory: URL? = nil) -> (status: Int32, stdout: String, stderr: String) {
+/// cannot dead-lock on a full pipe. `environment` is added to this process's environment.
+func runModelSmith(_ args: [String], in directory: URL? = nil,
+                   environment: [String: String] = [:]) -> (status: Int32, stdout: String, stderr: String) {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("modelsmith-run-\(UUID().uuidString)")
     let outURL = scratch.appendingPathExtension("out"), errURL = scratch.appendingPathExtension("err")
     _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -26,6 +27,7 @@ func runModelSmith(_ args: [String], in directory: URL? = nil) -> (status: Int32
     process.executableURL = modelsmithBinary
     process.arguments = args
     if let directory { process.currentDirectoryURL = directory }
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = out
     process.standardError = err
     do {

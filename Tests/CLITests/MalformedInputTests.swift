@@ -1,4 +1,6 @@
 import Foundation
+import ModelFormats
+import TensorCore
 import XCTest
 
 /// Every file of Fixtures/malformed (copies of the readers' corpus plus make_malformed.py's
@@ -26,12 +28,14 @@ final class MalformedInputTests: XCTestCase {
         "lying_entry.tar.gz": "lying_entry.tar.gz: entry 'tiny/fc1.weight.npy': shape (4, 3) of '<f4' needs 48 bytes of data, found 24",
         "truncated.tar": "truncated.tar: entry 'w.npy': Truncated tar archive",
         "lying_size.npz": "lying_size.npz: entry 'w.npy': ZIP uncompressed data is wrong size (read 67108864, expected 16)",
-        "bomb.tar.zst": "bomb.tar.zst: entry 'zeros.npy': exceeds 1024× the archive's 33145 bytes on disk (decompression bomb?)",
+        "bomb.tar.zst": "bomb.tar.zst: entry 'zeros.npy': exceeds 256× the archive's 33145 bytes on disk (decompression bomb?)",
         // graphs
         "missing_param.tar": "missing_param.tar: node 'fc2': param 'bias' refers to tensor 'fc2.bias', which is absent",
         "wrong_param_shape.tar": "wrong_param_shape.tar: node 'fc2': param 'weight' (fc2.weight) has shape [3, 4], expected [out_features, 5]",
         "unknown_op.tar": "unknown_op.tar: node 'act1': unknown op 'swish2'",
         "not_json_graph.tar": "not_json_graph.tar: model.json is malformed: The given data was not valid JSON.",
+        "dilation_overflow.tar": "dilation_overflow.tar: node 'c': the kernel (2305843009213693952, dilation 999999999999999) or padding (0) along the height is out of range",
+        "negative_variance.tar": "negative_variance.tar: node 'bn': param 'running_var' (v) holds -0.5 at index 1; a variance must be ≥ 0",
         // PyTorch (the malicious-global fixtures are in PyTorchCLITests)
         "pickle_dag.pt": "pickle_dag.pt: entry 'archive/data.pkl': malformed pickle at byte 1126 (BINPERSID): expands to more than 2000000 values",
         // artifacts
@@ -39,6 +43,10 @@ final class MalformedInputTests: XCTestCase {
         "flipped_manifest.msa": "flipped_manifest.msa: entry 'model.json': manifest checksum mismatch (the manifest is corrupted)",
         "truncated.msa": "truncated.msa: entry 'tensors/00002-fc2.weight.zst': damaged or truncated member: Truncated tar archive",
         "empty.msa": "empty.msa: cannot read: Unrecognized archive format",
+        // artifacts whose manifest was rewritten with a recomputed digest
+        "crafted_provenance.msa": "crafted_provenance.msa: entry 'model.json': provenance must be an object",
+        "crafted_no_outputs.msa": "crafted_no_outputs.msa: model.json declares no graph outputs (\"outputs\" must name at least one value)",
+        "crafted_quant.msa": "crafted_quant.msa: entry 'model.json': tensor 'fc1.weight': quant: a f32 tensor cannot be quantized",
     ]
 
     private var corpus: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/malformed") }
@@ -105,6 +113,31 @@ final class MalformedInputTests: XCTestCase {
     func testBombIsRefusedByRatioOrByCap() {
         assertRefused(["inspect", "bomb.tar.zst", "--limit", "expansion-ratio=1000000", "--limit", "decoded-bytes=16M"],
                       "bomb.tar.zst: entry 'zeros.npy': exceeds the decoded-size cap of 16777216 bytes")
+    }
+
+    /// A conv padded by 20,000 on each side asks for a 64 × 40,001 × 40,001 activation (over 400 GB at
+    /// batch 1): `run` refuses it from the plan, naming the node and the bytes, before allocating.
+    func testRunRefusesAnArenaPastTheMemoryBudget() throws {
+        let out = try makeTemporaryDirectory()
+        let graph = out.appendingPathComponent("padded.json")
+        try Data(#"""
+        {"modelsmith": 1, "name": "padded", "inputs": [{"name": "x", "shape": [-1, 1, 1, 1]}], "outputs": ["y"],
+         "nodes": [{"name": "wide", "op": "conv2d", "inputs": ["x"], "output": "y", "params": {"weight": "w"}, "attrs": {"padding": 20000}}]}
+        """#.utf8).write(to: graph)
+        var weights = PackageContents()
+        weights.tensors["w"] = Tensor(zeros: .f32, [64, 1, 1, 1])
+        let npz = out.appendingPathComponent("w.npz")
+        try PackageExporter.export(weights, to: npz.path)
+        var samples = PackageContents()
+        samples.tensors["x"] = Tensor([1], shape: [1, 1, 1, 1])
+        let input = out.appendingPathComponent("x.npz")
+        try PackageExporter.export(samples, to: input.path)
+        let run = runModelSmith(["run", npz.path, "--graph", graph.path, "--input", input.path, "--batch", "1", "--max-memory", "1G"])
+        XCTAssertEqual(run.status, 2, run.stderr)
+        XCTAssertEqual(run.stderr, "modelsmith: error: node 'wide' (a value of per-sample shape [64, 40001, 40001] at batch 1) needs 409620480256 bytes, over the memory budget of 1073741824 bytes (raise it with --max-memory)\n")
+        let bad = runModelSmith(["inspect", npz.path, "--graph", graph.path, "--max-memory", "lots"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--max-memory must be a positive size such as 512M or 8G, got 'lots'"), bad.stderr)
     }
 
     func testLimitOptionIsValidated() {

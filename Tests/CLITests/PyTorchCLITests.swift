@@ -66,6 +66,6 @@ final class PyTorchCLITests: XCTestCase {
         let npz = fixture("pytorch/training_checkpoint.npz")
         let misuse = runModelSmith(["inspect", npz, "--key", "model"])
         XCTAssertEqual(misuse.status, 2)
-        XCTAssertEqual(misuse.stderr, "modelsmith: error: \(npz): --key applies only to PyTorch checkpoints (.pt, .pth, zip .bin)\n")
+        XCTAssertEqual(misuse.stderr, "modelsmith: error: \(npz): --key applies only to PyTorch checkpoints (.pt, .pth, .bin)\n")
     }
 }

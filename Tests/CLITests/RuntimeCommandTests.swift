@@ -23,7 +23,7 @@ final class RuntimeCommandTests: XCTestCase {
             (["--input", data, "--input-key", "nope"], "no array 'nope' (has: x, y, logits)"),
             (["--input", fixture("runtime/wrong_width.npz")], "inputs have shape [360, 60]: dim 1 is 60, the model's input 'x' expects 64"),
             (["--input", fixture("runtime/nan_inputs.npz")], "sample 5 holds nan (flat index 323)"),
-            (["--input", data, "--input-key", "y"], "inputs have dtype i64, expected f32 (or f16/bf16)"),
+            (["--input", data, "--input-key", "y"], "inputs have dtype i64, expected f32 (or f16/bf16, or u8/i8 images)"),
         ]
         for (args, message) in cases {
             let result = runModelSmith(["run"] + student + args)

@@ -29,7 +29,11 @@ final class ArtifactRoundTripTests: XCTestCase {
         let pruned = ArtifactFixtures.tensor(.f32, [50], seed: 5, zeroFraction: 0.5)
         contents.tensors["pruned"] = pruned
         contents.masks["pruned"] = ElementBits.nonzeroMask(of: pruned)
-        contents.masks["sparse.f32"] = ArtifactFixtures.tensor(.bool, [1000], seed: 6)
+        // Not "weight != 0": it also keeps zero weights (as when quantization rounds kept weights to 0).
+        var keeps = ArtifactFixtures.tensor(.bool, [1000], seed: 6)
+        let nonzero = ElementBits.nonzeroMask(of: contents.tensors["sparse.f32"]!)
+        keeps.withUnsafeMutableBytes { k in nonzero.withUnsafeBytes { n in for i in k.indices { k[i] |= n[i] } } }
+        contents.masks["sparse.f32"] = keeps
         contents.provenance = Provenance(sourceDigest: String(repeating: "ab", count: 32),
                                          steps: [ProvenanceStep(step: "prune", options: ["amount": 0.5], results: ["sparsity": 0.49])])
 

@@ -30,7 +30,7 @@ final class MalformedCorpusTests: XCTestCase {
         "st_negative_dim.safetensors": "{path}: tensor 'a': 'shape' must be a list of non-negative integers",
         "st_overflowing_dims.safetensors": "{path}: tensor 'a': shape [4294967296, 4294967296, 4] overflows the addressable size",
         "st_duplicate_names.safetensors": "{path}: tensor 'a' appears twice",
-        "st_unknown_dtype.safetensors": "{path}: unsupported dtype 'F64'",
+        "st_unknown_dtype.safetensors": "{path}: unsupported dtype 'C64'",
         // archives
         "bad_crc.zip": "{path}: entry 'w.npy': ZIP bad CRC: 0xc4befa9 should be 0x2a00e94f",
         "dotdot.tar": "{path}: entry '../evil.npy' has an absolute or '..' path; refused",

@@ -119,14 +119,16 @@ final class PyTorchCheckpointTests: XCTestCase {
         XCTAssertEqual(try read("parameter.pt")["p"]?.floats, [1, 2])
     }
 
-    // MARK: Refusals
-
-    func testUnsupportedDTypeAndLegacyFormatAreRefused() {
-        assertFormatError("\(path("float64.pt")): entry 'w': unsupported dtype 'torch.float64'") { try read("float64.pt") }
-        assertFormatError("\(path("legacy.pt")): legacy PyTorch serialization (pre-1.6 raw pickle format) is not supported; re-save it with torch.save in PyTorch >= 1.6 (zip format) in a sandbox, or export a state_dict to safetensors") {
-            try read("legacy.pt")
-        }
+    func testFloat64IsConvertedAndTheLegacyFormatRead() throws {
+        let float64 = try PyTorchCheckpointReader().read(fixtureURL("pytorch/float64.pt"), limits: .default)
+        XCTAssertEqual(float64.tensors["w"]?.dtype, .f32)
+        XCTAssertEqual(float64.tensors["w"]?.floats, [1, 1])
+        XCTAssertEqual(float64.notes, [.converted(DTypeConversion(tensor: "w", from: "float64", to: .f32, maxError: 0))])
+        // Saved after the optimizer step the training checkpoint records (the generator's state_dict is live).
+        try assertBitExact(try read("legacy.pt"), "training_checkpoint.npz", names: Self.mlpNames)
     }
+
+    // MARK: Refusals
 
     static let pwned = "/tmp/modelsmith_pytorch_pwned"
 

@@ -14,6 +14,48 @@ final class PyTorchUnpicklerTests: XCTestCase {
         try Unpickler(limits: limits).unpickle(stream, path: "t.pkl")
     }
 
+    /// Every allow-listed global as Python's pickler writes it (`allow_listed_values` in
+    /// Fixtures/inputs/make_input_fixtures.py), read as the inert value it stands for.
+    func testAllowListedGlobalsBecomePlainValues() throws {
+        let value = try unpickle([UInt8](try Data(contentsOf: fixtureURL("inputs/allow_listed.pkl"))))
+        XCTAssertEqual(value.dictEntries?.map(\.key), ["f64", "f32", "f16", "i8", "i64", "u16", "bool", "dtype_be", "set", "frozen",
+                                                        "device", "cpu", "size", "namespace", "deque_free"].map { .string($0) })
+        XCTAssertEqual(value["f64"], .float(-2.5))
+        XCTAssertEqual(value["f32"], .float(1.5))
+        XCTAssertEqual(value["f16"], .float(0.5))
+        XCTAssertEqual(value["i8"], .int(-3))
+        XCTAssertEqual(value["i64"], .int(-(1 << 40)))
+        XCTAssertEqual(value["u16"], .int(65535))
+        XCTAssertEqual(value["bool"], .bool(true))
+        XCTAssertEqual(value["dtype_be"], .global("numpy.dtype('>f8')"))
+        XCTAssertEqual(value["set"], .set([.int(3)]))
+        XCTAssertEqual(value["frozen"], .set([.int(4)]))
+        XCTAssertEqual(value["device"], .string("cuda:1"))
+        XCTAssertEqual(value["cpu"], .string("cpu"))
+        XCTAssertEqual(value["size"], .tuple([]))
+        XCTAssertEqual(value["namespace"], .object(type: "argparse.Namespace", attributes: []))
+        XCTAssertEqual(value["deque_free"], .dict([PickleDictEntry(key: .string("a"), value: .int(1))]))
+    }
+
+    /// With deferred refusals a disallowed global, and anything called, built or filled from it,
+    /// stays an inert placeholder recording where it was named; the strict default refuses at once.
+    func testDeferredRefusalBuildsNothing() throws {
+        // {"w": 1, "evil": os.system("ls"), "obj": <Unknown with state {'_parameters': {}}>}
+        func text(_ s: String) -> [UInt8] { Array(s.utf8) }
+        func unicode(_ s: String) -> [UInt8] { [0x58, UInt8(s.utf8.count), 0, 0, 0] + text(s) }
+        var stream: [UInt8] = [0x80, 0x02, 0x7D, 0x28] + unicode("w") + [0x4B, 1]
+        stream += unicode("evil") + text("cos\nsystem\n") + unicode("ls") + [0x85, 0x52]                 // TUPLE1, REDUCE
+        stream += unicode("obj") + text("c__main__\nNet\n") + [0x29, 0x81, 0x7D] + unicode("_parameters") // EMPTY_TUPLE, NEWOBJ, {}, key
+        stream += [0x7D, 0x73, 0x62, 0x75, 0x2E]                                                         // {}, SETITEM, BUILD, SETITEMS, STOP
+        let value = try Unpickler(defersRefusals: true).unpickle(stream, path: "t.pkl")
+        XCTAssertEqual(value["w"], .int(1))
+        XCTAssertEqual(value["evil"], .refused(PickleRefusal(global: "os.system", offset: 21, opcode: "GLOBAL", isModule: false)))
+        XCTAssertEqual(value["obj"], .refused(PickleRefusal(global: "__main__.Net", offset: 49, opcode: "GLOBAL", isModule: true)))
+        XCTAssertThrowsError(try unpickle(stream)) { error in
+            XCTAssertEqual("\(error)", "t.pkl: pickle refused at byte 21: GLOBAL 'os.system' is not on the allow-list (nothing was executed)")
+        }
+    }
+
     /// `pickle.dump(obj, protocol=p)` for p in 2…5 (see `plain_values` in make_pytorch_fixtures.py).
     func testPlainValuesFromPythonsPicklerInEveryProtocol() throws {
         for protocolVersion in 2...5 {

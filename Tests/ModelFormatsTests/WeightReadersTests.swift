@@ -79,7 +79,7 @@ final class WeightReadersTests: XCTestCase {
             try WeightReaders.read("../malformed/lying_shape.npy")
         }
         assertFormatError("missing.npz: no such file or directory") { try WeightReaders.read("missing.npz") }
-        assertFormatError("tiny_model.json: unrecognised format (expected .npz, .npy, .safetensors, .pt, .msa, .tar[.gz|.xz|.zst], .zip or a directory)") {
+        assertFormatError("tiny_model.json: unrecognised format (expected .onnx, .npz, .npy, .safetensors, .pt, .msa, .tar[.gz|.xz|.zst], .zip or a directory)") {
             try WeightReaders.read("tiny_model.json")
         }
     }

@@ -103,6 +103,8 @@ final class GraphValidationTests: XCTestCase {
             (["padding": "same"], "attribute 'padding' must be an integer ≥ 0 or a list of 2 such integers ('same'/'valid' are not supported), got \"same\""),
             (["groups": 0], "attribute 'groups' must be at least 1, got 0"),
             (["dilation": 1.5], "attribute 'dilation' must be an integer ≥ 1 or a list of 2 such integers, got 1.5"),
+            (["pads": [1, 1]], "attribute 'pads' must be 4 integers ≥ 0 [top, left, bottom, right], got [1,1]"),
+            (["pads": [1, 1, 1, 1], "padding": 1], "attribute 'pads' and 'padding' cannot both be given"),
         ]
         for (attrs, reason) in cases {
             let g = singleNodeGraph(.conv2d, inputs: [[-1, 1, 8, 8]], params: ["weight": "w"], attrs: attrs, name: "conv1")
@@ -111,11 +113,18 @@ final class GraphValidationTests: XCTestCase {
         let others: [(OpKind, [[Int]], [String: JSONValue], String)] = [
             (.maxpool2d, [[-1, 1, 8, 8]], [:], "attribute 'kernel' is required"),
             (.maxpool2d, [[-1, 1, 8, 8]], ["kernel": 2, "padding": 2], "attribute 'padding' must be at most half the kernel [2, 2], got [2, 2]"),
-            (.maxpool2d, [[-1, 1, 8, 8]], ["kernel": 2, "ceil_mode": true], "attribute 'ceil_mode' true is not supported (output sizes round down)"),
+            (.maxpool2d, [[-1, 1, 8, 8]], ["kernel": 2, "ceil_mode": 2], "attribute 'ceil_mode' must be true or false, got 2"),
+            (.maxpool2d, [[-1, 1, 8, 8]], ["kernel": 2, "pads": [0, 0, 2, 0]], "attribute 'pads' must each be smaller than the kernel [2, 2]"),
+            (.clip, [[-1, 4]], ["min": 2, "max": 1], "attribute 'max' (1.0) is below min (2.0)"),
+            (.transpose, [[-1, 4, 3]], ["perm": [0, 0, 2]], "attribute 'perm' must be a permutation of 0..<3, got [0, 0, 2]"),
+            (.reduceMean, [[-1, 4, 3]], ["axes": [0]], "attribute 'axes' names the batch axis, which cannot be changed"),
+            (.pad, [[-1, 4]], ["pads": [1, 0, 0, 0]], "attribute 'pads' must not pad the batch axis, got [1, 0, 0, 0]"),
+            (.squeeze, [[-1, 4, 3]], ["axes": [1]], "attribute 'axes' names axis 1 of size 4, not 1, in [1, 4, 3]"),
             (.gelu, [[-1, 4]], ["approximate": "fast"], "attribute 'approximate' must be 'none' or 'tanh', got \"fast\""),
             (.softmax, [[-1, 4]], ["axis": 2], "attribute 'axis' is 2, out of range for an input of rank 2"),
             (.flatten, [[-1, 4]], ["start_dim": 0], "attribute 'start_dim' must not be 0: the batch dimension cannot be merged"),
-            (.reshape, [[-1, 4]], ["shape": [2, 2]], "attribute 'shape' must start with -1 or 0 (the batch dimension stays dynamic), got [2, 2]"),
+            (.reshape, [[-1, 4]], ["shape": [3, -1]], "cannot reshape [1, 4] to [3, -1]: 4 elements are not a multiple of 3"),
+            (.reshape, [[-1, 4]], ["shape": [2, -1, -1]], "attribute 'shape' has more than one -1: [2, -1, -1]"),
             (.reshape, [[-1, 4]], ["shape": [-1, -1, -1]], "attribute 'shape' has more than one -1 after the batch dimension: [-1, -1, -1]"),
             (.concat, [[-1, 4], [-1, 4]], [:], "attribute 'axis' is required"),
             (.concat, [[-1, 4], [-1, 4]], ["axis": 0], "attribute 'axis' is the batch dimension, which cannot be concatenated"),
@@ -129,7 +138,7 @@ final class GraphValidationTests: XCTestCase {
 
     func testInputShapesThatDoNotFit() {
         let cases: [(OpKind, [[Int]], [String: JSONValue], String)] = [
-            (.add, [[-1, 4], [-1, 5]], [:], "add needs inputs of equal shape, got [1, 4] and [1, 5]"),
+            (.add, [[-1, 4], [-1, 5]], [:], "add cannot broadcast [1, 4] with [1, 5]"),
             (.maxpool2d, [[-1, 8]], ["kernel": 2], "maxpool2d needs an input of shape [N, C, H, W], got [1, 8]"),
             (.maxpool2d, [[-1, 1, 3, 3]], ["kernel": 4], "the kernel spans 4 along the height but the padded input has only 3"),
             (.reshape, [[-1, 3, 8]], ["shape": [-1, 5, -1]], "cannot reshape [1, 3, 8] to [-1, 5, -1]: 24 elements per sample are not a multiple of 5"),

@@ -7,8 +7,8 @@ final class CalibrationCacheTests: XCTestCase {
     /// from the cache as from the live statistics.
     func testRoundTripDerivesSameRangesWithAnyMethod() throws {
         let stats = TestModels.tinyStatistics()
-        let cache = CalibrationCache(modelDigest: "m1", dataDigest: "d1", samples: 100, method: .entropy, histograms: stats)
-        let loaded = try CalibrationCache.decode(cache.jsonData(), path: "c.json", modelDigest: "m1")
+        let cache = CalibrationCache(modelDigest: "m1", graphDigest: "g", rowDigests: ["r1", "r2"], method: .entropy, histograms: stats)
+        let loaded = try CalibrationCache.decode(cache.jsonData(), path: "c.json", modelDigest: "m1", graphDigest: "g")
         XCTAssertEqual(try loaded.recordedMethod(), .entropy)
         let histograms = try loaded.histograms()
         XCTAssertEqual(histograms, stats)
@@ -20,31 +20,44 @@ final class CalibrationCacheTests: XCTestCase {
     }
 
     func testCacheFromAnotherModelIsRefused() {
-        let cache = CalibrationCache(modelDigest: "aaaaaaaaaaaaaaaaaaaa", dataDigest: "d", samples: 1, method: .minmax,
+        let cache = CalibrationCache(modelDigest: "aaaaaaaaaaaaaaaaaaaa", graphDigest: "g", rowDigests: ["r"], method: .minmax,
                                      histograms: TestModels.tinyStatistics())
-        XCTAssertThrowsError(try CalibrationCache.decode(cache.jsonData(), path: "c.json", modelDigest: "bbbbbbbbbbbbbbbbbbbb")) {
+        XCTAssertThrowsError(try CalibrationCache.decode(cache.jsonData(), path: "c.json", modelDigest: "bbbbbbbbbbbbbbbbbbbb", graphDigest: "g")) {
             XCTAssertEqual("\($0)", "c.json: calibration cache belongs to another model (model digest aaaaaaaaaaaaaaaa…, this model is bbbbbbbbbbbbbbbb…); recalibrate with --calib")
         }
     }
 
+    func testCacheFromAnotherGraphIsRefusedNamingTheGraph() {
+        let cache = CalibrationCache(modelDigest: "m", graphDigest: "1111111111111111aa", rowDigests: ["r"], method: .minmax,
+                                     histograms: TestModels.tinyStatistics())
+        XCTAssertThrowsError(try CalibrationCache.decode(cache.jsonData(), path: "c.json", modelDigest: "m", graphDigest: "2222222222222222bb")) {
+            XCTAssertEqual("\($0)", "c.json: calibration cache was made for another graph (graph digest 1111111111111111…, this model's is 2222222222222222…); recalibrate")
+        }
+    }
+
     func testMalformedCachesAreRefused() throws {
-        let good = CalibrationCache(modelDigest: "m", dataDigest: "d", samples: 1, method: .minmax,
+        let good = CalibrationCache(modelDigest: "m", graphDigest: "g", rowDigests: ["r"], method: .minmax,
                                     histograms: TestModels.tinyStatistics())
-        XCTAssertThrowsError(try CalibrationCache.decode(Data("{}".utf8), path: "c.json", modelDigest: "m")) {
+        XCTAssertThrowsError(try CalibrationCache.decode(Data("{}".utf8), path: "c.json", modelDigest: "m", graphDigest: "g")) {
             XCTAssertEqual("\($0)", "c.json: not a valid calibration cache: not the JSON described in docs/quantization.md")
         }
         var wrongCount = good
         wrongCount.tensors["x"]!.count += 1
-        XCTAssertThrowsError(try CalibrationCache.decode(wrongCount.jsonData(), path: "c.json", modelDigest: "m")) {
+        XCTAssertThrowsError(try CalibrationCache.decode(wrongCount.jsonData(), path: "c.json", modelDigest: "m", graphDigest: "g")) {
             XCTAssertTrue("\($0)".hasPrefix("c.json: not a valid calibration cache: tensor 'x': counts sum to"), "\($0)")
         }
         var shifted = good
         shifted.tensors["x"]!.firstBin += 3
-        XCTAssertThrowsError(try CalibrationCache.decode(shifted.jsonData(), path: "c.json", modelDigest: "m"))
-        var future = good
-        future.version = 2
-        XCTAssertThrowsError(try CalibrationCache.decode(future.jsonData(), path: "c.json", modelDigest: "m")) {
-            XCTAssertEqual("\($0)", "c.json: not a valid calibration cache: version 2; this tool reads 1")
+        XCTAssertThrowsError(try CalibrationCache.decode(shifted.jsonData(), path: "c.json", modelDigest: "m", graphDigest: "g"))
+        var old = good
+        old.version = 1
+        XCTAssertThrowsError(try CalibrationCache.decode(old.jsonData(), path: "c.json", modelDigest: "m", graphDigest: "g")) {
+            XCTAssertEqual("\($0)", "c.json: not a valid calibration cache: version 1; this tool reads 2 (recalibrate with `modelsmith calibrate`)")
+        }
+        var extraRow = good
+        extraRow.rowDigests.append("s")
+        XCTAssertThrowsError(try CalibrationCache.decode(extraRow.jsonData(), path: "c.json", modelDigest: "m", graphDigest: "g")) {
+            XCTAssertEqual("\($0)", "c.json: not a valid calibration cache: 'row_digests' do not match 'samples' and 'data_digest'")
         }
     }
 }

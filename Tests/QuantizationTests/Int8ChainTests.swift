@@ -1,6 +1,7 @@
 import XCTest
 import CKernels
 import Kernels
+import ModelFormats
 import ModelGraph
 @testable import ModelRuntime
 import TensorCore
@@ -9,29 +10,39 @@ import TestSupport
 
 /// Consecutive INT8 layers pass u8 codes (DESIGN §5): the session requantizes an INT8 layer's
 /// accumulators straight to the next layer's `input_quant`, and the result is the same, integer
-/// for integer, on the oneDNN path, on the portable C path, and in a chain built by hand from
-/// `Int8Linear` layers on the C reference product.
+/// for integer, on every exact product this CPU has (oneDNN, the s16 AVX-512 / AVX2 products, the
+/// C reference), and in a chain built by hand from `Int8Linear` layers on the C reference product.
 final class Int8ChainTests: XCTestCase {
     private func fixture(_ name: String) -> String { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(name)").path }
 
     /// The golden model quantized with the default method on 256 training samples, and the test inputs.
-    private func quantized(_ model: String, image: Bool, exclude: Set<String> = []) throws -> (ModelPackage, Tensor) {
+    private func quantized(_ model: String, image: Bool, exclude: Set<String> = [], weightBits: Int = 8) throws -> (ModelPackage, Tensor) {
         let package = try ModelPackage.load(path: fixture("\(model).weights.npz"), graphPath: fixture("\(model).model.json"))
         let suffix = image ? "_img" : ""
         let train = try Dataset.load(path: fixture("digits.npz"), xKey: "x_train\(suffix)", yKey: "y_train")
         let test = try Dataset.load(path: fixture("digits.npz"), xKey: "x_test\(suffix)", yKey: "y_test")
         let stats = try Calibrator.collect(session: Session(package: package), values: Quantizer.calibratedValues(package.graph),
                                            data: train, samples: 256)
-        let (q, _) = try Quantizer.quantize(package, statistics: stats, method: .default, scheme: QuantScheme(), exclude: exclude)
+        let (q, _) = try Quantizer.quantize(package, statistics: stats, method: .default, scheme: QuantScheme(weightBits: weightBits), exclude: exclude)
         return (q, test.batch(0..<64))
     }
 
-    /// A session planned with the oneDNN product (`reference: false`) or the portable C product.
-    private func session(_ package: ModelPackage, reference: Bool, maxBatch: Int = 64) throws -> Session {
-        let saved = KernelRegistry.int8UsesReference
-        defer { KernelRegistry.int8UsesReference = saved }
-        KernelRegistry.int8UsesReference = reference
+    /// A session whose INT8 layers all run on `product` (nil: each layer's default).
+    private func session(_ package: ModelPackage, product: Int8Product?, maxBatch: Int = 64) throws -> Session {
+        let saved = KernelRegistry.int8Product
+        defer { KernelRegistry.int8Product = saved }
+        KernelRegistry.int8Product = product
         return try Session(package: package, options: SessionOptions(maxBatch: maxBatch))
+    }
+
+    /// Every exact product this CPU has for the package's INT8 weights (the reference last).
+    private func products(_ package: ModelPackage) -> [Int8Product] {
+        let maxAbs = package.tensors.map(\.tensor).filter { $0.dtype == .i8 }
+            .map { $0.withUnsafeBufferPointer(of: Int8.self) { $0.reduce(0) { max($0, abs(Int($1))) } } }.max() ?? 0
+        let products = Int8Product.available(maxAbsWeight: maxAbs)
+        XCTAssertTrue(products.count > 1 || ck_cpu_has(UInt32(CK_CPU_AVX2)) == 0, "a fast product besides the reference")
+        print("INT8 products for |w| ≤ \(maxAbs): \(products)")
+        return products
     }
 
     private func inputQuantization(_ package: ModelPackage, _ node: String) throws -> ActivationQuantization {
@@ -45,7 +56,7 @@ final class Int8ChainTests: XCTestCase {
 
     func testTeacherChainEqualsHandBuiltReferenceChainExactly() throws {
         let (q, x) = try quantized("teacher", image: false)
-        let fast = try session(q, reference: false), portable = try session(q, reference: true)
+        let fast = try session(q, product: nil), portable = try session(q, product: .reference)
         XCTAssertEqual(fast.plan.slots["a1"]?.u8, try inputQuantization(q, "fc2"), "fc1 → fc2 passes u8")
         XCTAssertEqual(fast.plan.slots["a2"]?.u8, try inputQuantization(q, "fc3"), "fc2 → fc3 passes u8")
         XCTAssertNil(fast.plan.slots["logits"]?.u8, "graph outputs stay f32")
@@ -68,7 +79,10 @@ final class Int8ChainTests: XCTestCase {
 
         var tapped: [String: Tensor] = [:]
         let fastLogits = try fast.run(["x": x], taps: ["a1", "a2"]) { tapped[$0] = $1 }["logits"]!
-        XCTAssertEqual(fastLogits.floats, logits, "oneDNN chain == hand-built reference chain, bit for bit")
+        XCTAssertEqual(fastLogits.floats, logits, "default chain == hand-built reference chain, bit for bit")
+        for product in products(q) {
+            XCTAssertEqual(try session(q, product: product).run(["x": x])["logits"]!.floats, logits, "\(product) chain")
+        }
         XCTAssertEqual(portableLogits, logits, "portable chain (C product, C epilogues) == hand-built reference chain")
         // Taps of u8 values deliver their dequantized codes.
         XCTAssertEqual(tapped["a1"]?.shape.dims, [m, 512])
@@ -77,16 +91,49 @@ final class Int8ChainTests: XCTestCase {
     }
 
     /// The CNN chains conv1 → conv2 and fc1 → fc2 (the pool between conv2 and fc1 reads f32), and
-    /// the oneDNN and portable paths agree bit for bit, at every batch size (conv chunks included).
+    /// every product agrees with the reference bit for bit, at every batch size (conv chunks included).
     func testCNNChainAgreesWithPortablePathExactly() throws {
         let (q, x) = try quantized("cnn", image: true)
-        let fast = try session(q, reference: false), portable = try session(q, reference: true)
+        let fast = try session(q, product: nil), portable = try session(q, product: .reference)
         XCTAssertNotNil(fast.plan.slots["r1"]?.u8, "conv1 → conv2 passes u8")
         XCTAssertNil(fast.plan.slots["r2"]?.u8, "conv2 → maxpool stays f32")
         XCTAssertNotNil(fast.plan.slots["a1"]?.u8, "fc1 → fc2 passes u8")
-        for batch in [1, 5, 64] {
-            let xb = try Dataset(x: x).batch(0..<batch)
-            XCTAssertEqual(try fast.run(["x": xb])["logits"]!.floats, try portable.run(["x": xb])["logits"]!.floats, "batch \(batch)")
+        for product in products(q) {
+            let session = try session(q, product: product)
+            for batch in [1, 5, 64] {
+                let xb = try Dataset(x: x).batch(0..<batch)
+                XCTAssertEqual(try session.run(["x": xb])["logits"]!.floats, try portable.run(["x": xb])["logits"]!.floats,
+                               "\(product) batch \(batch)")
+            }
+        }
+    }
+
+    /// One artifact, one answer: an `.msa` written once, with 8-bit or 7-bit weights, read back and
+    /// run on each exact product this CPU has gives the same output bytes as on the reference
+    /// (teacher and CNN, batch 1 and 64), and so do the default products (which, without VNNI, mix
+    /// the s16 product at few rows with oneDNN for 7-bit weights). The products are what other CPUs run by default
+    /// (VNNI: oneDNN; AVX-512 or AVX2 without VNNI: the s16 products, or oneDNN for 7-bit weights).
+    func testSameArtifactGivesTheSameBytesOnEveryProduct() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("int8-portable-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (model, image) in [("teacher", false), ("cnn", true)] {
+            for weightBits in [8, 7] {
+                let (q, x) = try quantized(model, image: image, weightBits: weightBits)
+                let path = directory.appendingPathComponent("\(model)-\(weightBits).msa").path
+                _ = try Artifact.write(q.contents, to: path, options: ArtifactWriteOptions(force: false))
+                let artifact = try ModelPackage(contents: Artifact.read(path))
+                let products = products(artifact)
+                if weightBits == 7 { XCTAssertEqual(products.first, .oneDNN, "7-bit weights run on oneDNN on every CPU") }
+                for batch in [1, 64] {
+                    let xb = try Dataset(x: x).batch(0..<batch)
+                    let expected = try session(artifact, product: .reference).run(["x": xb])["logits"]!.floats.map(\.bitPattern)
+                    for product in [nil] + products {
+                        let got = try session(artifact, product: product).run(["x": xb])["logits"]!.floats.map(\.bitPattern)
+                        XCTAssertEqual(got, expected, "\(model) \(weightBits)-bit on \(product.map(\.description) ?? "the default products"), batch \(batch)")
+                    }
+                }
+            }
         }
     }
 
@@ -138,7 +185,7 @@ final class Int8ChainTests: XCTestCase {
                 var results: [[UInt8]] = []
                 for rowsPerChunk in [4096, 1] {
                     let kernel = Int8Conv2dKernel(layer: layer, geometry: g, inputIsU8: inputIsU8, output: output,
-                                                  reference: false, rowsPerChunk: rowsPerChunk)
+                                                  rowsPerChunk: rowsPerChunk)
                     let arena = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 64)
                     defer { arena.deallocate() }
                     arena.initializeMemory(as: UInt8.self, repeating: 0, count: 8192)
@@ -157,7 +204,7 @@ final class Int8ChainTests: XCTestCase {
     /// concurrent runs (several arenas at once) give the same bits as serial ones.
     func testConcurrentINT8RunsAgreeWithSerialRuns() throws {
         let (q, x) = try quantized("cnn", image: true)
-        let session = try session(q, reference: false)
+        let session = try session(q, product: nil)
         let batches = [1, 3, 16, 64].map { try! Dataset(x: x).batch(0..<$0) }
         let serial = try batches.map { try session.run(["x": $0])["logits"]!.floats }
         let results = ConcurrentResults(count: 8)

@@ -74,7 +74,7 @@ func artifactBenchmark(_ args: [String]) throws {
     }
 }
 
-private struct BenchmarkError: Error, CustomStringConvertible {
+struct BenchmarkError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }
@@ -137,7 +137,7 @@ private func peakRSSBytes() -> Int {
     return peak
 }
 
-private func normalTensor(_ dims: [Int], _ rng: inout SeededRNG) -> Tensor {
+func normalTensor(_ dims: [Int], _ rng: inout SeededRNG) -> Tensor {
     var t = Tensor(zeros: .f32, Shape(dims))
     t.withUnsafeMutableBufferPointer(of: Float.self) { for i in $0.indices { $0[i] = rng.normal() } }
     return t
@@ -206,4 +206,4 @@ private func mlpGraph(_ layers: [(String, Int, Int)]) -> Data {
 private func mb(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1e6) }
 private func f0(_ x: Double) -> String { String(format: "%.0f", x) }
 private func f2(_ x: Double) -> String { String(format: "%.2f", x) }
-private func f3(_ x: Double) -> String { String(format: "%.3f", x) }
+func f3(_ x: Double) -> String { String(format: "%.3f", x) }

@@ -3,6 +3,10 @@
 // noise hits both alike; and the cost of quantizing the MLP (512 calibration samples): wall time and peak
 // RSS of a fresh process (`--calibrate-only`, which this benchmark starts as a child).
 //
+// Both weight widths (`--weight-bits 8|7`, default both), each layer on the product this CPU picks
+// for it (printed: oneDNN's implementation or the library's own). To measure a CPU without VNNI on
+// one that has it: MODELSMITH_CPU_FEATURES=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (docs/runtime.md, "CPU dispatch").
+//
 // Options: --iterations N (default 30), --export DIR (write the MLP weights, calibration samples and
 // teacher inputs as .npy for Benchmarks/peers/quant_ort.py, so ONNX Runtime runs the same weights),
 // --teacher DIR (teacher.weights.npz, teacher.model.json, digits.npz; default the quantization test fixtures).
@@ -23,7 +27,8 @@ func quantBenchmark(_ args: [String]) throws {
     let iterations = Int(option("--iterations") ?? "") ?? 30
     let teacherDirectory = option("--teacher") ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../../Tests/QuantizationTests/Fixtures").standardized.path
-    print("modelsmith-bench quant: 1 thread, \(iterations) timed calls per model after warm-up, medians; VNNI \(cpuHasVNNI); load average \(loadAverage())")
+    let widths = option("--weight-bits").map { [Int($0) ?? 8] } ?? [8, 7]
+    print("modelsmith-bench quant: 1 thread, \(iterations) timed calls per model after warm-up, medians; \(CPUFeatures.summary); load average \(loadAverage())")
 
     let fp32 = mlpPackage(widths: mlpWidths)
     let calibration = try calibrationData()
@@ -36,49 +41,70 @@ func quantBenchmark(_ args: [String]) throws {
     print("mlp quantize (fresh process, \(calibrationSamples) samples, min/max): \(child)")
 
     // 2. INT8 vs FP32 on the MLP, via Session end to end.
-    let int8 = try quantize(fp32, data: calibration, samples: calibrationSamples, method: .minmax).package
     let flopsPerSample = zip(mlpWidths, mlpWidths.dropFirst()).map { 2.0 * Double($0 * $1) }.reduce(0, +)
-    for batch in [64, 1] {
-        let a = try Session(package: fp32, options: SessionOptions(maxBatch: batch, threads: 1))
-        let b = try Session(package: int8, options: SessionOptions(maxBatch: batch, threads: 1))
-        let x = randomUniform([batch, mlpWidths[0]], seed: 3)
-        let (fp32Seconds, int8Seconds) = try interleavedMedianSeconds(iterations, { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
-        let ops = flopsPerSample * Double(batch)
-        let implementation = try Int8Matmul(weights: [Int8](repeating: 1, count: 4096 * 4096), n: 4096, k: 4096).implementation(m: batch)
-        // The executor's share: the same four u8×s8→s32 products alone (no quantize/requantize, no Session).
-        let products = try (0..<(mlpWidths.count - 1)).map { i in
-            try Int8Matmul(weights: int8.tensors["fc\(i).weight"]!.withUnsafeBufferPointer(of: Int8.self) { Array($0) },
-                           n: mlpWidths[i + 1], k: mlpWidths[i])
+    for weightBits in widths {
+        let int8 = try quantize(fp32, data: calibration, samples: calibrationSamples, method: .minmax, weightBits: weightBits).package
+        for batch in [64, 1] {
+            let a = try Session(package: fp32, options: SessionOptions(maxBatch: batch, threads: 1))
+            let b = try Session(package: int8, options: SessionOptions(maxBatch: batch, threads: 1))
+            let x = randomUniform([batch, mlpWidths[0]], seed: 3)
+            let (fp32Seconds, int8Seconds) = try interleavedMedianSeconds(iterations, { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
+            let ops = flopsPerSample * Double(batch)
+            let implementation = Set(try b.int8Kernels(batch: batch).map(\.kernel)).sorted().joined(separator: ", ")
+            // The executor's share: the same four u8×s8→s32 products alone (no quantize/requantize, no Session).
+            let products = try (0..<(mlpWidths.count - 1)).map { i in
+                try Int8Matmul(weights: int8.tensors["fc\(i).weight"]!.withUnsafeBufferPointer(of: Int8.self) { Array($0) },
+                               n: mlpWidths[i + 1], k: mlpWidths[i])
+            }
+            let context = try ExecutionContext()
+            let source = [UInt8](repeating: 77, count: batch * 4096)
+            var accumulators = [Int32](repeating: 0, count: batch * 4096)
+            let (sessionSeconds, rawSeconds) = try interleavedMedianSeconds(iterations, { _ = try b.run(["x": x]) }) {
+                for product in products { try product.run(a: source, m: batch, c: &accumulators, context: context) }
+            }
+            print(String(format: "mlp %d-bit batch %2d: int8 session %.3f ms, the raw int8 products alone %.3f ms (%.0f GOP/s): products are %.0f%% of the session's time",
+                         weightBits, batch, sessionSeconds * 1e3, rawSeconds * 1e3, ops / rawSeconds / 1e9, 100 * rawSeconds / sessionSeconds))
+            print(String(format: "mlp %d-bit batch %2d: fp32 %.3f ms (%.0f GFLOP/s)  int8 %.3f ms (%.0f GOP/s)  int8 speed-up %.2fx  [int8 matmul %@]",
+                         weightBits, batch, fp32Seconds * 1e3, ops / fp32Seconds / 1e9, int8Seconds * 1e3, ops / int8Seconds / 1e9, fp32Seconds / int8Seconds,
+                         implementation))
         }
+    }
+
+    // 2b. Where the products cross over: oneDNN vs the s16 product on one 4096×4096 7-bit layer, by row count.
+    let sevenBit = (0..<(4096 * 4096)).map { Int8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) / 2 }
+    let candidates = Int8Product.available(maxAbsWeight: 64).filter { $0 != .reference }
+    if candidates.count > 1 {
+        let matmuls = try candidates.map { try Int8Matmul(weights: sevenBit, n: 4096, k: 4096, product: $0) }
         let context = try ExecutionContext()
-        let source = [UInt8](repeating: 77, count: batch * 4096)
-        var accumulators = [Int32](repeating: 0, count: batch * 4096)
-        let (sessionSeconds, rawSeconds) = try interleavedMedianSeconds(iterations, { _ = try b.run(["x": x]) }) {
-            for product in products { try product.run(a: source, m: batch, c: &accumulators, context: context) }
+        for m in [1, 4, 16, 32, 64] {
+            let source = [UInt8](repeating: 77, count: m * 4096)
+            var accumulators = [Int32](repeating: 0, count: m * 4096)
+            let (first, second) = try interleavedMedianSeconds(iterations, { try matmuls[0].run(a: source, m: m, c: &accumulators, context: context) },
+                                                               { try matmuls[1].run(a: source, m: m, c: &accumulators, context: context) })
+            print(String(format: "4096x4096 7-bit, %2d rows: %@ %.3f ms  %@ %.3f ms", m, try matmuls[0].implementation(m: m), first * 1e3,
+                         try matmuls[1].implementation(m: m), second * 1e3))
         }
-        print(String(format: "mlp batch %2d: int8 session %.3f ms, the raw int8 products alone %.3f ms (%.0f GOP/s): products are %.0f%% of the session's time",
-                     batch, sessionSeconds * 1e3, rawSeconds * 1e3, ops / rawSeconds / 1e9, 100 * rawSeconds / sessionSeconds))
-        print(String(format: "mlp batch %2d: fp32 %.3f ms (%.0f GFLOP/s)  int8 %.3f ms (%.0f GOP/s)  int8 speed-up %.2fx  [int8 matmul %@]",
-                     batch, fp32Seconds * 1e3, ops / fp32Seconds / 1e9, int8Seconds * 1e3, ops / int8Seconds / 1e9, fp32Seconds / int8Seconds,
-                     implementation))
     }
 
     // 3. The digits teacher, calibrated on the first 256 training samples (as the accuracy tests).
     let teacher = try ModelPackage.load(path: teacherDirectory + "/teacher.weights.npz", graphPath: teacherDirectory + "/teacher.model.json")
     let digits = try Dataset.load(path: teacherDirectory + "/digits.npz", xKey: "x_train", yKey: "y_train")
     let test = try Dataset.load(path: teacherDirectory + "/digits.npz", xKey: "x_test", yKey: "y_test")
-    let teacherInt8 = try quantize(teacher, data: digits, samples: 256, method: .default).package
-    for batch in [1, 64] {
-        let a = try Session(package: teacher, options: SessionOptions(maxBatch: batch, threads: 1))
-        let b = try Session(package: teacherInt8, options: SessionOptions(maxBatch: batch, threads: 1))
-        let x = test.batch(0..<batch)
-        let (fp32Seconds, int8Seconds) = try interleavedMedianSeconds(max(iterations, 500), { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
-        print(String(format: "teacher batch %2d: fp32 %.4f ms  int8 %.4f ms  int8 speed-up %.2fx",
-                     batch, fp32Seconds * 1e3, int8Seconds * 1e3, fp32Seconds / int8Seconds))
+    for weightBits in widths {
+        let teacherInt8 = try quantize(teacher, data: digits, samples: 256, method: .default, weightBits: weightBits).package
+        for batch in [1, 64] {
+            let a = try Session(package: teacher, options: SessionOptions(maxBatch: batch, threads: 1))
+            let b = try Session(package: teacherInt8, options: SessionOptions(maxBatch: batch, threads: 1))
+            let x = test.batch(0..<batch)
+            let (fp32Seconds, int8Seconds) = try interleavedMedianSeconds(max(iterations, 500), { _ = try a.run(["x": x]) }, { _ = try b.run(["x": x]) })
+            let implementation = Set(try b.int8Kernels(batch: batch).map(\.kernel)).sorted().joined(separator: ", ")
+            print(String(format: "teacher %d-bit batch %2d: fp32 %.4f ms  int8 %.4f ms  int8 speed-up %.2fx  [int8 matmul %@]",
+                         weightBits, batch, fp32Seconds * 1e3, int8Seconds * 1e3, fp32Seconds / int8Seconds, implementation))
+        }
+        let accuracy = try (Evaluation.accuracy(session: Session(package: teacher), dataset: test),
+                            Evaluation.accuracy(session: Session(package: teacherInt8), dataset: test))
+        print(String(format: "teacher test accuracy: fp32 %.4f  int8 %d-bit (%@) %.4f", accuracy.0, weightBits, CalibrationMethod.default.description, accuracy.1))
     }
-    let accuracy = try (Evaluation.accuracy(session: Session(package: teacher), dataset: test),
-                        Evaluation.accuracy(session: Session(package: teacherInt8), dataset: test))
-    print(String(format: "teacher test accuracy: fp32 %.4f  int8 (%@) %.4f", accuracy.0, CalibrationMethod.default.description, accuracy.1))
     print("load average after: \(loadAverage())")
 }
 
@@ -99,7 +125,7 @@ private func calibrateOnly(exportTo path: String?) throws {
 
 /// Calibrates `package` on `samples` rows of `data` (Session + Calibrator, batches of 64) and quantizes it;
 /// returns the INT8 package and the seconds each step took.
-private func quantize(_ package: ModelPackage, data: Dataset, samples: Int, method: CalibrationMethod,
+private func quantize(_ package: ModelPackage, data: Dataset, samples: Int, method: CalibrationMethod, weightBits: Int = 8,
                       writeTo path: String? = nil) throws -> (package: ModelPackage, seconds: [String: Double]) {
     var seconds: [String: Double] = [:]
     var start = DispatchTime.now().uptimeNanoseconds
@@ -112,7 +138,7 @@ private func quantize(_ package: ModelPackage, data: Dataset, samples: Int, meth
     let statistics = try Calibrator.collect(session: Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1)),
                                             values: Quantizer.calibratedValues(package.graph), data: data, samples: samples)
     lap("calibrate")
-    let (q, _) = try Quantizer.quantize(package, statistics: statistics, method: method, scheme: QuantScheme())
+    let (q, _) = try Quantizer.quantize(package, statistics: statistics, method: method, scheme: QuantScheme(weightBits: weightBits))
     lap("quantize")
     if let path {
         _ = try Artifact.write(q.contents, to: path, options: ArtifactWriteOptions(force: true, threads: 1))

@@ -7,6 +7,7 @@ let benchmarks: [(name: String, summary: String, run: ([String]) throws -> Void)
     ("train", "training samples/s of the 64-512-512-10 MLP and the small CNN at 1 and 2 threads", trainBenchmark),
     ("runtime", "Session vs raw oneDNN on a 1024-4096-4096-4096-1024 MLP; digits teacher latency", runtimeBenchmark),
     ("prune", "sparse vs dense FP32/INT8 linear and FP32 conv: headlines, break-even sparsity per batch", pruneBenchmark),
+    ("graph", "inspect / inspect -q / convert / run (the CLI) on 100,000-node chains in both listing orders", graphScaleBenchmark),
     ("quant", "INT8 vs FP32 (Session) on the 1024-4096-4096-4096-1024 MLP and the teacher; quantize time and peak RSS", quantBenchmark),
 ]
 

@@ -36,12 +36,15 @@ public let fuzzLimits: ReadLimits = {
     var limits = ReadLimits()
     limits.maxDecodedBytes = 64 << 20
     limits.expansionRatioFloorBytes = 8 << 20
-    limits.maxExpansionRatio = 1024
     limits.maxHeaderBytes = 1 << 20
     limits.maxEntries = 10_000
     limits.maxTensors = 10_000
     return limits
 }()
+
+/// The `MemoryBudget` of targets that plan sessions: far below libFuzzer's 2 GB malloc limit, so
+/// an allocation past it is a budget that was not checked.
+public let fuzzMemoryBudget = 256 << 20
 
 /// A file in /dev/shm (tmpfs) for parsers that read paths; one per process and extension,
 /// rewritten for every input.

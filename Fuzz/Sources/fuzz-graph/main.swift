@@ -2,6 +2,7 @@ import Foundation
 import FuzzSupport
 import ModelFormats
 import ModelGraph
+import ModelRuntime
 import TensorCore
 
 /// The tensors of the seeds' graphs (the digits MLP and CNN), so mutated graphs get as far as
@@ -20,11 +21,14 @@ let tensors: TensorMap = {
 }()
 
 // model.json: JSON decoding, topological sort, attribute parsing, validation against tensors,
-// shape inference for a concrete batch.
+// shape inference for a concrete batch, and the runtime's plan (kernel binding, fusion, arena
+// placement within the memory budget).
+MemoryBudget.limit = fuzzMemoryBudget
 runFuzzer { bytes in
     var contents = PackageContents(graphJSON: Data(bytes), source: "fuzz/model.json")
     contents.tensors = tensors
     guard let package = try? ModelPackage(contents: contents) else { return }
     _ = try? package.inferShapes(batch: 3)
+    _ = try? Session(package: package, options: SessionOptions(maxBatch: 3))
     _ = package.graph.jsonData()
 }

@@ -56,7 +56,8 @@ void ck_layernorm_f32(const float *x, float *y, size_t rows, size_t cols,
 /* ---- pooling on NCHW, planes = batch*channels ---- */
 typedef struct {
     int64_t in_h, in_w, out_h, out_w;
-    int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w; /* pad_h, pad_w: before (top, left) */
+    int64_t pad_b, pad_r;                                          /* after (bottom, right) */
     int64_t count_include_pad; /* avgpool: 1 divides by the window clipped to the padded input, 0 by the real elements */
 } ck_pool2d_geometry;
 

@@ -19,9 +19,14 @@ public indirect enum PickleValue: Hashable, Sendable {
     case tensor(TorchTensorRecord)
     /// A storage referenced by persistent id outside of any tensor.
     case storage(TorchStorageRef)
-    /// An allow-listed constant global that is not a function: a storage type or a dtype
-    /// (`torch.FloatStorage`, `torch.float32`), by qualified name.
+    /// An allow-listed constant global that is not a function: a storage type, a dtype, a NumPy
+    /// dtype (`torch.FloatStorage`, `torch.float32`, `numpy.dtype('<f8')`), by qualified name.
     case global(String)
+    /// An inert instance of an allow-listed class (`argparse.Namespace`) with its attributes.
+    case object(type: String, attributes: [PickleDictEntry])
+    /// Where the pickle named a global outside the allow-list, when the unpickler defers refusals:
+    /// nothing was built; reading it is refused, and a value no one reads is skipped.
+    case refused(PickleRefusal)
 
     /// The entries when this is a dict.
     public var dictEntries: [PickleDictEntry]? {
@@ -60,7 +65,33 @@ public indirect enum PickleValue: Hashable, Sendable {
         case .tensor(let t): return "<tensor \(t.shape)>"
         case .storage(let s): return "<storage \(clip(s.key))>"
         case .global(let name): return clip(name)
+        case .object(let type, _): return "<\(clip(type))>"
+        case .refused(let r): return "<\(clip(r.global))>"
         }
+    }
+}
+
+/// A global outside the allow-list that a pickle used (`Unpickler.defersRefusals`): the opcode
+/// that named it, its byte offset, and whether it is a `torch.nn.Module` (what `torch.save(model)` pickles).
+public struct PickleRefusal: Hashable, Sendable {
+    public var global: String
+    public var offset: Int
+    public var opcode: String
+    public var isModule: Bool
+
+    public init(global: String, offset: Int, opcode: String, isModule: Bool) {
+        self.global = global
+        self.offset = offset
+        self.opcode = opcode
+        self.isModule = isModule
+    }
+
+    /// The refusal, as the unpickler words it when it refuses at once.
+    public var reason: String {
+        if isModule {
+            return "pickle refused at byte \(offset): '\(global)' is a whole pickled module (what torch.save(model) writes), not a state_dict (nothing was executed); where the model's code is, save its weights with torch.save(model.state_dict(), PATH)"
+        }
+        return "pickle refused at byte \(offset): \(opcode) '\(global)' is not on the allow-list (nothing was executed)"
     }
 }
 

@@ -20,9 +20,10 @@ public enum TorchByteOrder: String, Sendable {
     case little, big
 }
 
-/// A `torch.save` zip checkpoint (PyTorch ≥ 1.6), read without executing anything:
+/// A `torch.save` checkpoint, read without executing anything. The zip format (PyTorch ≥ 1.6):
 /// `<name>/data.pkl` (the object, through `Unpickler`), `<name>/data/<key>` (raw storages),
-/// `<name>/byteorder` (`little` when absent), `<name>/version`.
+/// `<name>/byteorder` (`little` when absent), `<name>/version`. The legacy formats (raw pickle
+/// stream, pre-0.4 tar) are read by `PyTorchCheckpoint+Legacy.swift`.
 public struct PyTorchCheckpoint: Sendable {
     /// The unpickled top-level object.
     public let root: PickleValue
@@ -33,12 +34,28 @@ public struct PyTorchCheckpoint: Sendable {
     public let path: String
     /// Raw storage bytes by storage key.
     let storages: [String: [UInt8]]
+    /// The entry holding the pickle (`archive/data.pkl`, `pickle`), or nil for a raw stream; for messages.
+    let pickleEntry: String?
+    /// How messages name storage `key`'s bytes (`archive/data/0`, `storage 140`).
+    let storageEntryPrefix: String
+
+    init(root: PickleValue, archiveName: String, byteOrder: TorchByteOrder, path: String, storages: [String: [UInt8]],
+         pickleEntry: String?, storageEntryPrefix: String) {
+        self.root = root
+        self.archiveName = archiveName
+        self.byteOrder = byteOrder
+        self.path = path
+        self.storages = storages
+        self.pickleEntry = pickleEntry
+        self.storageEntryPrefix = storageEntryPrefix
+    }
 
     /// Keys under which training scripts commonly nest the `state_dict`, tried in this order.
     public static let stateDictKeys = ["state_dict", "model", "model_state_dict"]
 
-    /// Interprets the entries of a checkpoint archive (paths relative to the archive root).
-    public init(entries: [ArchiveEntry], path: String, unpickler: Unpickler = Unpickler()) throws {
+    /// Interprets the entries of a checkpoint archive (paths relative to the archive root). Globals
+    /// outside the allow-list are refused where the state_dict is read (`stateDict`).
+    public init(entries: [ArchiveEntry], path: String, unpickler: Unpickler = Unpickler(defersRefusals: true)) throws {
         let pickles = entries.filter { $0.path.hasSuffix("/data.pkl") && $0.path.split(separator: "/").count == 2 }
         guard let pickle = pickles.first else {
             throw FormatError.malformed(path: path, entry: nil, reason: "not a PyTorch checkpoint: no '<name>/data.pkl' entry")
@@ -48,6 +65,10 @@ public struct PyTorchCheckpoint: Sendable {
                                         reason: "several checkpoints in one archive (\(pickles.map(\.path).joined(separator: ", ")))")
         }
         let name = String(pickle.path.dropLast("/data.pkl".count))
+        if entries.contains(where: { $0.path == "\(name)/constants.pkl" || $0.path.hasPrefix("\(name)/code/") }) {
+            throw FormatError.malformed(path: path, entry: nil, reason:
+                "a TorchScript archive (torch.jit.save): a compiled program, not a state_dict, and it is not read; in Python, save its weights with torch.save(torch.jit.load(PATH).state_dict(), 'weights.pt')")
+        }
         var storages: [String: [UInt8]] = [:]
         var byteOrder = TorchByteOrder.little
         let storagePrefix = "\(name)/data/"
@@ -62,33 +83,24 @@ public struct PyTorchCheckpoint: Sendable {
                 byteOrder = order
             }
         }
-        self.root = try unpickler.unpickle(pickle.data, path: path, entry: pickle.path)
-        self.archiveName = name
-        self.byteOrder = byteOrder
-        self.storages = storages
-        self.path = path
+        self.init(root: try unpickler.unpickle(pickle.data, path: path, entry: pickle.path), archiveName: name,
+                  byteOrder: byteOrder, path: path, storages: storages, pickleEntry: pickle.path, storageEntryPrefix: "\(name)/data/")
     }
 
-    /// Reads a checkpoint file through libarchive.
+    /// Reads a checkpoint file in any of the three formats `torch.save` has written: the zip
+    /// (through libarchive), the raw pickle stream of PyTorch < 1.6, the tar of PyTorch < 0.4.
     public static func load(_ url: URL, limits: ReadLimits = .default) throws -> PyTorchCheckpoint {
         let path = displayPath(url)
-        try refuseLegacyFormats(url, path: path)
         var entries: [ArchiveEntry] = []
-        try ArchiveEntries.forEach(url: url, limits: limits) { entries.append($0) }
-        return try PyTorchCheckpoint(entries: entries, path: path)
-    }
-
-    /// Refuses the pre-1.6 formats (a tar of `pickle`/`storages`/`tensors`, or consecutive raw
-    /// pickles starting with PyTorch's magic number) with a message that says what they are.
-    static func refuseLegacyFormats(_ url: URL, path: String) throws {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return }
-        defer { try? handle.close() }
-        let head = [UInt8]((try? handle.read(upToCount: 512)) ?? Data())
-        let isTar = head.count >= 262 && Array(head[257..<262]) == Array("ustar".utf8)
-        let isRawPickle = head.first == PickleOpcode.proto.rawValue
-        guard isTar || isRawPickle else { return }
-        throw FormatError.malformed(path: path, entry: nil, reason:
-            "legacy PyTorch serialization (pre-1.6 \(isTar ? "tar" : "raw pickle") format) is not supported; re-save it with torch.save in PyTorch >= 1.6 (zip format) in a sandbox, or export a state_dict to safetensors")
+        switch legacyFormat(url) {
+        case .rawPickle?: return try legacyStream(readWholeFile(url, limits: limits), path: path, limits: limits)
+        case .tar?:
+            try ArchiveEntries.forEach(url: url, limits: limits) { entries.append($0) }
+            return try legacyTar(entries, path: path, limits: limits)
+        case nil:
+            try ArchiveEntries.forEach(url: url, limits: limits) { entries.append($0) }
+            return try PyTorchCheckpoint(entries: entries, path: path)
+        }
     }
 
     // MARK: state_dict
@@ -100,7 +112,15 @@ public struct PyTorchCheckpoint: Sendable {
     /// if it holds tensors directly; otherwise the one of `stateDictKeys` present that holds tensors
     /// (several → an error listing them); otherwise every tensor under the top-level dict.
     public func stateDict(_ options: PyTorchLoadOptions = PyTorchLoadOptions(), limits: ReadLimits = .default) throws -> TensorMap {
+        try stateDictReporting(options, limits: limits).tensors
+    }
+
+    /// As `stateDict`, with a record of every tensor converted from float64/int16. Refuses the
+    /// first global outside the allow-list under the selected dict (or on the way to it); one
+    /// anywhere else in the checkpoint is skipped, since nothing is ever constructed.
+    func stateDictReporting(_ options: PyTorchLoadOptions, limits: ReadLimits) throws -> (tensors: TensorMap, conversions: [DTypeConversion]) {
         let selected = try selectStateDict(options)
+        try refuseObjects(in: selected)
         var named: [(String, TorchTensorRecord)] = []
         collectTensors(selected, prefix: "", into: &named)
         guard !named.isEmpty else {
@@ -110,6 +130,7 @@ public struct PyTorchCheckpoint: Sendable {
             throw FormatError.limitExceeded(path: path, entry: nil, limit: "the limit of \(limits.maxTensors) tensors")
         }
         var tensors = TensorMap()
+        var conversions: [DTypeConversion] = []
         var decodedBytes = 0
         for (fullName, record) in named {
             var name = fullName
@@ -121,12 +142,37 @@ public struct PyTorchCheckpoint: Sendable {
                 throw FormatError.limitExceeded(path: path, entry: fullName, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
             }
             decodedBytes = total.partialValue
-            tensors[name] = try self.tensor(record, name: fullName, limits: limits)
+            let (tensor, conversion) = try self.tensorReporting(record, name: fullName, limits: limits)
+            tensors[name] = tensor
+            if var conversion {
+                conversion.tensor = name
+                conversions.append(conversion)
+            }
         }
-        return tensors
+        return (tensors, conversions)
+    }
+
+    /// Throws when `value` itself is refused (not looking inside it).
+    func refuseIfRefused(_ value: PickleValue) throws {
+        if case .refused(let refusal) = value { throw FormatError.malformed(path: path, entry: pickleEntry, reason: refusal.reason) }
+    }
+
+    /// Throws the refusal of the first `.refused` value inside `value` (pickle order).
+    func refuseObjects(in value: PickleValue) throws {
+        switch value {
+        case .refused: try refuseIfRefused(value)
+        case .list(let items), .tuple(let items), .set(let items): for item in items { try refuseObjects(in: item) }
+        case .dict(let entries), .object(_, let entries):
+            for entry in entries {
+                try refuseObjects(in: entry.key)
+                try refuseObjects(in: entry.value)
+            }
+        case .none, .bool, .int, .bigInt, .float, .string, .bytes, .tensor, .storage, .global: return
+        }
     }
 
     func selectStateDict(_ options: PyTorchLoadOptions) throws -> PickleValue {
+        try refuseIfRefused(root)
         guard let entries = root.dictEntries else {
             throw FormatError.malformed(path: path, entry: nil, reason: "the checkpoint holds \(root.shortDescription), not a dict of tensors")
         }
@@ -150,6 +196,7 @@ public struct PyTorchCheckpoint: Sendable {
         if let value = root[key] { return value }
         var current = root
         for component in key.split(separator: "/", omittingEmptySubsequences: false) {
+            try refuseIfRefused(current)
             guard let next = current[String(component)] else {
                 let keys = (current.dictEntries ?? []).map(\.key.shortDescription).joined(separator: ", ")
                 throw FormatError.malformed(path: path, entry: nil, reason: "no key '\(key)' in the checkpoint (keys: \(keys))")
@@ -187,11 +234,18 @@ public struct PyTorchCheckpoint: Sendable {
     /// element by element, and big-endian storages are byte-swapped. Its size is checked against
     /// `limits.maxDecodedBytes` before allocating.
     public func tensor(_ record: TorchTensorRecord, name: String, limits: ReadLimits = .default) throws -> Tensor {
+        try tensorReporting(record, name: name, limits: limits).tensor
+    }
+
+    /// As `tensor`; a float64 or int16 storage is converted (float64 → f32, int16 → i32) and the
+    /// conversion returned.
+    func tensorReporting(_ record: TorchTensorRecord, name: String, limits: ReadLimits) throws -> (tensor: Tensor, conversion: DTypeConversion?) {
         let type = record.storage.scalarType
-        guard let dtype = type.dtype else {
+        let element: StoredElement
+        if let dtype = type.dtype { element = .native(dtype) } else if let foreign = type.foreign { element = .foreign(foreign) } else {
             throw FormatError.unsupportedDType(path: path, entry: name, dtype: "torch.\(type.torchDTypeName)")
         }
-        let storageEntry = "\(archiveName)/data/\(record.storage.key)"
+        let storageEntry = "\(storageEntryPrefix)\(record.storage.key)"
         guard let bytes = storages[record.storage.key] else {
             throw FormatError.malformed(path: path, entry: storageEntry, reason: "missing (storage of tensor '\(name)')")
         }
@@ -207,14 +261,24 @@ public struct PyTorchCheckpoint: Sendable {
         guard byteCount <= limits.maxDecodedBytes else {
             throw FormatError.limitExceeded(path: path, entry: name, limit: "the decoded-size cap of \(limits.maxDecodedBytes) bytes")
         }
-        var tensor = Tensor(zeros: dtype, Shape(record.shape))
-        tensor.withUnsafeMutableBytes { out in
-            bytes.withUnsafeBytes { source in
-                Self.gather(from: source, into: out, record: record, itemSize: item)
+        switch element {
+        case .native(let dtype):
+            var tensor = Tensor(zeros: dtype, Shape(record.shape))
+            tensor.withUnsafeMutableBytes { out in
+                bytes.withUnsafeBytes { source in Self.gather(from: source, into: out, record: record, itemSize: item) }
+                if byteOrder == .big { Npy.swapBytes(out, width: item) }
             }
-            if byteOrder == .big { Npy.swapBytes(out, width: type.swapUnit) }
+            return (tensor, nil)
+        case .foreign:
+            // Gathered in the storage's own element type, then converted.
+            var dense = [UInt8](repeating: 0, count: byteCount)
+            dense.withUnsafeMutableBytes { out in
+                bytes.withUnsafeBytes { source in Self.gather(from: source, into: out, record: record, itemSize: item) }
+            }
+            return try dense.withUnsafeBytes {
+                try element.tensor($0, shape: Shape(record.shape), bigEndian: byteOrder == .big, path: path, entry: name, name: name)
+            }
         }
-        return tensor
     }
 
     /// Copies `out[i] = storage[offset + Σ index·stride]` in row-major order of `record.shape`.

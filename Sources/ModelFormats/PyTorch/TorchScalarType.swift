@@ -59,12 +59,13 @@ public enum TorchScalarType: String, CaseIterable, Hashable, Sendable {
         }
     }
 
-    /// Byte width of the unit that is byte-swapped for a big-endian checkpoint (complex: each half).
-    var swapUnit: Int {
+    /// The element type converted on reading when there is no bit-for-bit dtype (float64 → f32,
+    /// int16 → i32; docs/formats.md, "Input dtypes").
+    var foreign: ForeignDType? {
         switch self {
-        case .complexFloat: return 4
-        case .complexDouble: return 8
-        default: return byteSize
+        case .double: return .float64
+        case .short: return .int16
+        default: return nil
         }
     }
 
@@ -79,40 +80,68 @@ public enum TorchScalarType: String, CaseIterable, Hashable, Sendable {
     }
 }
 
-/// The globals a checkpoint pickle may name. Everything else is refused at the `GLOBAL` opcode.
+/// The globals a checkpoint pickle may name (the allow-list of docs/pytorch-checkpoints.md).
+/// Each is evaluated by Swift code that builds an inert value; nothing is imported or called.
 enum TorchAllowedGlobal: Equatable {
-    /// `collections.OrderedDict`: called with no arguments (or a list of pairs) to make a dict.
-    case orderedDict
+    /// `collections.OrderedDict`, `collections.defaultdict`, `collections.Counter`: called with no
+    /// arguments, a list of pairs (OrderedDict), a default factory (defaultdict) or a dict (Counter)
+    /// to make a dict.
+    case dict
     /// `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])`.
     case rebuildTensorV2
     /// `torch._utils._rebuild_parameter(data, requires_grad, hooks)` and `…_with_state(…, state)`.
     case rebuildParameter
     /// `_codecs.encode(text, "latin1")`: how protocol 2 pickles `bytes`.
     case codecsEncode
+    /// `builtins.set` / `builtins.frozenset` called with a list: how protocols 2–3 pickle sets.
+    case set
+    /// `argparse.Namespace`: made empty by NEWOBJ, its attributes set by BUILD; an inert object.
+    case namespace
+    /// `numpy.dtype(descr, align, copy)`, its byte order set by BUILD.
+    case numpyDType
+    /// `numpy.core.multiarray.scalar(dtype, bytes)`: a NumPy number, read as a plain number.
+    case numpyScalar
+    /// `torch.Size(dims)`: a tuple of integers.
+    case torchSize
+    /// `torch.device(type[, index])`: its name (`cuda:0`).
+    case torchDevice
     /// A storage type; only valid inside a persistent id.
     case storageType(TorchScalarType)
-    /// A dtype constant such as `torch.float32`; a plain value.
-    case dtype(String)
+    /// A plain constant: a dtype (`torch.float32`), a tensor type of the legacy format
+    /// (`torch.FloatTensor`), a builtin type used as a defaultdict factory (`builtins.list`).
+    case constant(String)
 
     static let dtypeNames: Set<String> = [
         "float32", "float", "float64", "double", "float16", "half", "bfloat16",
         "int8", "uint8", "int16", "short", "int32", "int", "int64", "long", "bool",
         "complex64", "cfloat", "complex128", "cdouble",
     ]
+    static let legacyTensorTypes = Set(TorchScalarType.allCases.map { "\($0.rawValue)Tensor" })
+    static let builtinTypes: Set<String> = ["list", "dict", "int", "float", "str", "tuple", "bool", "bytes"]
 
     /// The allow-list: nil for any global not on it.
     init?(module: String, name: String) {
+        // Protocol 2 spells `builtins` as Python 2 did; NumPy 2 renamed `numpy.core` to `numpy._core`.
+        let module = module == "__builtin__" ? "builtins" : module == "numpy._core.multiarray" ? "numpy.core.multiarray" : module
         switch (module, name) {
-        case ("collections", "OrderedDict"): self = .orderedDict
+        case ("collections", "OrderedDict"), ("collections", "defaultdict"), ("collections", "Counter"): self = .dict
         case ("torch._utils", "_rebuild_tensor_v2"): self = .rebuildTensorV2
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             self = .rebuildParameter
         case ("_codecs", "encode"): self = .codecsEncode
+        case ("builtins", "set"), ("builtins", "frozenset"): self = .set
+        case ("argparse", "Namespace"): self = .namespace
+        case ("numpy", "dtype"): self = .numpyDType
+        case ("numpy.core.multiarray", "scalar"): self = .numpyScalar
+        case ("torch", "Size"): self = .torchSize
+        case ("torch", "device"): self = .torchDevice
         default:
             if let storage = TorchScalarType(storageTypeName: "\(module).\(name)") {
                 self = .storageType(storage)
-            } else if module == "torch", Self.dtypeNames.contains(name) {
-                self = .dtype("torch.\(name)")
+            } else if module == "torch", Self.dtypeNames.contains(name) || Self.legacyTensorTypes.contains(name) {
+                self = .constant("torch.\(name)")
+            } else if module == "builtins", Self.builtinTypes.contains(name) {
+                self = .constant("builtins.\(name)")
             } else {
                 return nil
             }

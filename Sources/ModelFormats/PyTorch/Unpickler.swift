@@ -10,6 +10,10 @@ import TensorCore
 /// `BUILD` on anything but a dict, and any opcode outside the subset are refused with the
 /// opcode, its byte offset and the global's name. Stack, memo, nesting and the size of the built
 /// value are bounded, so hostile input costs bounded time and memory and never crashes.
+///
+/// With `defersRefusals`, a global outside the allow-list does not stop the stream: it becomes an
+/// inert `.refused` value (calling, constructing or filling it builds nothing), so a checkpoint
+/// can refuse it only where it is read (`PyTorchCheckpoint`, under the selected key).
 public struct Unpickler: Sendable {
     /// Resource bounds for one pickle.
     public struct Limits: Sendable {
@@ -34,18 +38,40 @@ public struct Unpickler: Sendable {
     }
 
     public var limits: Limits
+    public var defersRefusals: Bool
 
-    public init(limits: Limits = Limits()) {
+    public init(limits: Limits = Limits(), defersRefusals: Bool = false) {
         self.limits = limits
+        self.defersRefusals = defersRefusals
     }
 
     /// Interprets `bytes` up to its STOP opcode. `path` and `entry` name the pickle in errors,
     /// which are all `FormatError.malformed`.
     public func unpickle(_ bytes: [UInt8], path: String = "<pickle>", entry: String? = nil) throws -> PickleValue {
-        let machine = PickleMachine(bytes: bytes, limits: limits, path: path, entry: entry)
-        defer { machine.tearDown() }
-        return try machine.run()
+        try unpickle(bytes, from: 0, path: path, entry: entry).value
     }
+
+    /// One pickle of a stream of several (the legacy formats), starting at byte `start`: its value,
+    /// the offset just past its STOP, and every storage its persistent ids named. `tensorIDs`
+    /// resolves the plain persistent ids of the pre-0.4 tar format to tensors.
+    func unpickle(_ bytes: [UInt8], from start: Int, path: String, entry: String?,
+                  tensorIDs: [String: TorchTensorRecord] = [:]) throws -> Unpickled {
+        let machine = PickleMachine(bytes: bytes, limits: limits, path: path, entry: entry, defersRefusals: defersRefusals,
+                                    tensorIDs: tensorIDs)
+        machine.position = start
+        defer { machine.tearDown() }
+        let value = try machine.run()
+        return Unpickled(value: value, end: machine.position, storages: machine.storages)
+    }
+}
+
+/// What one pickle of a stream yields.
+struct Unpickled {
+    var value: PickleValue
+    /// The offset just past the STOP opcode.
+    var end: Int
+    /// Storages named by persistent ids, by key, in first-seen order.
+    var storages: [TorchStorageRef]
 }
 
 /// A list or set under construction (mutable: APPEND after BINPUT must be seen through the memo).
@@ -55,11 +81,13 @@ private final class ListBox {
     init(isSet: Bool) { self.isSet = isSet }
 }
 
-/// A dict under construction; keys are plain values, unique, in insertion order.
+/// A dict under construction; keys are plain values, unique, in insertion order. With a
+/// `typeName` it is the attributes of an allow-listed object (`argparse.Namespace`).
 private final class DictBox {
     var keys: [PickleValue] = []
     var values: [Slot] = []
     var indexOfKey: [PickleValue: Int] = [:]
+    var typeName: String?
 
     func set(_ key: PickleValue, _ value: Slot) {
         if let i = indexOfKey[key] {
@@ -72,6 +100,20 @@ private final class DictBox {
     }
 }
 
+/// A `numpy.dtype` under construction: the type string, and the byte order its BUILD state sets.
+private final class NumpyDTypeBox {
+    let code: String
+    var byteOrder = "|"
+    init(code: String) { self.code = code }
+    var descr: String { byteOrder + code }
+}
+
+/// What a global outside the allow-list (and anything made from it) stands for when refusals are deferred.
+private final class RefusedBox {
+    var refusal: PickleRefusal
+    init(_ refusal: PickleRefusal) { self.refusal = refusal }
+}
+
 /// A stack or memo item while interpreting.
 private enum Slot {
     case value(PickleValue)
@@ -81,6 +123,8 @@ private enum Slot {
     case dict(DictBox)
     case global(TorchAllowedGlobal, name: String)
     case storage(TorchStorageRef)
+    case numpyDType(NumpyDTypeBox)
+    case refused(RefusedBox)
 
     var tupleDepth: Int {
         if case .tuple(_, let depth) = self { return depth }
@@ -96,6 +140,8 @@ private enum Slot {
         case .dict: return "a dict"
         case .global(_, let name): return "'\(name)'"
         case .storage(let s): return "storage '\(s.key)'"
+        case .numpyDType(let box): return "numpy.dtype('\(box.descr)')"
+        case .refused(let box): return "'\(box.refusal.global)'"
         }
     }
 }
@@ -105,6 +151,10 @@ private final class PickleMachine {
     let limits: Unpickler.Limits
     let path: String
     let entry: String?
+    let defersRefusals: Bool
+    let tensorIDs: [String: TorchTensorRecord]
+    var storages: [TorchStorageRef] = []
+    private var storageKeys = Set<String>()
 
     var position = 0
     /// Offset of the opcode being executed (for messages).
@@ -118,11 +168,14 @@ private final class PickleMachine {
     var lists: [ListBox] = []
     var dicts: [DictBox] = []
 
-    init(bytes: [UInt8], limits: Unpickler.Limits, path: String, entry: String?) {
+    init(bytes: [UInt8], limits: Unpickler.Limits, path: String, entry: String?, defersRefusals: Bool,
+         tensorIDs: [String: TorchTensorRecord]) {
         self.bytes = bytes
         self.limits = limits
         self.path = path
         self.entry = entry
+        self.defersRefusals = defersRefusals
+        self.tensorIDs = tensorIDs
     }
 
     func tearDown() {
@@ -227,6 +280,7 @@ private final class PickleMachine {
     }
 
     func setItems(_ pairs: ArraySlice<Slot>, into target: Slot) throws {
+        if case .refused = target { return }  // filling a refused object builds nothing
         guard case .dict(let box) = target else { throw refused("\(opcodeName) on \(target.kindName) (only dicts take items)") }
         guard pairs.count % 2 == 0 else { throw malformed("odd number of items for a dict") }
         var i = pairs.startIndex
@@ -237,6 +291,7 @@ private final class PickleMachine {
     }
 
     func appendItems(_ items: [Slot], to target: Slot, intoSet: Bool) throws {
+        if case .refused = target { return }
         guard case .list(let box) = target else { throw refused("\(opcodeName) on \(target.kindName) (only lists and sets take items)") }
         guard box.isSet == intoSet else { throw malformed("\(opcodeName) on a \(box.isSet ? "set" : "list")") }
         box.items.append(contentsOf: items)
@@ -261,10 +316,13 @@ private final class PickleMachine {
         switch slot {
         case .value(let v): return v
         case .storage(let s): return .storage(s)
+        case .numpyDType(let box): return .global("numpy.dtype('\(box.descr)')")
+        case .refused(let box): return .refused(box.refusal)
         case .global(let global, let name):
             switch global {
-            case .dtype, .storageType: return .global(name)
-            case .orderedDict, .rebuildTensorV2, .rebuildParameter, .codecsEncode:
+            case .constant, .storageType: return .global(name)
+            case .dict, .rebuildTensorV2, .rebuildParameter, .codecsEncode, .set, .namespace, .numpyDType, .numpyScalar,
+                 .torchSize, .torchDevice:
                 throw refused("function '\(name)' used as a value")
             }
         case .tuple(let items, _): return .tuple(try items.map { try materialize($0, depth: depth + 1) })
@@ -277,6 +335,7 @@ private final class PickleMachine {
             for (k, v) in zip(box.keys, box.values) {
                 entries.append(PickleDictEntry(key: k, value: try materialize(v, depth: depth + 1)))
             }
+            if let type = box.typeName { return .object(type: type, attributes: entries) }
             return .dict(entries)
         }
     }
@@ -414,16 +473,13 @@ private final class PickleMachine {
             let kwargs = try pop()
             let args = try pop()
             let cls = try pop()
+            if case .refused = cls { try push(cls); break }
             guard case .dict(let box) = kwargs, box.keys.isEmpty else { throw refused("NEWOBJ_EX with keyword arguments") }
             try push(try construct(cls, args))
         case .build:
-            let state = try pop()
-            let target = try top()
-            // OrderedDict carries `_metadata` as instance state; it is read and dropped.
-            guard case .dict = target else { throw refused("BUILD on \(target.kindName)") }
-            _ = try materialize(state, depth: 0)
+            try build(state: try pop(), on: try top())
         case .binPersID:
-            try push(.storage(try storageRef(try materialize(try pop(), depth: 0))))
+            try push(try persistentLoad(try materialize(try pop(), depth: 0)))
 
         // Outside the subset: text-protocol opcodes, class instantiation, extension registry, out-of-band buffers
         case .inst:
@@ -465,9 +521,36 @@ private final class PickleMachine {
     func pushGlobal(module: String, name: String) throws {
         let qualified = "\(module).\(name)"
         guard let allowed = TorchAllowedGlobal(module: module, name: name) else {
-            throw refused("\(opcodeName) '\(qualified)' is not on the allow-list")
+            guard defersRefusals else { throw refused("\(opcodeName) '\(qualified)' is not on the allow-list") }
+            let isModule = module.hasPrefix("torch.nn.modules.")
+            try push(.refused(RefusedBox(PickleRefusal(global: qualified, offset: opcodeOffset, opcode: opcodeName, isModule: isModule))))
+            return
         }
         try push(.global(allowed, name: qualified))
+    }
+
+    /// BUILD: sets an object's state. An OrderedDict's `_metadata` is read and dropped; a
+    /// Namespace takes its attributes; a numpy dtype its byte order; a refused object nothing
+    /// (a state with `_parameters` or `_modules` marks it as a pickled `nn.Module`).
+    func build(state: Slot, on target: Slot) throws {
+        switch target {
+        case .dict(let box) where box.typeName != nil:
+            guard case .dict(let attributes) = state else { throw malformed("BUILD of '\(box.typeName!)' with \(state.kindName)") }
+            for (key, value) in zip(attributes.keys, attributes.values) { box.set(key, value) }
+        case .dict:
+            _ = try materialize(state, depth: 0)
+        case .numpyDType(let box):
+            guard case .tuple(let items, _) = state, items.count > 1, case .value(.string(let order)) = items[1],
+                  ["<", ">", "|", "="].contains(order) else { throw malformed("BUILD of a numpy dtype with a bad state") }
+            box.byteOrder = order == "=" ? "<" : order
+        case .refused(let box):
+            if case .dict(let attributes) = state,
+               attributes.keys.contains(.string("_parameters")) || attributes.keys.contains(.string("_modules")) {
+                box.refusal.isModule = true
+            }
+        default:
+            throw refused("BUILD on \(target.kindName)")
+        }
     }
 
     // MARK: Allowed constructors
@@ -479,20 +562,56 @@ private final class PickleMachine {
 
     /// REDUCE: `callable(*args)` for the allow-listed constructors, evaluated here without calling anything.
     func call(_ callable: Slot, _ args: Slot) throws -> Slot {
+        if case .refused = callable { return callable }  // never called: the result is as refused as the callable
         guard case .global(let global, let name) = callable else { throw refused("REDUCE on \(callable.kindName)") }
         let items = try tupleItems(args, for: name)
         switch global {
-        case .orderedDict:
+        case .dict:
             let box = newDict()
-            if let pairs = items.first {
-                guard items.count == 1 else { throw malformed("'\(name)' takes at most one argument") }
-                guard case .list(let list) = pairs, !list.isSet else { throw refused("'\(name)' from \(pairs.kindName)") }
+            guard let argument = items.first else { return .dict(box) }
+            guard items.count == 1 else { throw malformed("'\(name)' takes at most one argument") }
+            switch argument {
+            case .list(let list) where !list.isSet:  // OrderedDict([(key, value), …])
                 for pair in list.items {
                     guard case .tuple(let kv, _) = pair, kv.count == 2 else { throw malformed("'\(name)' item is not a pair") }
                     box.set(try key(kv[0]), kv[1])
                 }
+            case .dict(let source):  // Counter({…})
+                for (k, v) in zip(source.keys, source.values) { box.set(k, v) }
+            case .global(.constant, _), .value(.none):  // defaultdict(list): the factory is never called
+                break
+            default:
+                throw refused("'\(name)' from \(argument.kindName)")
             }
             return .dict(box)
+        case .set:
+            let box = newList(isSet: true)
+            if let argument = items.first {
+                guard items.count == 1, case .list(let list) = argument else { throw refused("'\(name)' from \(argument.kindName)") }
+                box.items = list.items
+            }
+            return .list(box)
+        case .namespace:
+            throw refused("REDUCE on '\(name)'")
+        case .numpyDType:
+            guard (1...3).contains(items.count), case .value(.string(let code)) = items[0] else {
+                throw malformed("'\(name)' expects a type string")
+            }
+            return .numpyDType(NumpyDTypeBox(code: code))
+        case .numpyScalar:
+            guard items.count == 2, case .numpyDType(let dtype) = items[0], case .value(.bytes(let raw)) = items[1] else {
+                throw malformed("'\(name)' expects (dtype, bytes)")
+            }
+            return .value(try numpyNumber(raw, descr: dtype.descr, name: name))
+        case .torchSize:
+            guard items.count == 1, case .tuple(let dims, _) = items[0], dims.allSatisfy({ if case .value(.int) = $0 { true } else { false } }) else {
+                throw malformed("'\(name)' expects a tuple of integers")
+            }
+            return items[0]
+        case .torchDevice:
+            guard (1...2).contains(items.count), case .value(.string(let type)) = items[0] else { throw malformed("'\(name)' expects a device name") }
+            if items.count == 2, case .value(.int(let index)) = items[1] { return .value(.string("\(type):\(index)")) }
+            return .value(.string(type))
         case .rebuildTensorV2:
             return .value(.tensor(try tensorRecord(items, name: name)))
         case .rebuildParameter:
@@ -511,16 +630,45 @@ private final class PickleMachine {
                 out.append(UInt8(scalar.value))
             }
             return .value(.bytes(out))
-        case .storageType, .dtype:
+        case .storageType, .constant:
             throw refused("REDUCE on '\(name)'")
         }
     }
 
-    /// NEWOBJ: `cls.__new__(cls, *args)`, allowed only to make an empty `OrderedDict`.
+    /// A NumPy scalar's value from its bytes: floats, integers and bools become plain numbers.
+    func numpyNumber(_ raw: [UInt8], descr: String, name: String) throws -> PickleValue {
+        let code = String(descr.dropFirst())
+        let bytes = descr.first == ">" ? Array(raw.reversed()) : raw
+        var bits: UInt64 = 0
+        for (i, b) in bytes.prefix(8).enumerated() { bits |= UInt64(b) << (8 * UInt64(i)) }
+        let width = bytes.count
+        // Sign-extends a `width`-byte integer: shift it to the top, then arithmetically back.
+        func signed() -> Int {
+            let shift = UInt64(64 - 8 * width)
+            return Int(Int64(bitPattern: bits << shift) >> Int64(shift))
+        }
+        switch (code, width) {
+        case ("f8", 8): return .float(Double(bitPattern: bits))
+        case ("f4", 4): return .float(Double(Float(bitPattern: UInt32(bits))))
+        case ("f2", 2): return .float(Double(floatFromHalfBits(UInt16(bits))))
+        case ("i1", 1), ("i2", 2), ("i4", 4), ("i8", 8): return .int(signed())
+        case ("u1", 1), ("u2", 2), ("u4", 4): return .int(Int(bits))
+        case ("u8", 8) where bits <= UInt64(Int.max): return .int(Int(bits))
+        case ("b1", 1): return .bool(bits != 0)
+        default: throw refused("'\(name)' of dtype '\(descr)' with \(width) bytes (only numbers and bools)")
+        }
+    }
+
+    /// NEWOBJ: `cls.__new__(cls, *args)`, allowed only to make an empty dict or Namespace.
     func construct(_ cls: Slot, _ args: Slot) throws -> Slot {
-        guard case .global(.orderedDict, let name) = cls else { throw refused("\(opcodeName) on \(cls.kindName)") }
+        if case .refused = cls { return cls }  // never constructed
+        guard case .global(let global, let name) = cls, global == .dict || global == .namespace else {
+            throw refused("\(opcodeName) on \(cls.kindName)")
+        }
         guard try tupleItems(args, for: name).isEmpty else { throw refused("\(opcodeName) on '\(name)' with arguments") }
-        return .dict(newDict())
+        let box = newDict()
+        if global == .namespace { box.typeName = name }
+        return .dict(box)
     }
 
     /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])`.
@@ -554,9 +702,33 @@ private final class PickleMachine {
         }
     }
 
-    /// `('storage', torch.<T>Storage, key, location, numel)`.
+    /// BINPERSID: a storage, a tensor of the pre-0.4 tar format (a plain key), or — with deferred
+    /// refusals — the class of a legacy pickled module (`('module', cls, file, source)`).
+    func persistentLoad(_ pid: PickleValue) throws -> Slot {
+        if !tensorIDs.isEmpty {
+            let key: String?
+            switch pid {
+            case .string(let s): key = s
+            case .int(let i): key = String(i)
+            default: key = nil
+            }
+            guard let key, let record = tensorIDs[key] else { throw malformed("persistent id \(pid.shortDescription) names no tensor") }
+            return .value(.tensor(record))
+        }
+        if defersRefusals, case .tuple(let items) = pid, items.first == .string("module"), items.count > 1,
+           case .refused(var refusal) = items[1] {
+            refusal.isModule = true
+            return .refused(RefusedBox(refusal))
+        }
+        let storage = try storageRef(pid)
+        if storageKeys.insert(storage.key).inserted { storages.append(storage) }
+        return .storage(storage)
+    }
+
+    /// `('storage', torch.<T>Storage, key, location, numel)`, and the legacy format's
+    /// `(…, view_metadata)` with no view.
     func storageRef(_ pid: PickleValue) throws -> TorchStorageRef {
-        guard case .tuple(let items) = pid, items.count == 5, items[0] == .string("storage") else {
+        guard case .tuple(let items) = pid, items.count == 5 || (items.count == 6 && items[5] == .none), items[0] == .string("storage") else {
             throw malformed("persistent id \(pid.shortDescription) is not ('storage', type, key, location, numel)")
         }
         guard case .global(let typeName) = items[1], let type = TorchScalarType(storageTypeName: typeName) else {

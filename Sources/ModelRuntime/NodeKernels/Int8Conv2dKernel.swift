@@ -13,7 +13,6 @@ final class Int8Conv2dKernel: NodeKernel {
     let geometry: Conv2dGeometry
     let inputIsU8: Bool
     let epilogue: Int8Linear.Epilogue
-    let reference: Bool
     /// Samples per matrix product: enough rows to keep the library efficient, bounded so the
     /// patch buffer stays small for large images.
     let samplesPerChunk: Int
@@ -21,7 +20,7 @@ final class Int8Conv2dKernel: NodeKernel {
     /// Run `sparse` at every batch size (`KernelRegistry.SparsePolicy.always`).
     let alwaysSparse: Bool
 
-    init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, reference: Bool, rowsPerChunk: Int = 4096,
+    init(layer: Int8Linear, geometry: Conv2dGeometry, inputIsU8: Bool, output: Int8Output, rowsPerChunk: Int = 4096,
          sparse: SparseInt8Matrix? = nil, alwaysSparse: Bool = false) {
         self.alwaysSparse = alwaysSparse
         self.sparse = sparse
@@ -29,7 +28,6 @@ final class Int8Conv2dKernel: NodeKernel {
         self.geometry = geometry
         self.inputIsU8 = inputIsU8
         epilogue = layer.epilogue(output)
-        self.reference = reference
         samplesPerChunk = max(1, rowsPerChunk / (geometry.outHeight * geometry.outWidth))
     }
 
@@ -39,9 +37,15 @@ final class Int8Conv2dKernel: NodeKernel {
     func usesSparse(samples: Int) -> Bool { Int8Workspace.usesSparse(sparse, m: samples * positions, always: alwaysSparse) }
 
     func prepare(batch: Int) throws {
-        guard !reference, !usesSparse(samples: min(batch, samplesPerChunk)) else { return }
+        guard !usesSparse(samples: min(batch, samplesPerChunk)) else { return }
         try layer.matmul.prepare(m: min(batch, samplesPerChunk) * positions)
         if batch > samplesPerChunk, batch % samplesPerChunk != 0 { try layer.matmul.prepare(m: batch % samplesPerChunk * positions) }
+    }
+
+    /// What multiplies a chunk of a run of `batch` samples (`Session.int8Kernels`).
+    func implementation(batch: Int) throws -> String {
+        let samples = min(batch, samplesPerChunk)
+        return usesSparse(samples: samples) ? Int8Workspace.sparseName : try layer.matmul.implementation(m: samples * positions)
     }
 
     func run(batch: Int, buffers: KernelBuffers, context: ExecutionContext) throws {
@@ -65,7 +69,7 @@ final class Int8Conv2dKernel: NodeKernel {
                              UInt8(layer.input.zeroPoint), patches + s * positions * layer.k)
             }
             try layer.forward(patches, m: count * positions, accumulators: acc, output: staging, epilogue: epilogue,
-                              context: context, reference: reference,
+                              context: context,
                               sparse: usesSparse(samples: count) ? Int8Workspace.sparseProduct(sparse, context) : nil)
             if u8Output {
                 toNCHW(staging.assumingMemoryBound(to: UInt8.self), output.assumingMemoryBound(to: UInt8.self), first: first, count: count)

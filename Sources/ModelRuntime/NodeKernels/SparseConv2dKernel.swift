@@ -13,7 +13,7 @@ final class SparseConv2dKernel: NodeKernel {
     /// The kernel for a weight sparse enough to win at batch 1, 16 or 64, else nil (use `Conv2dKernel`).
     static func ifWorthwhile(dense: Conv2d, weight: Tensor, bias: Tensor?, postOp: PostOp) throws -> SparseConv2dKernel? {
         let g = dense.geometry
-        guard g.groups == 1, weight.dtype == .f32, weight.quant == nil, weight.elementCount > 0 else { return nil }
+        guard postOp.isSparseSupported, g.groups == 1, weight.dtype == .f32, weight.quant == nil, weight.elementCount > 0 else { return nil }
         let zeros = weight.zeroCount
         let sparsity = Double(zeros) / Double(weight.elementCount)
         let policy = KernelRegistry.sparsePolicy

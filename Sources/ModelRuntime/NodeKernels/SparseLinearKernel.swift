@@ -10,7 +10,7 @@ final class SparseLinearKernel: NodeKernel {
 
     /// The kernel for a weight sparse enough to win at some batch size, else nil (use `LinearKernel`).
     static func ifWorthwhile(dense: DenseLinear, weight: Tensor, bias: Tensor?, postOp: PostOp) throws -> SparseLinearKernel? {
-        guard weight.dtype == .f32, weight.quant == nil, weight.shape.rank == 2 else { return nil }
+        guard postOp.isSparseSupported, weight.dtype == .f32, weight.quant == nil, weight.shape.rank == 2 else { return nil }
         let (rows, cols) = (weight.shape[0], weight.shape[1])
         let zeros = weight.zeroCount
         let sparsity = rows * cols == 0 ? 0 : Double(zeros) / Double(rows * cols)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarking
 import Foundation
+import Kernels
 import ModelFormats
 import ModelGraph
 import ModelRuntime
@@ -60,10 +61,13 @@ struct BenchCommand: ParsableCommand {
         var loadMilliseconds: Double
         var peakRSS: Int
         var accuracy: Double?
+        /// The product each INT8 node runs at the largest batch (`Session.int8Kernels`).
+        var int8Kernels: [(node: String, kernel: String)] = []
         var json: JSONValue {
             var o: [String: JSONValue] = ["path": .string(path), "size_bytes": .int(sizeBytes), "load_ms": .number(loadMilliseconds),
                                           "peak_rss_bytes": .int(peakRSS)]
             if let accuracy { o["accuracy"] = .number(accuracy) }
+            if !int8Kernels.isEmpty { o["int8_kernels"] = .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) })) }
             return .object(o)
         }
     }
@@ -112,7 +116,7 @@ struct BenchCommand: ParsableCommand {
         }
 
         if common.json {
-            var object: [String: JSONValue] = ["model": report.json, "results": .array(results.map(\.json))]
+            var object: [String: JSONValue] = ["model": report.json, "results": .array(results.map(\.json)), "cpu": CPUFeatures.json]
             if let baselineReport { object["baseline"] = baselineReport.json }
             if let agreement { object["agreement"] = .number(agreement) }
             if baselineReport != nil { object["ratios"] = .array(ratios(results)) }
@@ -124,7 +128,7 @@ struct BenchCommand: ParsableCommand {
             models.add([label, Formatting.relativePath(r.path), Formatting.bytes(r.sizeBytes), String(format: "%.1f", r.loadMilliseconds),
                         String(format: "%.1f MiB", Double(r.peakRSS) / 1_048_576), r.accuracy.map { String(format: "%.4f", $0) } ?? "-"])
         }
-        console.output(models.render())
+        console.table(models.render())
         var table = TextTable([.init("model"), .init("batch", .right), .init("threads", .right), .init("p50 ms", .right), .init("p90 ms", .right),
                                .init("p99 ms", .right), .init("mean ms", .right), .init("samples/s", .right), .init("speed-up", .right)])
         for r in results {
@@ -133,7 +137,7 @@ struct BenchCommand: ParsableCommand {
             table.add([r.model, "\(r.batch)", "\(r.threads)", String(format: "%.4f", r.latency.p50), String(format: "%.4f", r.latency.p90),
                        String(format: "%.4f", r.latency.p99), String(format: "%.4f", r.latency.mean), String(format: "%.0f", r.throughput), speedup])
         }
-        console.output(table.render())
+        console.table(table.render())
         if let agreement { console.output("top-1 agreement with the baseline: \(String(format: "%.4f", agreement))") }
     }
 
@@ -146,14 +150,14 @@ struct BenchCommand: ParsableCommand {
         if let (b, basePackage) = baseline {
             rows.append(ABReport.ModelRow(label: "baseline", path: b.path, sizeBytes: b.sizeBytes, loadMilliseconds: b.loadMilliseconds, peakRSS: b.peakRSS, accuracy: b.accuracy))
             let input = model.1.graph.inputs[0]
-            let sample = makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
+            let sample = try makeInputs(batch: min(64, dataset?.count ?? 64), info: input, dataset: dataset)[0]
             layers = try LayerComparison.compare(model: model.1, modelPath: model.0.path, baseline: basePackage, baselinePath: b.path,
                                                  inputs: [input.name: sample])
         }
         let latency = results.map { ABReport.LatencyRow(label: $0.model, batch: $0.batch, threads: $0.threads, p50: $0.latency.p50,
                                                         p90: $0.latency.p90, p99: $0.latency.p99, mean: $0.latency.mean) }
         let html = ABReport(models: rows, latency: latency, layers: layers, agreement: agreement).render()
-        try AtomicFile.write(to: path, force: true) { url in try Data(html.utf8).write(to: url) }
+        try AtomicFile.write(Array(html.utf8), to: path, force: true)
     }
 
     /// Per (batch, threads): model mean latency / baseline mean latency and throughput ratio.
@@ -171,14 +175,16 @@ struct BenchCommand: ParsableCommand {
         ProcessStatistics.resetPeakRSS()
         let maxBatch = batches.max()!
         let loadStart = ProcessStatistics.now()
-        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits())
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits(),
+                                                        strictDTypes: model.strictDTypes, onnx: model.onnxOptions(), console: console)
         var sessions: [Int: Session] = [:]
         sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
         let loadMilliseconds = Double(ProcessStatistics.now() - loadStart) / 1e6
         for t in threadCounts where sessions[t] == nil {
             sessions[t] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: t))
         }
-        let dataset = try data.map { try RuntimeSupport.loadDataset($0, xKey: inputKey, yKey: labelKey, for: package.graph) }
+        let dataset = try data.map { try RuntimeSupport.loadDataset($0, xKey: inputKey, yKey: labelKey, for: package.graph,
+                                                                            strictDTypes: model.strictDTypes, console: console) }
         guard package.graph.inputs.count == 1 else { throw RuntimeError.badOption("bench feeds models with exactly one input") }
         let input = package.graph.inputs[0]
 
@@ -187,7 +193,7 @@ struct BenchCommand: ParsableCommand {
             let session = sessions[t]!
             try session.prepare(batches: batches)
             for b in batches {
-                let inputs = makeInputs(batch: b, info: input, dataset: dataset)
+                let inputs = try makeInputs(batch: b, info: input, dataset: dataset)
                 console.detail("\(label): batch \(b), \(t) thread(s)")
                 rows.append(try time(session, inputs: inputs, name: input.name, label: label, batch: b, threads: t))
             }
@@ -198,13 +204,18 @@ struct BenchCommand: ParsableCommand {
             logits = try Evaluation.logits(session: sessions[threadCounts[0]]!, dataset: dataset, batch: maxBatch)
             accuracy = dataset.labels.map { Evaluation.accuracy(logits: logits!, labels: $0) }
         }
-        let report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
+        var report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
                                  peakRSS: ProcessStatistics.peakRSS(), accuracy: accuracy)
+        report.int8Kernels = try sessions[threadCounts[0]]!.int8Kernels(batch: maxBatch)
+        if !report.int8Kernels.isEmpty {
+            console.detail("\(label): INT8 kernels at batch \(maxBatch) (\(CPUFeatures.summary)): "
+                           + report.int8Kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", "))
+        }
         return (report, rows, logits, package, dataset)
     }
 
     /// Up to 8 distinct input batches (dataset slices, or seeded normal values).
-    private func makeInputs(batch: Int, info: ValueInfo, dataset: Dataset?) -> [Tensor] {
+    private func makeInputs(batch: Int, info: ValueInfo, dataset: Dataset?) throws -> [Tensor] {
         if let dataset {
             return (0..<min(8, max(1, dataset.count / batch))).map { i in
                 let start = (i * batch) % dataset.count
@@ -213,6 +224,8 @@ struct BenchCommand: ParsableCommand {
         }
         var rng = SeededRNG(seed: seed)
         let shape = Shape([batch] + info.shape.dropFirst())
+        try MemoryBudget.admit(shape.checkedElementCount.flatMap { checkedMultiply($0, 2 * DType.f32.byteSize) },
+                               for: "input '\(info.name)' (two random batches of shape \(shape))")
         return (0..<2).map { _ in Tensor((0..<shape.elementCount).map { _ in rng.normal() }, shape: shape) }
     }
 

@@ -33,9 +33,6 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep int8 tensors (with their scales) in exports instead of dequantizing them to f32.")
     var keepInt8 = false
 
-    @Option(name: .long, help: ArgumentHelp("Remove this prefix from tensor names that start with it (e.g. 'module.').", valueName: "prefix"))
-    var stripPrefix: String?
-
     @Flag(name: .long, help: "Write tensors holding NaN or Inf (with a warning, recorded in the provenance) instead of refusing.")
     var allowNonfinite = false
 
@@ -57,8 +54,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
-        var contents = try input.readContents()
-        if let prefix = stripPrefix { contents = try contents.strippingPrefix(prefix) }
+        var contents = try input.readContents(console: console)
         contents = try ModelPackage.validatedContents(contents, graphPath: input.graph)
         let nonFinite = try checkNonFinite(contents, console: console)
         let format = outputExtension ?? ".msa"
@@ -66,7 +62,7 @@ struct ConvertCommand: ParsableCommand {
             guard contents.graphJSON != nil else { throw FormatError.missingGraph(path: input.model) }
             var step = ProvenanceStep(step: "convert", options: ["from": .string(URL(fileURLWithPath: input.model).lastPathComponent),
                                                                  "level": .int(level)])
-            if let prefix = stripPrefix { step.options["strip_prefix"] = .string(prefix) }
+            if let prefix = input.stripPrefix { step.options["strip_prefix"] = .string(prefix) }
             if !nonFinite.isEmpty { step.results["nonfinite_tensors"] = .array(nonFinite.map { .string($0) }) }
             contents.provenance.steps.append(step)
         }

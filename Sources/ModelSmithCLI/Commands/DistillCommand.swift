@@ -14,7 +14,8 @@ struct DistillCommand: ParsableCommand {
         discussion: """
         Loss (kd): alpha·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−alpha)·CE(s, y), KL averaged over \
         the batch (PyTorch's batchmean); without labels alpha is 1. The teacher is any package or \
-        artifact the runtime runs (INT8 or pruned too); its logits are computed once and cached. \
+        artifact the runtime runs (INT8 or pruned too); its logits are computed once and cached; \
+        or --teacher-outputs gives logits written by teacher-outputs (shards, matched by row digest). \
         The student is a model.json (initialised as PyTorch does) or a package/artifact; pruning \
         masks stay: pruned weights remain exactly zero.
 
@@ -22,11 +23,16 @@ struct DistillCommand: ParsableCommand {
           modelsmith distill --teacher teacher.msa --student Examples/digits/student.json --data train.npz \\
               --temperature 4 --alpha 0.9 --epochs 30 --optimizer adam --lr 1e-3 --batch 64 --eval test.npz --seed 0 -o student.msa
           modelsmith distill --teacher teacher.msa --student teacher-p90.msa --data train.npz --eval test.npz -o recovered.msa
+          modelsmith distill --teacher-outputs 'logits/part-*.npz' --student Examples/digits/student.json --data train.npz -o student.msa
           modelsmith distill ... --resume student.msa.ckpt
         """)
 
     @Option(name: .long, help: ArgumentHelp("The teacher: package or .msa artifact.", valueName: "model"))
-    var teacher: String
+    var teacher: String?
+
+    @Option(name: .customLong("teacher-outputs"), parsing: .upToNextOption,
+            help: ArgumentHelp("Instead of --teacher: its outputs written by teacher-outputs (quoted globs expand).", valueName: "part.npz"))
+    var teacherOutputs: [String] = []
 
     @Option(name: .customLong("teacher-graph"), help: ArgumentHelp("A model.json for a teacher given as bare weights.", valueName: "model.json"))
     var teacherGraph: String?
@@ -58,21 +64,35 @@ struct DistillCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
-        let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed)
-        let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph)
-        let dataset = try Dataset.load(path: training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey)
-        let session = try Session(package: teacherPackage, options: SessionOptions(maxBatch: 256, threads: training.threads))
-        console.detail("computing teacher logits once for \(dataset.count) samples")
-        let logits = FloatArray(try Evaluation.logits(session: session, dataset: dataset, batch: 256))
+        let studentModel = try TrainingOptions.loadTrainable(student, graph: studentGraph, seed: training.seed, strictDTypes: training.strictDTypes, console: console)
+        let dataset = try ModelInputOptions.loadDataset(training.data, xKey: training.xKey, yKey: noLabels ? nil : training.yKey,
+                                                        strictDTypes: training.strictDTypes, console: console)
+        var options: [String: JSONValue] = [:]
+        let logits: FloatArray
+        if let teacher {
+            guard teacherOutputs.isEmpty else { throw ValidationError("give --teacher or --teacher-outputs, not both") }
+            let teacherPackage = try ModelInputOptions.loadPackage(path: teacher, graph: teacherGraph, strictDTypes: training.strictDTypes, console: console)
+            console.detail("computing teacher logits once for \(dataset.count) samples")
+            logits = FloatArray(try TeacherOutputs.compute(teacher: teacherPackage, data: dataset,
+                                                           options: SessionOptions(maxBatch: 256, threads: training.threads)).logits)
+            options["teacher"] = .string(teacher)
+            if let bytes = FileManager.default.contents(atPath: teacher) {
+                options["teacher_digest"] = .string(bytes.withUnsafeBytes { SHA256.hex($0) })
+            }
+        } else {
+            guard !teacherOutputs.isEmpty else { throw ValidationError("give the teacher with --teacher, or its outputs with --teacher-outputs") }
+            let paths = try PathPatterns.expand(teacherOutputs)
+            let recorded = try TeacherOutputs.load(paths: paths)
+            logits = try recorded.logits(forRows: dataset.rowDigests(), source: teacherOutputs.joined(separator: " "))
+            options["teacher_outputs"] = .array(paths.map { .string($0) })
+            options["teacher_model_digest"] = .string(recorded.teacherDigest)
+        }
         let data = try TrainingData(x: FloatArray(dataset.x), labels: dataset.labels, teacherLogits: logits)
         let objective: TrainingObjective = loss == .kd ? .distillation(temperature: temperature, alpha: alpha) : .mse
         let result = try training.train(studentModel, data: data, objective: objective, console: console, common: common)
-        var options: [String: JSONValue] = ["teacher": .string(teacher), "loss": .string(loss.rawValue),
-                                            "labels": .bool(dataset.labels != nil)]
+        options["loss"] = .string(loss.rawValue)
+        options["labels"] = .bool(dataset.labels != nil)
         if loss == .kd { options["temperature"] = .number(Double(temperature)); options["alpha"] = .number(Double(alpha)) }
-        if let bytes = FileManager.default.contents(atPath: teacher) {
-            options["teacher_digest"] = .string(bytes.withUnsafeBytes { SHA256.hex($0) })
-        }
         try training.write(result, student: studentModel, step: "distill", extraOptions: options, source: student,
                            console: console, common: common)
     }

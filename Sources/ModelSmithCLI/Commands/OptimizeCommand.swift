@@ -85,8 +85,8 @@ struct OptimizeCommand: ParsableCommand {
         }
         try prepareOutputFolder(parsed.output)
 
-        let evalData = try parsed.evalData.map { try Dataset.load(path: $0) }
-        let baseline = try measure(parsed.model, graph: parsed.graph, on: evalData)
+        let evalData = try parsed.evalData.map { try ModelInputOptions.loadDataset($0, xKey: "x", yKey: "y", console: console) }
+        let baseline = try measure(parsed.model, graph: parsed.graph, on: evalData, console: console)
         var results: [StepResult] = []
         for (index, command) in plan.commands.enumerated() {
             let number = index + 1
@@ -101,7 +101,7 @@ struct OptimizeCommand: ParsableCommand {
             }
             var result = StepResult(step: number, command: command.kind.rawValue)
             if let artifact = command.output {
-                let measured = try measure(artifact, graph: nil, on: evalData)
+                let measured = try measure(artifact, graph: nil, on: evalData, console: console)
                 result.artifact = artifact
                 result.sizeBytes = measured.size
                 result.accuracy = measured.accuracy
@@ -123,10 +123,10 @@ struct OptimizeCommand: ParsableCommand {
     }
 
     /// Size on disk and accuracy on the eval data (when it has labels).
-    private func measure(_ path: String, graph: String?, on data: Dataset?) throws -> (size: Int, accuracy: Double?) {
+    private func measure(_ path: String, graph: String?, on data: Dataset?, console: Console) throws -> (size: Int, accuracy: Double?) {
         let size = RuntimeSupport.sizeOnDisk(path)
         guard let data, data.labels != nil else { return (size, nil) }
-        let package = try ModelInputOptions.loadPackage(path: path, graph: graph)
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, console: console)
         let session = try Session(package: package, options: SessionOptions(maxBatch: 64, threads: 1))
         return (size, try Evaluation.accuracy(session: session, dataset: data, batch: 64))
     }
@@ -154,7 +154,7 @@ struct OptimizeCommand: ParsableCommand {
             table.add(["\(r.step) \(r.command)", r.artifact.map(Formatting.relativePath) ?? "-", r.sizeBytes.map(Formatting.bytes) ?? "-", r.artifact == nil ? "-" : ratio,
                        accuracy(r.accuracy), r.accuracyDropPoints.map { String(format: "%.2f", $0) } ?? "-"])
         }
-        console.output(table.render())
+        console.table(table.render())
     }
 
     /// Runs `body` with file descriptor 1 pointed at stderr: a step's own tables are progress here,

@@ -93,7 +93,7 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         let console = Console(common)
         let pruningAmount = sensitivity ? nil : try PruningAmount(parsing: amount ?? "")  // refuse bad amounts before loading
-        let package = try input.loadPackage()
+        let package = try input.loadPackage(console: console)
         let selection = ParameterSelection(layers: Self.list(layers), exclude: Self.list(exclude))
         let parameters = try selection.resolve(in: package.graph)
         guard let pruningAmount, let output else {
@@ -179,7 +179,7 @@ struct PruneCommand: ParsableCommand {
         table.add(["file", Formatting.count(count), Formatting.count(summary.zeros), Formatting.percent(summary.sparsity),
                    Formatting.bytes(fileBytes), String(format: "%.2f", Double(fileBytes * 8) / Double(max(count, 1))),
                    String(format: "%.2f", entropyBits / Double(max(count, 1)))])
-        console.output(table.render())
+        console.table(table.render())
         console.output("pruned (*) \(Formatting.percent(summary.sparsity)) of \(Formatting.count(summary.count)) weights; "
             + "wrote \(output): \(Formatting.bytes(fileBytes)), \(Formatting.ratio(Double(denseBytes) / Double(max(fileBytes, 1)))) smaller than dense FP32, "
             + "\(Formatting.ratio(Double(fileBytes * 8) / max(entropyBits, 1))) the entropy bound")
@@ -192,7 +192,7 @@ struct PruneCommand: ParsableCommand {
             return value
         }
         guard !fractions.isEmpty else { throw ValidationError("--steps needs at least one fraction") }
-        let dataset = try Dataset.load(path: eval)
+        let dataset = try input.loadDataset(eval, xKey: "x", yKey: "y", console: console)
         guard dataset.labels != nil else { throw ValidationError("--eval \(eval) has no labels (y); accuracy needs them") }
         let options = SessionOptions(maxBatch: batch)
         var evaluated = 0

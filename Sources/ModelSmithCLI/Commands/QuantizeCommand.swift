@@ -16,12 +16,14 @@ struct QuantizeCommand: ParsableCommand {
         Runs the FP32 model over calibration samples, derives each activation's range with the \
         chosen method (default: percentile 99.99), rewrites linear/conv2d layers to INT8 and \
         writes an artifact. --calib-cache reuses (or, with --calib, writes) the histograms so \
-        another method needs no new run. With --eval and --max-accuracy-drop, layers return to \
+        another method needs no new run; several caches (shards written by `calibrate`) merge \
+        exactly, as one pass over all their rows (docs/scale-out.md). With --eval and --max-accuracy-drop, layers return to \
         FP32, most harmful first, until the drop is within budget (exit 1 if impossible).
 
         Examples:
           modelsmith quantize teacher.msa --calib train.npz --samples 256 --method entropy -o teacher-int8.msa
           modelsmith quantize teacher.msa --calib-cache teacher.calib.json --method mse -o q.msa
+          modelsmith quantize teacher.msa --calib-cache 'stats/part-*.calib.json' --method entropy -o q.msa
           modelsmith quantize teacher.msa --calib train.npz --eval test.npz --max-accuracy-drop 0.5 -o q.msa
         """)
 
@@ -38,8 +40,11 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Percentile of |x| for --method percentile.") var percentile = PercentileObserver.defaultPercentile
     @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
     @Option(help: "Activation type: u8 (asymmetric) or i8 (symmetric).") var activations = "u8"
-    @Option(name: .customLong("calib-cache"), help: ArgumentHelp("Read histograms from this cache (no --calib), or write them to it (with --calib).", valueName: "cache.json"))
-    var calibCache: String?
+    @Option(help: "Weight width: 8 (codes ±127) or 7 (±63: oneDNN's fast path also on CPUs without VNNI). The artifact is the same on every host; see docs/quantization.md.")
+    var weightBits = QuantScheme.defaultWeightBits
+    @Option(name: .customLong("calib-cache"), parsing: .upToNextOption,
+            help: ArgumentHelp("Read histograms from these caches, merged exactly (no --calib; quoted globs expand), or write one (with --calib).", valueName: "cache.json"))
+    var calibCache: [String] = []
     @Option(parsing: .upToNextOption, help: "Linear/conv2d nodes that stay FP32 (comma- or space-separated, as prune's --layers).")
     var exclude: [String] = []
     /// `--exclude fc1,fc3` and `--exclude fc1 fc3` name the same nodes.
@@ -56,42 +61,33 @@ struct QuantizeCommand: ParsableCommand {
         guard let activationType = QuantScheme.ActivationType(rawValue: activations) else {
             throw ValidationError("--activations must be u8 or i8, got '\(activations)'")
         }
-        let weightBits = cpuHasVNNI ? 8 : 7
-        if weightBits == 7 { console.warning("this CPU has no VNNI: using 7-bit weights so u8×s8 products cannot saturate") }
-        let scheme = QuantScheme(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
-        let package = try input.loadPackage()
+        let scheme = try QuantScheme.checked(perChannelWeights: !perTensor, activationType: activationType, weightBits: weightBits)
+        let package = try input.loadPackage(console: console)
         try Quantizer.checkNotQuantized(package)
         try Quantizer.checkExcludes(excluded, in: package.graph)
-        let modelDigest = Calibrator.modelDigest(package)
+        let modelDigest = package.contentDigest
 
-        let statistics: [String: Histogram]
-        let sampleCount: Int, dataDigest: String
+        let cache: CalibrationCache
         if let calib {
-            let data = try Dataset.load(path: calib, xKey: xKey, yKey: nil)
-            sampleCount = samples ?? data.count
-            let session = try Session(package: package)
-            statistics = try Calibrator.collect(session: session, values: Quantizer.calibratedValues(package.graph),
-                                                data: data, samples: sampleCount)
-            dataDigest = Calibrator.dataDigest(data, samples: sampleCount)
-            if let calibCache {
-                let cache = CalibrationCache(modelDigest: modelDigest, dataDigest: dataDigest, samples: sampleCount,
-                                             method: method, histograms: statistics)
-                try AtomicFile.write(Array(cache.jsonData()), to: calibCache, force: output.force)
-            }
-        } else if let calibCache {
-            let cache = try CalibrationCache.load(contentsOf: calibCache, modelDigest: modelDigest)
-            statistics = try cache.histograms(path: calibCache)
-            (sampleCount, dataDigest) = (cache.samples, cache.dataDigest)
+            guard calibCache.count <= 1 else { throw ValidationError("with --calib, --calib-cache names the one cache to write") }
+            let data = try input.loadDataset(calib, xKey: xKey, yKey: nil, console: console)
+            cache = try Calibrator.calibrate(package, data: data, rows: 0..<(samples ?? data.count), method: method)
+            if let path = calibCache.first { try AtomicFile.write(Array(cache.jsonData()), to: path, force: output.force) }
+        } else if !calibCache.isEmpty {
+            cache = try CalibrationCache.load(paths: try PathPatterns.expand(calibCache),
+                                              modelDigest: modelDigest, graphDigest: package.graphDigest)
         } else {
             throw ValidationError("give calibration data with --calib or a cache with --calib-cache")
         }
+        let statistics = try cache.histograms()
+        let (sampleCount, dataDigest) = (cache.samples, cache.dataDigest)
 
         var quantized: ModelPackage, layers: [LayerReport], accuracy: (Double, Double)?
         var withinBudget = true
         if let eval {
             guard let budget = maxAccuracyDrop else { throw ValidationError("--eval needs --max-accuracy-drop") }
             guard budget >= 0, budget.isFinite else { throw ValidationError("--max-accuracy-drop must be ≥ 0 points, got \(budget)") }
-            let test = try Dataset.load(path: eval, xKey: evalXKey, yKey: yKey)
+            let test = try input.loadDataset(eval, xKey: evalXKey, yKey: yKey, console: console)
             let outcome = try AccuracyAware.quantize(package, statistics: statistics, method: method, scheme: scheme,
                                                      exclude: excluded, eval: test, maxDrop: budget)
             (quantized, layers, accuracy, withinBudget) = (outcome.package, outcome.layers,
@@ -108,6 +104,11 @@ struct QuantizeCommand: ParsableCommand {
                                       before, after, maxAccuracyDrop ?? 0))
         }
         _ = try Artifact.write(quantized.contents, to: output.output, options: ArtifactWriteOptions(force: output.force))
+        if console.verbose {
+            let kernels = try Session(package: quantized, options: SessionOptions(maxBatch: 1)).int8Kernels(batch: 1)
+            console.detail("on this CPU (\(CPUFeatures.summary)) the \(weightBits)-bit layers run on: "
+                           + kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", "))
+        }
         if let report {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

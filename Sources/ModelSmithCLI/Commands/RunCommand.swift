@@ -33,8 +33,10 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if let output, !force, FileManager.default.fileExists(atPath: output) { throw FormatError.outputExists(path: output) }
-        let package = try model.loadPackage()
-        let data = try RuntimeSupport.loadDataset(input, xKey: inputKey, yKey: labelKey, for: package.graph)
+        let console = Console(common)
+        let package = try model.loadPackage(console: console)
+        let data = try RuntimeSupport.loadDataset(input, xKey: inputKey, yKey: labelKey, for: package.graph,
+                                                  strictDTypes: model.strictDTypes, console: console)
         let session = try Session(package: package, options: SessionOptions(maxBatch: batch, threads: threads))
         let start = ProcessStatistics.now()
         let outputs = try Evaluation.outputs(session: session, dataset: data, batch: batch)
@@ -55,10 +57,12 @@ struct RunCommand: ParsableCommand {
             if let accuracy { object["accuracy"] = .number(accuracy) }
             try JSONOutput.print(JSONValue.object(object))
         } else {
-            let console = Console(common)
             let shapes = session.outputNames.map { "\($0) \(outputs[$0]!.shape)" }.joined(separator: ", ")
-            console.output("ran \(data.count) samples in \(String(format: "%.3f", seconds)) s: \(shapes)")
-            if let accuracy { console.output("accuracy \(String(format: "%.4f", accuracy)) on '\(labelKey)'") }
+            // --quiet prints only errors: the outputs are in -o, and this summary is about them.
+            if !common.quiet {
+                console.output("ran \(data.count) samples in \(String(format: "%.3f", seconds)) s: \(shapes)")
+                if let accuracy { console.output("accuracy \(String(format: "%.4f", accuracy)) on '\(labelKey)'") }
+            }
             if let output { console.note("wrote \(output)") }
         }
     }

@@ -36,8 +36,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let console = Console(common)
-        let student = try TrainingOptions.loadTrainable(model, graph: graph, seed: training.seed)
-        let data = try training.loadData(training.data)
+        let student = try TrainingOptions.loadTrainable(model, graph: graph, seed: training.seed, strictDTypes: training.strictDTypes, console: console)
+        let data = try training.loadData(training.data, console: console)
         guard data.labels != nil else {
             throw TrainingError.missingLabels(reason: "\(training.data) has no '\(training.yKey)' array; train needs labels")
         }
@@ -48,6 +48,9 @@ struct TrainCommand: ParsableCommand {
 
 /// Options shared by `train` and `distill`: data, optimizer, schedule, run control and output.
 struct TrainingOptions: ParsableArguments {
+    @Flag(name: .customLong("strict-dtypes"), help: "Refuse models and data whose dtype would be converted (float64, int16, uint16; integer or float64 data) instead of converting them with a note.")
+    var strictDTypes = false
+
     @Option(name: .long, help: ArgumentHelp("Training data (.npz with inputs and labels).", valueName: "train.npz"))
     var data: String
 
@@ -153,17 +156,17 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// A model.json alone (parameters initialised), or any package/artifact (weights, masks kept).
-    static func loadTrainable(_ path: String, graph: String?, seed: UInt64) throws -> TrainableModel {
+    static func loadTrainable(_ path: String, graph: String?, seed: UInt64, strictDTypes: Bool, console: Console) throws -> TrainableModel {
         if path.lowercased().hasSuffix(".json") && graph == nil {
             guard let bytes = FileManager.default.contents(atPath: path) else { throw FormatError.fileNotFound(path: path) }
             return try TrainableModel(graph: try Graph(json: bytes), tensors: TensorMap(), initSeed: seed)
         }
-        let package = try ModelInputOptions.loadPackage(path: path, graph: graph)
+        let package = try ModelInputOptions.loadPackage(path: path, graph: graph, strictDTypes: strictDTypes, console: console)
         return try TrainableModel(graph: package.graph, tensors: package.tensors, masks: package.masks, initSeed: seed)
     }
 
-    func loadData(_ path: String, teacherLogits: FloatArray? = nil) throws -> TrainingData {
-        let dataset = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
+    func loadData(_ path: String, teacherLogits: FloatArray? = nil, console: Console) throws -> TrainingData {
+        let dataset = try ModelInputOptions.loadDataset(path, xKey: xKey, yKey: yKey, strictDTypes: strictDTypes, console: console)
         return try TrainingData(x: FloatArray(dataset.x), labels: dataset.labels, teacherLogits: teacherLogits)
     }
 
@@ -171,7 +174,7 @@ struct TrainingOptions: ParsableArguments {
                console: Console, common: CommonOptions) throws -> TrainingResult {
         DNNL.setThreads(threads)
         if !force && FileManager.default.fileExists(atPath: output) { throw FormatError.outputExists(path: output) }
-        let evalData = try eval.map { try loadData($0) }
+        let evalData = try eval.map { try loadData($0, console: console) }
         let config = try TrainerConfiguration(epochs: epochs, batchSize: batch, seed: seed, objective: objective,
                                               optimizer: try makeOptimizer(), learningRate: try makePlan(),
                                               earlyStoppingPatience: earlyStop, checkpointPath: checkpointPath)

@@ -12,14 +12,18 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Check a model's integrity and that it agrees with a reference model.",
         discussion: """
         Loading an .msa artifact verifies every tensor's SHA-256. Then both models run on the \
-        same inputs; the report gives, per output, the max and mean absolute error and the \
-        cosine similarity, plus top-1 agreement and — when the data has labels — both \
-        accuracies. Exit status 1 when a threshold is broken: --atol (max abs error, off unless \
-        given), --min-cosine (0.99), --min-agreement (0.98), --max-accuracy-drop (1.0 percentage point).
+        same inputs; the report gives, per output, the max and mean absolute error, the cosine \
+        similarity of the whole output and per sample (worst and mean), plus — when the first \
+        output is class scores [N, classes] — top-1 agreement and, when the data has labels, both \
+        accuracies. A model with several inputs reads one array per input from --data, keyed by \
+        the input's name. Exit status 1 when a threshold is broken: --atol (max abs error, off \
+        unless given), --min-cosine (0.99), --min-sample-cosine (off unless given), \
+        --min-agreement (0.98, class scores only), --max-accuracy-drop (1.0 percentage point).
 
         Examples:
           modelsmith verify teacher.msa --reference teacher.tar.zst --data test.npz
           modelsmith verify teacher-int8.msa --reference teacher.msa --data test.npz --min-agreement 0.99 --json
+          modelsmith verify encoder.msa --reference encoder.onnx --data tokens.npz --min-sample-cosine 0.9999
         """)
 
     @OptionGroup var model: ModelInputOptions
@@ -30,6 +34,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .long, help: "The array of --data holding integer labels.") var labelKey = "y"
     @Option(name: .long, help: "Largest allowed max absolute error of the outputs (off unless given).") var atol: Double?
     @Option(name: .long, help: "Smallest allowed cosine similarity of each output.") var minCosine = 0.99
+    @Option(name: .long, help: "Smallest allowed cosine similarity of any one sample's output (off unless given).") var minSampleCosine: Double?
     @Option(name: .long, help: "Smallest allowed top-1 agreement.") var minAgreement = 0.98
     @Option(name: .long, help: "Largest allowed accuracy drop versus the reference, in percentage points (labels needed).") var maxAccuracyDrop = 1.0
     @Option(name: .long, help: "Samples per run.") var batch = 64
@@ -39,12 +44,15 @@ struct VerifyCommand: ParsableCommand {
     struct Check { let name: String; let value: Double; let threshold: Double; let passed: Bool }
 
     func run() throws {
-        let package = try model.loadPackage()
+        let console = Console(common)
+        let package = try model.loadPackage(console: console)
         let integrity = model.model.lowercased().hasSuffix(".msa")
             ? "ok: \(package.tensors.count + package.masks.count) tensors match their SHA-256" : "not an artifact (no checksums)"
-        let referencePackage = try ModelInputOptions.loadPackage(path: reference, graph: referenceGraph, limits: model.readLimits())
-        let dataset = try RuntimeSupport.loadDataset(data, xKey: inputKey, yKey: labelKey, for: package.graph)
-        try dataset.checkShape(against: referencePackage.graph.inputs.first ?? package.graph.inputs[0], source: data)
+        let referencePackage = try ModelInputOptions.loadPackage(path: reference, graph: referenceGraph, limits: model.readLimits(),
+                                                                 strictDTypes: model.strictDTypes, onnx: model.onnxOptions(), console: console)
+        let dataset = try RuntimeSupport.loadDataset(data, xKey: inputKey, yKey: labelKey, for: package.graph,
+                                                     strictDTypes: model.strictDTypes, console: console)
+        try dataset.checkShapes(against: referencePackage.graph, source: data)
         let options = SessionOptions(maxBatch: batch, threads: threads)
         let session = try Session(package: package, options: options)
         let referenceSession = try Session(package: referencePackage, options: options)
@@ -70,9 +78,17 @@ struct VerifyCommand: ParsableCommand {
         }
         let cosine = perOutput.map(\.1.cosine).min()!
         checks.append(Check(name: "cosine", value: cosine, threshold: minCosine, passed: cosine >= minCosine))
-        checks.append(Check(name: "top1_agreement", value: first.top1Agreement, threshold: minAgreement, passed: first.top1Agreement >= minAgreement))
+        if let minSampleCosine {
+            let worst = perOutput.map(\.1.minSampleCosine).min()!
+            checks.append(Check(name: "sample_cosine", value: worst, threshold: minSampleCosine, passed: worst >= minSampleCosine))
+        }
+        // Top-1 agreement and accuracy mean something only for class scores.
+        let classScores = outputs[session.outputNames[0]]!.shape.rank == 2
+        if classScores {
+            checks.append(Check(name: "top1_agreement", value: first.top1Agreement, threshold: minAgreement, passed: first.top1Agreement >= minAgreement))
+        }
         var accuracy: (model: Double, reference: Double)?
-        if let labels = dataset.labels {
+        if classScores, let labels = dataset.labels {
             let a = Evaluation.accuracy(logits: outputs[session.outputNames[0]]!, labels: labels)
             let r = Evaluation.accuracy(logits: referenceOutputs[referenceSession.outputNames[0]]!, labels: labels)
             accuracy = (a, r)
@@ -85,10 +101,11 @@ struct VerifyCommand: ParsableCommand {
             var object: [String: JSONValue] = [
                 "model": .string(model.model), "reference": .string(reference), "data": .string(data),
                 "samples": .int(dataset.count), "integrity": .string(integrity), "passed": .bool(passed),
-                "top1_agreement": .number(first.top1Agreement),
+                "top1_agreement": classScores ? .number(first.top1Agreement) : .null,
                 "outputs": .array(perOutput.map { name, c in
                     .object(["name": .string(name), "max_abs_error": .number(c.maxAbsError),
-                             "mean_abs_error": .number(c.meanAbsError), "cosine": .number(c.cosine)])
+                             "mean_abs_error": .number(c.meanAbsError), "cosine": .number(c.cosine),
+                             "min_sample_cosine": .number(c.minSampleCosine), "mean_sample_cosine": .number(c.meanSampleCosine)])
                 }),
                 "checks": .array(checks.map { .object(["name": .string($0.name), "value": .number($0.value),
                                                        "threshold": .number($0.threshold), "passed": .bool($0.passed)]) }),
@@ -96,14 +113,19 @@ struct VerifyCommand: ParsableCommand {
             if let accuracy { object["accuracy"] = .object(["model": .number(accuracy.model), "reference": .number(accuracy.reference)]) }
             try JSONOutput.print(JSONValue.object(object))
         } else {
-            let console = Console(common)
             console.output("integrity: \(integrity)")
-            var table = TextTable([.init("output"), .init("max abs error", .right), .init("mean abs error", .right), .init("cosine", .right)])
+            var table = TextTable([.init("output"), .init("max abs error", .right), .init("mean abs error", .right), .init("cosine", .right),
+                                   .init("sample cosine (min / mean)", .right)])
             for (name, c) in perOutput {
-                table.add([name, String(format: "%.6g", c.maxAbsError), String(format: "%.6g", c.meanAbsError), String(format: "%.6f", c.cosine)])
+                table.add([name, String(format: "%.6g", c.maxAbsError), String(format: "%.6g", c.meanAbsError), String(format: "%.6f", c.cosine),
+                           String(format: "%.6f / %.6f", c.minSampleCosine, c.meanSampleCosine)])
             }
-            console.output(table.render())
-            console.output("top-1 agreement \(String(format: "%.4f", first.top1Agreement)) over \(dataset.count) samples")
+            console.table(table.render())
+            if classScores {
+                console.output("top-1 agreement \(String(format: "%.4f", first.top1Agreement)) over \(dataset.count) samples")
+            } else {
+                console.output("\(dataset.count) samples; top-1 agreement not applicable (the first output is not [N, classes])")
+            }
             if let accuracy {
                 console.output("accuracy \(String(format: "%.4f", accuracy.model)) (reference \(String(format: "%.4f", accuracy.reference)))")
             }

@@ -16,6 +16,13 @@ struct Console {
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
+    /// A table on stdout, unless `--quiet` ("print only errors"): then it is not even rendered,
+    /// so a model with a huge graph costs nothing to check quietly.
+    func table(_ render: @autoclosure () -> String) {
+        guard !quiet else { return }
+        output(render())
+    }
+
     /// A note on stderr, unless `--quiet`.
     func note(_ message: String) {
         guard !quiet else { return }

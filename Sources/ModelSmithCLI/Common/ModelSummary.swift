@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import ModelFormats
 import ModelGraph
 import TensorCore
@@ -36,7 +37,11 @@ struct ModelSummary {
     var masks: TensorMap
     var usedBy: [String: [String]] = [:]
     var stored: [StoredTensor] = []
+    /// The product each INT8 node runs at batch 1 on this CPU (`Session.int8Kernels`), and the CPU.
+    var int8Kernels: [(node: String, kernel: String)] = []
     var provenance: Provenance
+    /// For an `.onnx` input: its header and declared inputs/outputs with symbolic dims named.
+    var onnx: ONNXSummary?
     var bytesOnDisk: Int
     /// Fraction of zeros over the weights of every linear and conv2d node (nil without a graph).
     var weightSparsity: Double?
@@ -51,7 +56,9 @@ struct ModelSummary {
     /// A summary of a package with a graph. Batch dimensions are the sizes that change between
     /// batch 1 and batch 2, shown as `N`.
     init(package: ModelPackage, path: String) throws {
-        self.init(contents: package.contents, graph: package.graph, path: path)
+        // Not `package.contents`: that re-encodes the graph, which the summary does not need.
+        self.init(contents: PackageContents(tensors: package.tensors, masks: package.masks, provenance: package.provenance, source: package.source),
+                  graph: package.graph, path: path)
         let one = try package.inferShapes(batch: 1), two = try package.inferShapes(batch: 2)
         func describe(_ value: String) -> (String, JSONValue) {
             guard let a = one[value]?.dims, let b = two[value]?.dims else { return ("?", .null) }
@@ -138,6 +145,23 @@ struct ModelSummary {
         if let data = try? JSONEncoder().encode(provenance), let value = try? JSONDecoder().decode(JSONValue.self, from: data) {
             root["provenance"] = value
         }
+        if !int8Kernels.isEmpty {
+            root["int8_kernels"] = ["batch": .int(1), "cpu": CPUFeatures.json,
+                                    "nodes": .object(Dictionary(uniqueKeysWithValues: int8Kernels.map { ($0.node, .string($0.kernel)) }))]
+        }
+        if let onnx {
+            func values(_ list: [ONNXSummary.Value]) -> JSONValue {
+                .array(list.map { ["name": .string($0.name), "dtype": .string($0.elementType),
+                                   "dims": .array($0.dims.map { Int($0).map(JSONValue.int) ?? .string($0) })] })
+            }
+            root["onnx"] = [
+                "ir_version": .int(Int(onnx.irVersion)), "producer": .string(onnx.producer),
+                "opsets": .array(onnx.opsets.map { ["domain": .string($0.domain), "version": .int(Int($0.version))] }),
+                "inputs": values(onnx.inputs), "outputs": values(onnx.outputs),
+                "onnx_nodes": .int(onnx.nodeCount), "initializers": .int(onnx.initializerCount),
+                "op_types": .array(onnx.opTypes.map { .string($0) }),
+            ]
+        }
         if !stored.isEmpty {
             root["artifact"] = ["tensors": .array(stored.map { s in
                 ["name": .string(s.name), "role": .string(s.role), "encoding": .string(s.encoding),
@@ -156,6 +180,13 @@ struct ModelSummary {
             }
             text += "inputs: \(described.joined(separator: ", "))   outputs: \(outputs.joined(separator: ", "))\n"
         }
+        if let onnx {
+            func describe(_ value: ONNXSummary.Value) -> String { "\(value.name) [\(value.dims.joined(separator: ", "))] \(value.elementType)" }
+            let opsets = onnx.opsets.map { "\($0.domain) \($0.version)" }.joined(separator: ", ")
+            text += "onnx: ir \(onnx.irVersion), opset \(opsets), producer \(onnx.producer.isEmpty ? "-" : onnx.producer); "
+                + "\(onnx.nodeCount) nodes, \(onnx.initializerCount) initializers\n"
+            text += "  declared inputs: \(onnx.inputs.map(describe).joined(separator: ", "))   outputs: \(onnx.outputs.map(describe).joined(separator: ", "))\n"
+        }
         if !nodes.isEmpty {
             var table = TextTable([.init("node"), .init("op"), .init("input"), .init("output"), .init("params", .right),
                                    .init("dtype"), .init("bytes", .right), .init("sparsity", .right)])
@@ -165,6 +196,10 @@ struct ModelSummary {
                            row.bytes > 0 ? Formatting.bytes(row.bytes) : "-", row.sparsity.map(Formatting.percent) ?? "-"])
             }
             text += "\n" + table.render()
+        }
+        if !int8Kernels.isEmpty {
+            text += "\nINT8 kernels at batch 1 (\(CPUFeatures.summary)): "
+                + int8Kernels.map { "\($0.node) \($0.kernel)" }.joined(separator: ", ") + "\n"
         }
         let unused = unusedTensors
         if !unused.isEmpty {

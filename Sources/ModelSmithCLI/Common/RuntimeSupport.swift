@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 import ModelGraph
 import ModelRuntime
 import TensorCore
@@ -7,12 +8,10 @@ import TensorCore
 enum RuntimeSupport {
     /// Reads a dataset and checks it against the graph's single input: shape (naming the dim),
     /// dtype and finite values.
-    static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph) throws -> Dataset {
-        let data = try Dataset.load(path: path, xKey: xKey, yKey: yKey)
-        guard graph.inputs.count == 1 else {
-            throw RuntimeError.badOption("the model has \(graph.inputs.count) inputs; --data feeds exactly one")
-        }
-        try data.checkShape(against: graph.inputs[0], source: path)
+    static func loadDataset(_ path: String, xKey: String, yKey: String?, for graph: Graph, strictDTypes: Bool,
+                            console: Console) throws -> Dataset {
+        let data = try ModelInputOptions.loadDataset(path, xKey: xKey, yKey: yKey, for: graph, strictDTypes: strictDTypes, console: console)
+        try data.checkShapes(against: graph, source: path)
         try data.checkFinite(source: path)
         return data
     }
@@ -26,17 +25,18 @@ enum RuntimeSupport {
         return values.map { $0! }
     }
 
-    /// A file's size, or the total size of the regular files under a directory.
+    /// A file's size, or the total size of the regular files under a directory; a symbolic link
+    /// counts as the file it leads to (a Hugging Face cache is made of links).
     static func sizeOnDisk(_ path: String) -> Int {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return 0 }
-        guard isDirectory.boolValue else { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
-        var total = 0
         let url = URL(fileURLWithPath: path)
-        let walker = fm.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey])
+        guard isDirectory.boolValue else { return inputFileSize(url) ?? 0 }
+        var total = 0
+        let walker = fm.enumerator(at: url.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)
         while let item = walker?.nextObject() as? URL {
-            let values = try? item.resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
+            let values = try? item.resolvingSymlinksInPath().resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
             if values?.isRegularFile == true { total += values?.fileSize ?? 0 }
         }
         return total

@@ -22,16 +22,24 @@ struct TextTable {
         rows.append((0..<columns.count).map { $0 < cells.count ? cells[$0] : "" })
     }
 
+    /// Columns are padded to their widest cell, but to at most this many characters: a longer cell
+    /// is printed whole and shifts the rest of its row, so the output stays linear in the input
+    /// (one 100 KB node name does not pad every other row to 100 KB).
+    static let maxPaddedWidth = 60
+
     /// The table as lines: header, a rule, the rows; two spaces between columns, no trailing spaces.
     func render() -> String {
         let all = [columns.map(\.title)] + rows
-        let widths = columns.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+        let widths = columns.indices.map { c in min(all.map { $0[c].count }.max() ?? 0, Self.maxPaddedWidth) }
         func line(_ cells: [String]) -> String {
-            let padded = cells.enumerated().map { c, cell -> String in
-                let fill = String(repeating: " ", count: widths[c] - cell.count)
-                return columns[c].alignment == .left ? cell + fill : fill + cell
+            var out = ""
+            for (c, cell) in cells.enumerated() {
+                if c > 0 { out += "  " }
+                let fill = String(repeating: " ", count: max(0, widths[c] - cell.count))
+                out += columns[c].alignment == .left ? cell + fill : fill + cell
             }
-            return String(padded.joined(separator: "  ").reversed().drop(while: { $0 == " " }).reversed())
+            while out.last == " " { out.removeLast() }
+            return out
         }
         let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
         return ([line(columns.map(\.title)), rule] + rows.map(line)).joined(separator: "\n") + "\n"

@@ -1,20 +1,9 @@
 import Foundation
 import Kernels
 
-/// Element-wise activations: the forward values come from the runtime's kernels (`Elementwise.apply`,
-/// one definition of each function); the derivatives are here.
+/// The derivatives of the element-wise activations (their forward is the runtime's kernel, run
+/// through `NodeForward`).
 enum ActivationMath {
-    static func forward(_ activation: Activation, _ x: [Float]) -> [Float] {
-        var y = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                guard let input = xp.baseAddress, let output = yp.baseAddress else { return }
-                Elementwise.apply(activation, input, output, count: x.count)
-            }
-        }
-        return y
-    }
-
     static let sqrt2OverPi: Float = 0.7978845608028654
     static let geluCubic: Float = 0.044715
 
@@ -62,27 +51,6 @@ enum SoftmaxMath {
         (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
-    static func forward(_ x: [Float], shape: [Int], axis: Int, log: Bool) -> [Float] {
-        let (outer, length, inner) = split(shape, axis: axis)
-        var y = [Float](repeating: 0, count: x.count)
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * length * inner + i
-                var peak = -Float.infinity
-                for k in 0..<length { peak = max(peak, x[base + k * inner]) }
-                var sum: Float = 0
-                for k in 0..<length { sum += expf(x[base + k * inner] - peak) }
-                let logSum = logf(sum)
-                for k in 0..<length {
-                    let shifted = x[base + k * inner] - peak
-                    y[base + k * inner] = log ? shifted - logSum : expf(shifted) / sum
-                }
-            }
-        }
-        return y
-    }
-
-    /// softmax: dx = y ⊙ (dy − Σ dy·y); log_softmax: dx = dy − softmax ⊙ Σ dy.
     static func backward(dy: [Float], y: [Float], shape: [Int], axis: Int, log: Bool) -> [Float] {
         let (outer, length, inner) = split(shape, axis: axis)
         var dx = [Float](repeating: 0, count: y.count)

@@ -16,6 +16,9 @@ struct ConvSpec {
     var stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
     init(_ node: Node) throws {
         let a = try Conv2dAttributes(node)
+        guard a.isSymmetric else {
+            throw TrainingError.badAttribute(node: node.name, attr: "pads", reason: "differs before and after the input, which training does not support")
+        }
         stride = (a.stride.h, a.stride.w)
         padding = (a.padding.h, a.padding.w)
         dilation = (a.dilation.h, a.dilation.w)
@@ -28,6 +31,10 @@ struct PoolSpec {
     var kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), countIncludePad: Bool
     init(_ node: Node) throws {
         let a = try Pool2dAttributes(node)
+        guard a.isPlain else {
+            throw TrainingError.badAttribute(node: node.name, attr: a.ceilMode ? "ceil_mode" : "pads",
+                                             reason: "is not supported in training (symmetric padding, sizes rounded down)")
+        }
         kernel = (a.kernel.h, a.kernel.w)
         stride = (a.stride.h, a.stride.w)
         padding = (a.padding.h, a.padding.w)
@@ -49,27 +56,4 @@ func dropoutProbability(_ node: Node) throws -> Float {
     let p = try number(node, "p", default: 0.5)
     guard p >= 0, p < 1 else { throw TrainingError.badAttribute(node: node.name, attr: "p", reason: "must be in [0, 1)") }
     return Float(p)
-}
-
-/// flatten: the output shape for `start_dim`/`end_dim` (from `FlattenAttributes`).
-func flattenedShape(_ node: Node, input: [Int]) throws -> [Int] {
-    let a = try FlattenAttributes(node)
-    let start = try resolveAxis(node, a.startDim, rank: input.count)
-    let end = try resolveAxis(node, a.endDim, rank: input.count)
-    guard start <= end else { throw TrainingError.badAttribute(node: node.name, attr: "start_dim", reason: "is after end_dim") }
-    return Array(input[..<start]) + [input[start...end].reduce(1, *)] + Array(input[(end + 1)...])
-}
-
-/// reshape: `shape` (from `ReshapeAttributes`): 0 copies the input's size at that position, one -1 is inferred.
-func reshapeTarget(_ node: Node, input: [Int]) throws -> [Int] {
-    let requested = try ReshapeAttributes(node).shape
-    var dims = requested.enumerated().map { i, d in d == 0 && i < input.count ? input[i] : d }
-    if dims[0] == -1 { dims[0] = input.first ?? 1 }
-    let total = input.reduce(1, *)
-    let known = dims.filter { $0 != -1 }.reduce(1, *)
-    if let unknown = dims.firstIndex(of: -1), known > 0, total % known == 0 { dims[unknown] = total / known }
-    guard dims.reduce(1, *) == total, !dims.contains(-1) else {
-        throw TrainingError.shapeMismatch(node: node.name, reason: "cannot reshape \(input) to \(requested)")
-    }
-    return dims
 }

@@ -1,4 +1,6 @@
+import Foundation
 import ModelGraph
+import ModelRuntime
 import TensorCore
 
 /// How a forward pass runs: inference (dropout off, batchnorm on running statistics) or training
@@ -11,11 +13,11 @@ public enum ForwardMode: Sendable, Equatable {
 /// What one node's forward pass keeps for its backward pass.
 struct SavedForward: Sendable {
     var inputs: [FloatArray]
+    /// Which inputs are `constant` values (no batch dimension, never given a gradient).
+    var constantInputs: [Bool] = []
     var output: FloatArray
     /// Dropout: the per-element scale (0 or 1/(1−p)).
     var scales: [Float] = []
-    /// maxpool2d: the flat input index of each output's maximum.
-    var argmax: [Int32] = []
     /// conv2d: the column matrices of the forward product, when small enough to keep (see `ConvGeometry.keepsColumns`).
     var columns: [Float]? = nil
     /// batchnorm2d / layernorm: normalised values and statistics.
@@ -24,17 +26,21 @@ struct SavedForward: Sendable {
     var bufferUpdates: [String: [Float]] = [:]
 }
 
-/// The forward and gradient rule of every op: one `switch` each over `OpKind`, no `default:`
-/// (adding an op makes the compiler point here).
+/// The training side of every op (docs/architecture.md, "One op layer"). The forward of an op is
+/// the runtime's (`ModelRuntime.NodeForward`, the kernel a `Session` binds), except where training
+/// needs something else: ops with learned parameters read the live parameter arrays and keep what
+/// their backward reuses (im2col columns, normalisation statistics), batchnorm in training mode
+/// uses batch statistics, dropout in training mode draws a mask. The backward is one `switch` over
+/// `OpKind`, no `default:` (adding an op makes the compiler point here).
 enum OpRules {
     // MARK: forward
 
-    static func forward(_ node: Node, index: Int, inputs: [FloatArray], params: [String: FloatArray],
-                        mode: ForwardMode) throws -> SavedForward {
-        let x = inputs[0]
+    static func forward(_ node: Node, index: Int, inputs: [FloatArray], constantInputs: [Bool] = [],
+                        params: [String: FloatArray], mode: ForwardMode) throws -> SavedForward {
         func keep(_ y: [Float], _ shape: [Int]) -> SavedForward { SavedForward(inputs: inputs, output: FloatArray(shape: shape, values: y)) }
         switch node.op {
         case .linear:
+            let x = inputs[0]
             let w = try param(node, params, "weight")
             let inFeatures = w.shape[1]
             guard let last = x.shape.last, last == inFeatures, w.shape.count == 2 else {
@@ -45,6 +51,7 @@ enum OpRules {
                                       bias: try optionalParam(node, params, "bias", count: w.shape[0])?.values)
             return keep(y, Array(x.shape.dropLast()) + [w.shape[0]])
         case .conv2d:
+            let x = inputs[0]
             let geo = try convGeometry(node, x, try param(node, params, "weight"))
             let bias = try optionalParam(node, params, "bias", count: geo.outChannels)?.values
             let (y, columns) = ConvMath.forward(x: x.values, w: params["weight"]!.values, bias: bias, geometry: geo)
@@ -52,6 +59,7 @@ enum OpRules {
             if case .training = mode { saved.columns = columns }
             return saved
         case .batchnorm2d:
+            let x = inputs[0]
             let (batch, channels, plane) = try nchw(node, x)
             let gamma = try param(node, params, "weight", count: channels).values
             let beta = try param(node, params, "bias", count: channels).values
@@ -72,48 +80,15 @@ enum OpRules {
             saved.bufferUpdates["running_var"] = (0..<channels).map { (1 - m) * runningVar[$0] + m * norm.variance[$0] * unbiased }
             return saved
         case .layernorm:
+            let x = inputs[0]
             let size = try layerNormSize(node, x, params)
             let eps = Float(try LayerNormAttributes(node).eps)
             let norm = NormMath.layerNorm(x.values, size: size, gamma: params["weight"]?.values, beta: params["bias"]?.values, eps: eps)
             var saved = keep(norm.y, x.shape)
             saved.norm = norm
             return saved
-        case .relu: return keep(ActivationMath.forward(.relu, x.values), x.shape)
-        case .gelu:
-            let tanhForm = try GeluAttributes(node).approximate == .tanh
-            return keep(ActivationMath.forward(tanhForm ? .geluTanh : .gelu, x.values), x.shape)
-        case .sigmoid: return keep(ActivationMath.forward(.sigmoid, x.values), x.shape)
-        case .tanh: return keep(ActivationMath.forward(.tanh, x.values), x.shape)
-        case .silu: return keep(ActivationMath.forward(.silu, x.values), x.shape)
-        case .add, .mul:
-            let b = inputs[1]
-            guard b.shape == x.shape else {
-                throw TrainingError.shapeMismatch(node: node.name, reason: "inputs have shapes \(x.shape) and \(b.shape); \(node.op.rawValue) needs equal shapes")
-            }
-            return keep(node.op == .add ? zip(x.values, b.values).map(+) : zip(x.values, b.values).map(*), x.shape)
-        case .softmax, .logSoftmax:
-            let axis = try resolveAxis(node, SoftmaxAttributes(node).axis, rank: x.shape.count)
-            return keep(SoftmaxMath.forward(x.values, shape: x.shape, axis: axis, log: node.op == .logSoftmax), x.shape)
-        case .maxpool2d:
-            let geo = try poolGeometry(node, x)
-            let (y, argmax) = PoolMath.maxForward(x.values, geo)
-            var saved = keep(y, [geo.batch, geo.channels, geo.outH, geo.outW])
-            saved.argmax = argmax
-            return saved
-        case .avgpool2d:
-            let geo = try poolGeometry(node, x)
-            return keep(PoolMath.avgForward(x.values, geo), [geo.batch, geo.channels, geo.outH, geo.outW])
-        case .globalAvgpool:
-            let (batch, channels, plane) = try nchw(node, x)
-            return keep(PoolMath.globalAvgForward(x.values, planes: batch * channels, planeSize: plane), [batch, channels, 1, 1])
-        case .flatten:
-            return keep(x.values, try flattenedShape(node, input: x.shape))
-        case .reshape:
-            return keep(x.values, try reshapeTarget(node, input: x.shape))
-        case .concat:
-            let axis = try resolveAxis(node, ConcatAttributes(node).axis, rank: x.shape.count)
-            return keep(try concatenate(node, inputs, axis: axis), concatShape(inputs, axis: axis))
         case .dropout:
+            let x = inputs[0]
             guard case .training(let seed) = mode else { return keep(x.values, x.shape) }
             let p = try dropoutProbability(node)
             var rng = SeededRNG(seed: seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15))
@@ -122,9 +97,18 @@ enum OpRules {
             var saved = keep(zip(x.values, scales).map(*), x.shape)
             saved.scales = scales
             return saved
-        case .identity:
-            return keep(x.values, x.shape)
+        default:
+            return try shared(node, inputs: inputs, constantInputs: constantInputs, params: params)
         }
+    }
+
+    /// The runtime's forward of `node` (`NodeForward`), on the training engine's arrays.
+    private static func shared(_ node: Node, inputs: [FloatArray], constantInputs: [Bool], params: [String: FloatArray]) throws -> SavedForward {
+        var tensors = TensorMap()
+        for (role, value) in params { if let name = node.params[role] { tensors[name] = value.tensor } }
+        let constant = constantInputs.isEmpty ? inputs.map { _ in false } : constantInputs
+        let y = try NodeForward.run(node, inputs: inputs.map(\.tensor), constantInputs: constant, params: tensors)
+        return SavedForward(inputs: inputs, constantInputs: constant, output: FloatArray(y))
     }
 
     // MARK: backward
@@ -133,9 +117,14 @@ enum OpRules {
     /// `needsInputGradients` false: the inputs' gradients may be left out (nil) where that saves work.
     static func backward(_ node: Node, dy: FloatArray, saved: SavedForward, params: [String: FloatArray],
                          needsInputGradients: Bool = true) throws -> (inputs: [[Float]?], params: [String: [Float]]) {
-        let x = saved.inputs[0]
+        guard let x = saved.inputs.first else { return ([], [:]) }  // a constant
         let g = dy.values
+        let y = saved.output.values
+        func elementwise(_ rule: (Float, Float, Float) -> Float) -> [[Float]?] {
+            [(0..<g.count).map { rule(g[$0], x.values[$0], y[$0]) }]
+        }
         switch node.op {
+        case .constant: return ([], [:])
         case .linear:
             let w = try param(node, params, "weight")
             let inFeatures = w.shape[1]
@@ -169,12 +158,63 @@ enum OpRules {
         case .sigmoid: return ([ActivationMath.sigmoidBackward(dy: g, y: saved.output.values)], [:])
         case .tanh: return ([ActivationMath.tanhBackward(dy: g, y: saved.output.values)], [:])
         case .silu: return ([ActivationMath.siluBackward(dy: g, x: x.values)], [:])
-        case .add: return ([g, g], [:])
-        case .mul: return ([zip(g, saved.inputs[1].values).map(*), zip(g, x.values).map(*)], [:])
+        case .clip:
+            let a = try ClipAttributes(node)
+            let (lo, hi) = (Float(a.min), Float(a.max))
+            return (elementwise { g, x, _ in x >= lo && x <= hi ? g : 0 }, [:])
+        case .leakyRelu:
+            let alpha = Float(try LeakyReluAttributes(node).alpha)
+            return (elementwise { g, x, _ in x > 0 ? g : alpha * g }, [:])
+        case .hardswish: return (elementwise { g, x, _ in x < -3 ? 0 : (x > 3 ? g : g * (2 * x + 3) / 6) }, [:])
+        case .hardsigmoid:
+            let a = try HardSigmoidAttributes(node)
+            let (alpha, beta) = (Float(a.alpha), Float(a.beta))
+            return (elementwise { g, x, _ in let v = alpha * x + beta; return v > 0 && v < 1 ? g * alpha : 0 }, [:])
+        case .erf: return (elementwise { g, x, _ in g * 1.1283791671 * Foundation.exp(-x * x) }, [:])
+        case .sqrt: return (elementwise { g, _, y in g * 0.5 / y }, [:])
+        case .reciprocal: return (elementwise { g, _, y in -g * y * y }, [:])
+        case .exp: return (elementwise { g, _, y in g * y }, [:])
+        case .log: return (elementwise { g, x, _ in g / x }, [:])
+        case .neg: return ([g.map { -$0 }], [:])
+        case .abs: return (elementwise { g, x, _ in x > 0 ? g : (x < 0 ? -g : 0) }, [:])
+        case .add, .sub, .mul:
+            // An operand of the output's shape gets its gradient; a broadcast one must be a constant (it gets none).
+            var grads: [[Float]?] = []
+            for (i, input) in saved.inputs.enumerated() {
+                let constant = saved.constantInputs.indices.contains(i) && saved.constantInputs[i]
+                guard input.shape == dy.shape else {
+                    guard constant else { throw notDifferentiable(node, "with a broadcast input that is not a constant") }
+                    grads.append(nil)
+                    continue
+                }
+                switch node.op {
+                case .add: grads.append(g)
+                case .sub: grads.append(i == 0 ? g : g.map { -$0 })
+                default:
+                    let other = saved.inputs[1 - i], otherConstant = saved.constantInputs.indices.contains(1 - i) && saved.constantInputs[1 - i]
+                    let product = Node(name: node.name, op: .mul, inputs: ["dy", "other"], output: node.output)
+                    grads.append(try NodeForward.run(product, inputs: [dy.tensor, other.tensor], constantInputs: [false, otherConstant],
+                                                     params: TensorMap()).floats)
+                }
+            }
+            return (grads, [:])
+        case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad, .softplus, .mish, .not, .cast,
+             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand:
+            throw notDifferentiable(node, "")
+        case .squeeze, .unsqueeze: return ([g], [:])
+        case .transpose:
+            let perm = try TransposeAttributes(node).resolved(rank: x.shape.count, node: node)
+            var inverse = perm
+            for (i, p) in perm.enumerated() { inverse[p] = i }
+            let back = Node(name: node.name, op: .transpose, inputs: node.inputs, output: node.output, attrs: ["perm": .array(inverse.map { .number(Double($0)) })])
+            return ([try NodeForward.run(back, inputs: [dy.tensor], constantInputs: [false], params: TensorMap()).floats], [:])
         case .softmax, .logSoftmax:
             let axis = try resolveAxis(node, SoftmaxAttributes(node).axis, rank: x.shape.count)
             return ([SoftmaxMath.backward(dy: g, y: saved.output.values, shape: x.shape, axis: axis, log: node.op == .logSoftmax)], [:])
-        case .maxpool2d: return ([PoolMath.maxBackward(dy: g, argmax: saved.argmax, inputCount: x.count)], [:])
+        case .maxpool2d:
+            // The forward is the runtime's; the argmax comes from the training kernel on the saved input.
+            let argmax = PoolMath.maxForward(x.values, try poolGeometry(node, x)).argmax
+            return ([PoolMath.maxBackward(dy: g, argmax: argmax, inputCount: x.count)], [:])
         case .avgpool2d: return ([PoolMath.avgBackward(dy: g, try poolGeometry(node, x))], [:])
         case .globalAvgpool:
             let (_, _, plane) = try nchw(node, x)
@@ -185,6 +225,23 @@ enum OpRules {
             let axis = try resolveAxis(node, ConcatAttributes(node).axis, rank: x.shape.count)
             return (splitConcat(g, shapes: saved.inputs.map(\.shape), axis: axis), [:])
         }
+    }
+
+    /// Whether an op has a gradient rule (`backward` refuses the others, naming the node).
+    static func isDifferentiable(_ op: OpKind) -> Bool {
+        switch op {
+        case .constant, .linear, .conv2d, .batchnorm2d, .layernorm, .relu, .gelu, .sigmoid, .tanh, .silu, .clip, .hardsigmoid,
+             .hardswish, .erf, .sqrt, .reciprocal, .exp, .log, .neg, .abs, .leakyRelu, .add, .sub, .mul, .softmax, .logSoftmax,
+             .maxpool2d, .avgpool2d, .globalAvgpool, .flatten, .reshape, .squeeze, .unsqueeze, .transpose, .concat, .dropout, .identity:
+            return true
+        case .div, .globalMaxpool, .reduceMean, .reduceSum, .reduceMax, .reduceMin, .pad, .softplus, .mish, .not, .cast,
+             .pow, .min, .max, .equal, .less, .greater, .where, .matmul, .gather, .slice, .expand:
+            return false
+        }
+    }
+
+    private static func notDifferentiable(_ node: Node, _ detail: String) -> TrainingError {
+        .notDifferentiable(node: node.name, op: node.op.rawValue + (detail.isEmpty ? "" : " \(detail)"))
     }
 
     // MARK: helpers
@@ -249,32 +306,6 @@ enum OpRules {
             throw TrainingError.shapeMismatch(node: node.name, reason: "input \(x.shape) does not end in \(size) normalised elements")
         }
         return size
-    }
-
-    static func concatShape(_ inputs: [FloatArray], axis: Int) -> [Int] {
-        var shape = inputs[0].shape
-        shape[axis] = inputs.map { $0.shape[axis] }.reduce(0, +)
-        return shape
-    }
-
-    static func concatenate(_ node: Node, _ inputs: [FloatArray], axis: Int) throws -> [Float] {
-        let first = inputs[0].shape
-        for input in inputs.dropFirst() {
-            guard input.shape.count == first.count,
-                  input.shape.indices.allSatisfy({ $0 == axis || input.shape[$0] == first[$0] }) else {
-                throw TrainingError.shapeMismatch(node: node.name, reason: "cannot concatenate \(first) and \(input.shape) along axis \(axis)")
-            }
-        }
-        let outer = first[..<axis].reduce(1, *)
-        var y: [Float] = []
-        y.reserveCapacity(inputs.map(\.count).reduce(0, +))
-        for o in 0..<outer {
-            for input in inputs {
-                let chunk = input.shape[axis...].reduce(1, *)
-                y.append(contentsOf: input.values[(o * chunk)..<((o + 1) * chunk)])
-            }
-        }
-        return y
     }
 
     static func splitConcat(_ g: [Float], shapes: [[Int]], axis: Int) -> [[Float]?] {

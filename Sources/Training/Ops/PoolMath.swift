@@ -72,26 +72,11 @@ enum PoolMath {
         return counts.map { 1 / $0 }
     }
 
-    static func avgForward(_ x: [Float], _ geo: PoolGeometry) -> [Float] {
-        var y = [Float](repeating: 0, count: geo.outCount)
-        forEachWindow(geo) { o, i in y[o] += x[i] }
-        return zip(y, avgScales(geo)).map(*)
-    }
-
     static func avgBackward(dy: [Float], _ geo: PoolGeometry) -> [Float] {
         var dx = [Float](repeating: 0, count: geo.batch * geo.channels * geo.height * geo.width)
         let scaled = zip(dy, avgScales(geo)).map(*)
         forEachWindow(geo) { o, i in dx[i] += scaled[o] }
         return dx
-    }
-
-    /// [N, C, H, W] → [N, C, 1, 1] means (PyTorch `adaptive_avg_pool2d(x, 1)`).
-    static func globalAvgForward(_ x: [Float], planes: Int, planeSize: Int) -> [Float] {
-        (0..<planes).map { p in
-            var s: Float = 0
-            for i in 0..<planeSize { s += x[p * planeSize + i] }
-            return s / Float(planeSize)
-        }
     }
 
     static func globalAvgBackward(dy: [Float], planeSize: Int) -> [Float] {

@@ -20,6 +20,27 @@ open(OUT + "flipped_manifest.msa", "wb").write(flip(valid, manifest.offset_data 
 open(OUT + "truncated.msa", "wb").write(valid[: fc2.offset_data + 10])
 open(OUT + "empty.msa", "wb").write(b"")
 
+# Manifests rewritten the way an attacker would: the lie plus a recomputed model.json.sha256, so
+# only the checks at decode stand in the way.
+import hashlib
+def crafted(name, edit):
+    document = json.loads(tarfile.open("sources/valid.msa").extractfile("model.json").read())
+    edit(document)
+    manifest = json.dumps(document, sort_keys=True).encode()
+    source = tarfile.open("sources/valid.msa")
+    with tarfile.open(OUT + name, "w", format=tarfile.USTAR_FORMAT) as t:
+        def add(path, data):
+            info = tarfile.TarInfo(path); info.size = len(data); t.addfile(info, io.BytesIO(data))
+        add("model.json", manifest)
+        add("model.json.sha256", (hashlib.sha256(manifest).hexdigest() + "  model.json\n").encode())
+        for m in source.getmembers()[2:]:
+            add(m.name, source.extractfile(m).read())
+crafted("crafted_provenance.msa", lambda d: d.__setitem__("provenance", 42))
+crafted("crafted_no_outputs.msa", lambda d: d.__setitem__("outputs", []))
+def quant_on_float(d):
+    d["tensors"][0]["quant"] = {"scales": [0.0], "zero_points": [0], "axis": None}
+crafted("crafted_quant.msa", quant_on_float)
+
 # A graph that does not fit its tensors, and one that names a tensor that is absent.
 graph = json.loads(tarfile.open("sources/valid.msa").extractfile("model.json").read())
 tiny = {k: graph[k] for k in ("modelsmith", "name", "inputs", "outputs", "nodes")}
@@ -36,6 +57,23 @@ package("wrong_param_shape.tar", tiny, {**w, "fc2.weight": np.ones((3, 4), np.fl
 package("missing_param.tar", tiny, {k: v for k, v in w.items() if k != "fc2.bias"})
 unknown = json.loads(json.dumps(tiny)); unknown["nodes"][1]["op"] = "swish2"
 package("unknown_op.tar", unknown, w)
+# Hand-written graphs: a conv whose dilation × kernel overflows (the weight [1, 1, 2^61, 0] holds
+# no elements, so only the shape rule sees the kernel), a batchnorm with a negative variance.
+conv = {"modelsmith": 1, "name": "conv", "inputs": [{"name": "x", "shape": [-1, 1, 8, 8]}], "outputs": ["y"],
+        "nodes": [{"name": "c", "op": "conv2d", "inputs": ["x"], "output": "y", "params": {"weight": "w"},
+                   "attrs": {"dilation": 999999999999999}}]}
+def empty_npy(shape):  # numpy refuses to build an array this large even with no elements
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (tuple(shape),)
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+with tarfile.open(OUT + "dilation_overflow.tar", "w") as t:
+    for path, data in [("model.json", json.dumps(conv).encode()), ("w.npy", empty_npy([1, 1, 2**61, 0]))]:
+        info = tarfile.TarInfo(path); info.size = len(data); t.addfile(info, io.BytesIO(data))
+bn = {"modelsmith": 1, "name": "bn", "inputs": [{"name": "x", "shape": [-1, 2, 4, 4]}], "outputs": ["y"],
+      "nodes": [{"name": "bn", "op": "batchnorm2d", "inputs": ["x"], "output": "y",
+                 "params": {"weight": "g", "bias": "b", "running_mean": "m", "running_var": "v"}}]}
+package("negative_variance.tar", bn, {"g": np.ones(2, np.float32), "b": np.zeros(2, np.float32),
+                                      "m": np.zeros(2, np.float32), "v": np.array([1, -0.5], np.float32)})
 with tarfile.open(OUT + "not_json_graph.tar", "w") as t:
     data = b'{"modelsmith": 1, "nodes": ['
     info = tarfile.TarInfo("model.json"); info.size = len(data); t.addfile(info, io.BytesIO(data))

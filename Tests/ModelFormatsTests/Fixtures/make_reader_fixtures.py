@@ -275,7 +275,7 @@ def make_malformed():
         '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},'
         '"a":{"dtype":"I32","shape":[2],"data_offsets":[16,24]}}')))
     write(os.path.join(MALFORMED, "st_unknown_dtype.safetensors"), safetensors_bytes(t, header_override=json.dumps({
-        "a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]},
+        "a": {"dtype": "C64", "shape": [2], "data_offsets": [0, 16]},
         "b": {"dtype": "I32", "shape": [2], "data_offsets": [16, 24]}})))
     write(os.path.join(MALFORMED, "st_negative_dim.safetensors"), safetensors_bytes(t, header_override=json.dumps({
         "a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]},

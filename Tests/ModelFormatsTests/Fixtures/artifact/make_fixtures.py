@@ -36,6 +36,7 @@ b = rng.standard_normal(5).astype("<f4")
 q = rng.integers(-128, 128, size=(4, 3), dtype=np.int8)
 h = rng.standard_normal(7).astype("<f2")
 b_mask = np.array([1, 0, 1, 1, 0], dtype=np.bool_)
+b[~b_mask] = 0  # a mask keeps every non-zero element: pruned elements are zero (docs/formats.md §4.1)
 w_mask = (w != 0)  # by value: -0.0 counts as zero
 
 graph = {"modelsmith": 1, "name": "independent", "inputs": [{"name": "x", "shape": [-1, 5]}], "outputs": ["y"],
