@@ -100,6 +100,6 @@ let package = Package(
             "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "TestSupport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "Serving", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -244,6 +244,66 @@ final class ServerTests: XCTestCase {
         try await running.stop()
     }
 
+    /// A graph with two inputs (the runtime's `add` fixture): metadata lists both, and a request
+    /// carrying both is answered with their element-wise sum.
+    func testAModelWithSeveralInputs() async throws {
+        let fixture = ServingFixtures.models.deletingLastPathComponent().appendingPathComponent("ops/add.json")
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as? [String: Any])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serve-add-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try JSONSerialization.data(withJSONObject: document["graph"]!).write(to: directory.appendingPathComponent("model.json"))
+        let running = try await start(ServingFixtures.configuration([.init(name: "add", path: directory.path)]))
+
+        let (_, metadata) = try await running.json(.GET, "/v2/models/add")
+        let inputs = try XCTUnwrap(metadata["inputs"] as? [[String: Any]])
+        XCTAssertEqual(inputs.map { $0["name"] as? String }, ["a", "b"])
+        XCTAssertEqual(inputs.map { $0["shape"] as? [Int] }, [[-1, 4, 5], [-1, 4, 5]])
+
+        let a = (0..<40).map { Float($0) / 8 }, b = (0..<40).map { Float(3 - $0) / 4 }
+        func tensor(_ name: String, _ data: [Float]) -> String { "{\"name\":\"\(name)\",\"shape\":[2,4,5],\"datatype\":\"FP32\",\"data\":\(data)}" }
+        let (status, answer) = try await running.json(.POST, "/v2/models/add/infer", body: "{\"inputs\":[\(tensor("a", a)),\(tensor("b", b))]}")
+        XCTAssertEqual(status, 200)
+        XCTAssertEqual(logits(answer), zip(a, b).map { $0 + $1 })
+        let (missing, error) = try await running.json(.POST, "/v2/models/add/infer", body: "{\"inputs\":[\(tensor("a", a))]}")
+        XCTAssertEqual(missing, 400)
+        XCTAssertTrue((error["error"] as? String ?? "").contains("b"), "\(error)")
+        try await running.stop()
+    }
+
+    /// The bounded queue over HTTP: with one request running and `--max-queue 1` waiting, the next
+    /// is answered 429 with a JSON error at once (it never waits), and the two admitted still complete.
+    func testAFullQueueAnswers429OverHTTPAndTheAdmittedRequestsComplete() async throws {
+        var configuration = ServingFixtures.configuration([ServingFixtures.source("student")])
+        configuration.threads = 1
+        configuration.maxBatch = 1
+        configuration.maxQueue = 1
+        let running = try await start(configuration)
+        let release = hold(running.server.repository.pool)
+        let x = try ServingFixtures.inputs("student")
+        let admitted = (0..<2).map { i in
+            Task { () async throws -> (Int, [UInt8]) in
+                let (status, _, body) = try await running.request(.POST, "/v2/models/student/infer", body: Array(Self.inferBody(x.rows(i, 1)).utf8))
+                return (status, body)
+            }
+        }
+        try await waitUntil { running.server.repository.queueDepth(of: "student") == 1 }
+        let (status, error) = try await running.json(.POST, "/v2/models/student/infer", body: Self.inferBody(x.rows(2, 1)))
+        XCTAssertEqual(status, 429)
+        XCTAssertEqual(error["error"] as? String, ServingError.queueFull.message)
+        release.signal()
+        let session = try Session(package: ServingFixtures.package("student"), options: SessionOptions(maxBatch: 1))
+        for (i, task) in admitted.enumerated() {
+            let (status, body) = try await task.value
+            XCTAssertEqual(status, 200)
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+            XCTAssertEqual(logits(object)?.map(\.bitPattern), try session.run(["x": x.rows(i, 1)])["logits"]!.floats.map(\.bitPattern))
+        }
+        let metrics = String(decoding: try await running.request(.GET, "/metrics").body, as: UTF8.self)
+        XCTAssertTrue(metrics.contains("status=\"429\""), "no 429 counted in /metrics")
+        try await running.stop()
+    }
+
     /// Closes with a reset (SO_LINGER 0), as a client killed mid-request does.
     static func abort(_ socket: Int32) {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
