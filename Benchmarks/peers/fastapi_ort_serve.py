@@ -1,9 +1,11 @@
 """The server a user would write instead of `modelsmith serve`: FastAPI + uvicorn with the model
 preloaded in ONNX Runtime (PyPI), answering the same KServe v2 JSON infer requests, so the same
 client (`modelsmith bench --server`) drives both. The digits teacher is exported to ONNX from the
-runtime's test fixture weights as quant_ort.py does (Gemm + Relu).
+runtime's test fixture weights as quant_ort.py does (Gemm + Relu); with --int8 it is quantized by
+ONNX Runtime's quantize_static as quant_ort.py does (QDQ, per channel, MinMax), calibrated on the
+first 256 rows of the given .npz's "x" (the samples `modelsmith quantize` gets in serve_compare.sh).
 
-usage: python3 Benchmarks/peers/fastapi_ort_serve.py [--port 8090] [--threads 1]
+usage: python3 Benchmarks/peers/fastapi_ort_serve.py [--port 8090] [--threads 1] [--int8 train.npz]
 """
 import argparse
 import os
@@ -25,11 +27,28 @@ WEIGHTS = os.path.join(HERE, "..", "..", "Tests", "ModelRuntimeTests", "Fixtures
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=8090)
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--int8", metavar="CALIB_NPZ")
 args = parser.parse_args()
 
 weights = dict(np.load(WEIGHTS))
 path = mlp_onnx(weights, os.path.join(tempfile.mkdtemp(), "teacher.onnx"),
                 [("fc1.weight", "fc1.bias"), ("fc2.weight", "fc2.bias"), ("fc3.weight", "fc3.bias")], 64)
+if args.int8:
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    calibration = np.load(args.int8)["x"][:256].astype(np.float32)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([calibration[i:i + 32] for i in range(0, len(calibration), 32)])
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {"input": batch}
+
+    quantized = path.replace(".onnx", "-int8.onnx")
+    quantize_static(path, quantized, Reader(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+    path = quantized
 options = ort.SessionOptions()
 options.intra_op_num_threads = args.threads
 options.inter_op_num_threads = 1
