@@ -51,7 +51,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Overwrite the --report file if it exists.") var force = false
     @Option(name: .long, help: ArgumentHelp("Load a running server instead (the positional argument names the served model).", valueName: "url"))
     var server: String?
-    @Option(name: .long, help: "With --server: concurrent connections (closed loop), comma-separated.") var concurrency = "1"
+    @Option(name: .long, help: "With --server: concurrent connections (closed loop), comma-separated; with --rate, the connections the requests share.") var concurrency = "1"
     @Option(name: .long, help: "With --server: requests per second (open loop) instead of a closed loop.") var rate: Double?
     @OptionGroup var common: CommonOptions
 
