@@ -15,11 +15,20 @@ let package = Package(
         ]),
         // The CLI library (recipe parsing, option groups), for the Fuzz package.
         .library(name: "ModelSmithCLIKit", targets: ["ModelSmithCLI"]),
+        // The server library (the request decoder), for the Fuzz package.
+        .library(name: "ModelSmithServingKit", targets: ["Serving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
@@ -46,10 +55,26 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels"]),
-        .target(name: "Benchmarking", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime"]),
+        .target(name: "Benchmarking", dependencies: [
+            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // The inference server (docs/serving.md): HTTP, batching, cache, metrics, and the load generator.
+        .target(name: "Serving", dependencies: [
+            "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Benchmarking",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .target(name: "ModelSmithCLI", dependencies: [
             "TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels",
-            "Quantization", "Pruning", "Training", "Benchmarking",
+            "Quantization", "Pruning", "Training", "Benchmarking", "Serving",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -66,10 +91,16 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "TestSupport"]),
+        .testTarget(name: "ServingTests", dependencies: [
+            "Serving", "ModelRuntime", "ModelGraph", "ModelFormats", "TensorCore", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "ONNXTests", dependencies: [
             "Kernels", "ModelGraph", "ModelRuntime", "ModelFormats", "ONNXProto", "Quantization", "TestSupport",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["ModelSmithCLI", "ModelFormats", "Serving", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -7,7 +7,7 @@
 import PackageDescription
 
 /// One executable per fuzz target; each `main.swift` hands one parser to `runFuzzer`.
-let fuzzTargets = ["npy", "npz", "tar", "safetensors", "graph", "msa", "msa-manifest", "pytorch", "recipe", "onnx"]
+let fuzzTargets = ["npy", "npz", "tar", "safetensors", "graph", "msa", "msa-manifest", "pytorch", "recipe", "onnx", "infer-request"]
 
 let package = Package(
     name: "ModelSmithFuzz",
@@ -23,6 +23,7 @@ let package = Package(
                 "FuzzSupport",
                 .product(name: "ModelSmithKit", package: "ModelSmith"),
                 .product(name: "ModelSmithCLIKit", package: "ModelSmith"),
+                .product(name: "ModelSmithServingKit", package: "ModelSmith"),
             ],
             path: "Sources/fuzz-\(name)"
         )

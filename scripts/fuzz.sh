@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for SECONDS seconds (issue 8; docs/robustness.md).
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags…]
-# TARGET: npy npz tar safetensors graph msa msa-manifest pytorch recipe onnx (or "all": each for SECONDS).
+# TARGET: npy npz tar safetensors graph msa msa-manifest pytorch recipe onnx infer-request (or "all": each for SECONDS).
 # The seed corpus Fuzz/Corpus/TARGET is read, never written: new inputs go to
 # .build-fuzz/corpus/TARGET, crashes to .build-fuzz/crashes/TARGET/ (a crash is a failure: exit 1).
 # The first run builds the fuzz package (release, -sanitize=fuzzer,address, lld): a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets="npy npz tar safetensors graph msa msa-manifest pytorch recipe onnx"
+targets="npy npz tar safetensors graph msa msa-manifest pytorch recipe onnx infer-request"
 target=${1:?usage: scripts/fuzz.sh TARGET SECONDS (TARGET: $targets | all)}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
 shift 2

@@ -20,6 +20,7 @@ public struct ModelSmith: ParsableCommand {
             RunCommand.self,
             VerifyCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
         ]
     )
 

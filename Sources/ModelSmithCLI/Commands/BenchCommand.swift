@@ -25,6 +25,13 @@ struct BenchCommand: ParsableCommand {
           modelsmith bench teacher.msa --data test.npz --batch 1,8,64 --threads 1,2
           modelsmith bench teacher-int8.msa --baseline teacher.msa --data test.npz --batch 1,64 --json
           modelsmith bench teacher-opt.msa --baseline teacher.msa --data test.npz --batch 1,8,64 --threads 1,2 --report ab.html
+          modelsmith bench --server http://127.0.0.1:8080 digits-teacher-mlp --data test.npz --batch 1 --concurrency 1,16,64 --duration 10
+
+        With --server URL the positional argument is the name of a model that server serves: \
+        --concurrency connections each send a request of --batch (first value) samples as soon as \
+        the last is answered (or --rate requests/s are sent on a fixed schedule) for --duration \
+        seconds; the report gives throughput, p50/p90/p99/p99.9 latency, errors by status and \
+        the server's batch-size histogram over the run (from its /metrics).
         """)
 
     @OptionGroup var model: ModelInputOptions
@@ -42,6 +49,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a self-contained HTML page with charts (latency, size and error per layer).", valueName: "report.html"))
     var report: String?
     @Flag(name: .long, help: "Overwrite the --report file if it exists.") var force = false
+    @Option(name: .long, help: ArgumentHelp("Load a running server instead (the positional argument names the served model).", valueName: "url"))
+    var server: String?
+    @Option(name: .long, help: "With --server: concurrent connections (closed loop), comma-separated; with --rate, the connections the requests share.") var concurrency = "1"
+    @Option(name: .long, help: "With --server: requests per second (open loop) instead of a closed loop.") var rate: Double?
     @OptionGroup var common: CommonOptions
 
     struct ModelReport {
@@ -77,6 +88,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let server { return try runAgainstServer(server) }
         let batches = try RuntimeSupport.positiveList(batch, option: "--batch")
         let threadCounts = try RuntimeSupport.positiveList(threads, option: "--threads")
         guard warmup >= 0, (iterations ?? 1) > 0, duration > 0 else { throw RuntimeError.badOption("--warmup, --iterations and --duration must be positive") }
@@ -160,14 +172,14 @@ struct BenchCommand: ParsableCommand {
     /// Loads, plans and times one model; returns its report, timing rows and (with data) its logits.
     private func measure(label: String, path: String, graph: String?, batches: [Int], threadCounts: [Int],
                          console: Console) throws -> (ModelReport, [Result], Tensor?, ModelPackage, Dataset?) {
-        RuntimeSupport.resetPeakRSS()
+        ProcessStatistics.resetPeakRSS()
         let maxBatch = batches.max()!
-        let loadStart = RuntimeSupport.now()
+        let loadStart = ProcessStatistics.now()
         let package = try ModelInputOptions.loadPackage(path: path, graph: graph, limits: model.readLimits(),
                                                         strictDTypes: model.strictDTypes, onnx: model.onnxOptions(), console: console)
         var sessions: [Int: Session] = [:]
         sessions[threadCounts[0]] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: threadCounts[0]))
-        let loadMilliseconds = Double(RuntimeSupport.now() - loadStart) / 1e6
+        let loadMilliseconds = Double(ProcessStatistics.now() - loadStart) / 1e6
         for t in threadCounts where sessions[t] == nil {
             sessions[t] = try Session(package: package, options: SessionOptions(maxBatch: maxBatch, threads: t))
         }
@@ -195,7 +207,7 @@ struct BenchCommand: ParsableCommand {
             accuracy = dataset.labels.map { Evaluation.accuracy(logits: logits!, labels: $0) }
         }
         var report = ModelReport(path: path, sizeBytes: RuntimeSupport.sizeOnDisk(path), loadMilliseconds: loadMilliseconds,
-                                 peakRSS: RuntimeSupport.peakRSS(), accuracy: accuracy)
+                                 peakRSS: ProcessStatistics.peakRSS(), accuracy: accuracy)
         report.int8Kernels = try sessions[threadCounts[0]]!.int8Kernels(batch: maxBatch)
         if !report.int8Kernels.isEmpty {
             console.detail("\(label): INT8 kernels at batch \(maxBatch) (\(CPUFeatures.summary)): "
@@ -238,17 +250,15 @@ struct BenchCommand: ParsableCommand {
 
     private func time(_ session: Session, inputs: [[String: Tensor]], label: String, batch: Int, threads: Int) throws -> Result {
         for i in 0..<warmup { _ = try session.run(inputs[i % inputs.count]) }
-        var samples: [Double] = []
-        let deadline = RuntimeSupport.now() + UInt64(duration * 1e9)
-        while iterations.map({ samples.count < $0 }) ?? (samples.count < 10 || RuntimeSupport.now() < deadline) {
-            let x = inputs[samples.count % inputs.count]
-            let start = RuntimeSupport.now()
+        var latencies = LatencyRecorder()
+        let deadline = ProcessStatistics.now() + UInt64(duration * 1e9)
+        while iterations.map({ latencies.count < $0 }) ?? (latencies.count < 10 || ProcessStatistics.now() < deadline) {
+            let x = inputs[latencies.count % inputs.count]
+            let start = ProcessStatistics.now()
             _ = try session.run(x)
-            samples.append(Double(RuntimeSupport.now() - start) / 1e6)
+            latencies.record(nanoseconds: ProcessStatistics.now() - start)
         }
-        samples.sort()
-        func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int((p * Double(samples.count)).rounded(.up)) - 1)] }
-        let mean = samples.reduce(0, +) / Double(samples.count)
-        return Result(model: label, batch: batch, threads: threads, latency: (percentile(0.5), percentile(0.9), percentile(0.99), mean), calls: samples.count)
+        let s = latencies.summary
+        return Result(model: label, batch: batch, threads: threads, latency: (s.p50, s.p90, s.p99, s.mean), calls: s.count)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarking
 import Foundation
 import ModelFormats
 import ModelGraph
@@ -37,9 +38,9 @@ struct RunCommand: ParsableCommand {
         let data = try RuntimeSupport.loadDataset(input, xKey: inputKey, yKey: labelKey, for: package.graph,
                                                   strictDTypes: model.strictDTypes, console: console)
         let session = try Session(package: package, options: SessionOptions(maxBatch: batch, threads: threads))
-        let start = RuntimeSupport.now()
+        let start = ProcessStatistics.now()
         let outputs = try Evaluation.outputs(session: session, dataset: data, batch: batch)
-        let seconds = Double(RuntimeSupport.now() - start) / 1e9
+        let seconds = Double(ProcessStatistics.now() - start) / 1e9
         if let output {
             var tensors = TensorMap()
             for name in session.outputNames { tensors[name] = outputs[name] }

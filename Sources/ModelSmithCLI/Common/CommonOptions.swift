@@ -23,9 +23,13 @@ public struct CommonOptions: ParsableArguments {
     /// Parses `--max-memory` and installs it as the process's `MemoryBudget` (the one budget of
     /// the process, so it is set while the options are validated, before any command runs).
     public func validate() throws {
-        guard let maxMemory else { return }
-        guard let bytes = ReadLimits.parseSize(maxMemory), bytes > 0 else {
-            throw ValidationError("--max-memory must be a positive size such as 512M or 8G, got '\(maxMemory)'")
+        if let maxMemory { try Self.installMemoryBudget(maxMemory) }
+    }
+
+    /// `--max-memory SIZE` (or `serve`'s `max-memory`) as the process's `MemoryBudget`.
+    static func installMemoryBudget(_ text: String) throws {
+        guard let bytes = ReadLimits.parseSize(text), bytes > 0 else {
+            throw ValidationError("--max-memory must be a positive size such as 512M or 8G, got '\(text)'")
         }
         MemoryBudget.limit = bytes
     }

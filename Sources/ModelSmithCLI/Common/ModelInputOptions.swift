@@ -40,9 +40,15 @@ public struct ModelInputOptions: ParsableArguments {
     }
 
     /// `--dim name=size` as import options.
-    public func onnxOptions() throws -> ONNXImport.Options {
+    public func onnxOptions() throws -> ONNXImport.Options { try Self.onnxOptions(dims: dimOverrides) }
+
+    /// The default `ReadLimits` with every `--limit` applied.
+    public func readLimits() throws -> ReadLimits { try Self.readLimits(overrides: limitOverrides) }
+
+    /// `name=size` texts (`--dim`, or `serve`'s) as import options.
+    static func onnxOptions(dims: [String]) throws -> ONNXImport.Options {
         var options = ONNXImport.Options()
-        for text in dimOverrides {
+        for text in dims {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, let size = Int(parts[1]), size >= 1 else {
                 throw ValidationError("--dim '\(text)': expected name=size with a positive size")
@@ -52,36 +58,30 @@ public struct ModelInputOptions: ParsableArguments {
         return options
     }
 
-    /// The default `ReadLimits` with every `--limit` applied.
-    public func readLimits() throws -> ReadLimits {
+    /// The default `ReadLimits` with `name=value` overrides (`--limit`) applied.
+    static func readLimits(overrides: [String]) throws -> ReadLimits {
         var limits = ReadLimits.default
-        for text in limitOverrides { try limits.apply(override: text) }
+        for text in overrides { try limits.apply(override: text) }
         return limits
     }
 
-    /// Reads and validates the package (a graph is required); `limits` defaults to `readLimits()`.
-    /// Weights holding NaN or ±Inf are refused (naming the first such tensor): every command that
-    /// loads a package to run or transform it would otherwise propagate them into its output
-    /// (docs/robustness.md, "Numerics"); `convert --allow-nonfinite` is the way to keep them.
+    /// Reads and validates the package (a graph is required); `limits` defaults to `readLimits()`;
+    /// weights holding NaN or ±Inf are refused (`ModelPackage.requiringFiniteWeights`).
     func loadPackage(limits: ReadLimits? = nil, console: Console) throws -> ModelPackage {
         if ONNXImport.canRead(model) {
-            return try Self.checkFinite(ModelPackage.load(path: model, graphPath: graph, limits: limits ?? readLimits(), onnx: onnxOptions()), path: model)
+            return try ModelPackage.loadForRunning(path: model, graphPath: graph, limits: limits ?? readLimits(), onnx: onnxOptions())
         }
-        return try Self.checkFinite(ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph), path: model)
+        return try ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph).requiringFiniteWeights(path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
-    /// `limits` (pass `readLimits()` so `--limit` covers them too), validated, NaN/Inf refused;
-    /// what the reader converted is noted (or refused with `strictDTypes`). `onnx`: the `--dim`
-    /// sizes (pass `onnxOptions()`) for an `.onnx` model.
+    /// `limits` (pass `readLimits()` so `--limit` covers them too) by `ModelPackage.loadForRunning`,
+    /// what the reader converted noted (or refused with `strictDTypes`). `onnx`: the `--dim` sizes
+    /// (pass `onnxOptions()`) for an `.onnx` model.
     static func loadPackage(path: String, graph: String?, limits: ReadLimits = .default, strictDTypes: Bool = false,
                             onnx: ONNXImport.Options = ONNXImport.Options(), console: Console) throws -> ModelPackage {
-        if ONNXImport.canRead(path) {
-            return try checkFinite(ModelPackage.load(path: path, graphPath: graph, limits: limits, onnx: onnx), path: path)
-        }
-        let contents = try WeightReaders.read(path, limits: limits)
-        try admit(contents.notes, source: path, strictDTypes: strictDTypes, console: console)
-        return try checkFinite(ModelPackage(contents: contents, graphPath: graph), path: path)
+        try ModelPackage.loadForRunning(path: path, graphPath: graph, limits: limits, onnx: onnx, strictDTypes: strictDTypes,
+                                        notes: { printNotes($0, source: path, console: console) })
     }
 
     /// Reads a dataset (`--data`, `--calib`, `--eval`, …), noting what was converted to f32, or
@@ -102,15 +102,12 @@ public struct ModelInputOptions: ParsableArguments {
 
     /// Prints the reader's notes (conversions, skipped entries), or refuses a conversion when strict.
     static func admit(_ notes: [ReadNote], source: String, strictDTypes: Bool, console: Console) throws {
-        if strictDTypes { try ReadNote.refuseConversions(notes, source: source) }
-        for line in ReadNote.summary(notes, source: source) { console.note(line) }
+        try ModelPackage.admit(notes, source: source, strictDTypes: strictDTypes,
+                               notes: { printNotes($0, source: source, console: console) })
     }
 
-    private static func checkFinite(_ package: ModelPackage, path: String) throws -> ModelPackage {
-        if let first = package.refusedNonFiniteTensors.first {
-            throw FormatError.nonFiniteValues(path: path, tensor: first.name, count: first.count, hint: nil)
-        }
-        return package
+    private static func printNotes(_ notes: [ReadNote], source: String, console: Console) {
+        for line in ReadNote.summary(notes, source: source) { console.note(line) }
     }
 
     /// Reads the model's tensors (and graph, if inside) without validating: a PyTorch checkpoint
