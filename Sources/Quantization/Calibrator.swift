@@ -34,6 +34,8 @@ public enum Calibrator {
             throw QuantizationError.tooFewSamples(requested: rows.upperBound, available: data.count)
         }
         try checkFinite(data.x, rows: rows, input: input.name)
+        try MemoryBudget.admit(checkedProduct([values.count, bins, MemoryLayout<UInt64>.size]),
+                               for: "the calibration histograms (\(values.count) values × \(bins) bins)")
         var histograms = Dictionary(uniqueKeysWithValues: values.map { ($0, Histogram(capacity: bins)) })
         let wanted = Set(values)
         // Every batch runs at the same size, the last one padded with copies of its first row whose

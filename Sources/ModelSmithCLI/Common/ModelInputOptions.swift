@@ -67,7 +67,7 @@ public struct ModelInputOptions: ParsableArguments {
         if ONNXImport.canRead(model) {
             return try Self.checkFinite(ModelPackage.load(path: model, graphPath: graph, limits: limits ?? readLimits(), onnx: onnxOptions()), path: model)
         }
-        return try Self.checkFinite(ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph), path: model)
+        return try Self.checkFinite(ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph, limits: limits ?? readLimits()), path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with
@@ -81,7 +81,7 @@ public struct ModelInputOptions: ParsableArguments {
         }
         let contents = try WeightReaders.read(path, limits: limits)
         try admit(contents.notes, source: path, strictDTypes: strictDTypes, console: console)
-        return try checkFinite(ModelPackage(contents: contents, graphPath: graph), path: path)
+        return try checkFinite(ModelPackage(contents: contents, graphPath: graph, limits: limits), path: path)
     }
 
     /// Reads a dataset (`--data`, `--calib`, `--eval`, …), noting what was converted to f32, or
