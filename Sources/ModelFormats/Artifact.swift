@@ -34,8 +34,7 @@ public enum Artifact {
     /// Encodes every tensor with its smallest encoding and writes the artifact atomically.
     public static func write(_ contents: PackageContents, to path: String,
                              options: ArtifactWriteOptions = ArtifactWriteOptions()) throws -> ArtifactSummary {
-        guard let graphData = contents.graphJSON,
-              let graph = (try? JSONSerialization.jsonObject(with: graphData)) as? [String: Any] else {
+        guard let graph = contents.graphJSON, graph.withUnsafeBytes({ (try? JSONObjectMembers($0)) != nil }) else {
             throw FormatError.missingGraph(path: contents.source.isEmpty ? path : contents.source)
         }
         if !options.force && FileManager.default.fileExists(atPath: path) { throw FormatError.outputExists(path: path) }
