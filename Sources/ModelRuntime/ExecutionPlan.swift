@@ -273,6 +273,5 @@ final class ExecutionPlan: @unchecked Sendable {
             self.defined = defined
             lastUse = defined
         }
-
     }
 }
