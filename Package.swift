@@ -51,7 +51,10 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
         .target(name: "Kernels", dependencies: ["TensorCore", "CKernels", "CDNNL"]),
-        .target(name: "ModelRuntime", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "Kernels"]),
+        .target(name: "ModelRuntime", dependencies: [
+            "TensorCore", "ModelFormats", "ModelGraph", "Kernels",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         .target(name: "Quantization", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Pruning", dependencies: ["TensorCore", "ModelGraph", "ModelRuntime", "Kernels"]),
         .target(name: "Training", dependencies: ["TensorCore", "ModelFormats", "ModelGraph", "ModelRuntime", "Kernels"]),

@@ -40,8 +40,7 @@ public enum Artifact {
     public static func write(_ contents: PackageContents, to path: String,
                              options: ArtifactWriteOptions = ArtifactWriteOptions(),
                              deriving derivation: ArtifactDerivation? = nil) throws -> ArtifactSummary {
-        guard let graphData = contents.graphJSON,
-              let graph = (try? JSONSerialization.jsonObject(with: graphData)) as? [String: Any] else {
+        guard let graph = contents.graphJSON, graph.withUnsafeBytes({ (try? JSONObjectMembers($0)) != nil }) else {
             throw FormatError.missingGraph(path: contents.source.isEmpty ? path : contents.source)
         }
         if !options.force && FileManager.default.fileExists(atPath: path) { throw FormatError.outputExists(path: path) }

@@ -44,14 +44,22 @@ enum ArtifactManifest {
     static let keys: Set<String> = ["artifact", "tensors", "provenance"]
     static let formatName = "modelsmith-msa"
 
-    static func encode(graph: [String: Any], entries: [ArtifactTensorEntry], provenance: Provenance) throws -> [UInt8] {
-        var document = graph.filter { !keys.contains($0.key) }
-        document["artifact"] = ["format": formatName, "version": Artifact.formatVersion]
-        document["tensors"] = entries.map(object(for:))
-        let provenanceData = try JSONEncoder().encode(provenance)
-        document["provenance"] = try JSONSerialization.jsonObject(with: provenanceData)
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return Array(data) + [0x0A]
+    /// The graph document's bytes with the three keys appended (any of its own replaced): the
+    /// graph's members are copied, not re-serialized (docs/robustness.md, "Linear time").
+    static func encode(graph: Data, entries: [ArtifactTensorEntry], provenance: Provenance) throws -> [UInt8] {
+        func json(_ value: Any) throws -> [UInt8] {
+            Array(try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let extra: [(key: String, json: [UInt8])] = [
+            ("artifact", try json(["format": formatName, "version": Artifact.formatVersion])),
+            ("tensors", try json(entries.map(object(for:)))),
+            ("provenance", Array(try encoder.encode(provenance))),
+        ]
+        return try graph.withUnsafeBytes { bytes in
+            JSONObjectMembers.object(bytes, members: try JSONObjectMembers(bytes).members, excluding: keys, appending: extra)
+        } + [0x0A]
     }
 
     private static func object(for entry: ArtifactTensorEntry) -> [String: Any] {
@@ -76,17 +84,25 @@ enum ArtifactManifest {
         if JSONDepth.exceeds(bytes, limit: limits.maxJSONDepth) {
             throw FormatError.limitExceeded(path: path, entry: "model.json", limit: "JSON nesting depth \(limits.maxJSONDepth)")
         }
-        guard let document = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
-            throw bad("not a JSON object")
+        // Only the three keys are parsed here; the graph's members are cut out as they are and
+        // parsed once, by the graph's decoder.
+        let document: JSONObjectMembers
+        do { document = try bytes.withUnsafeBytes { try JSONObjectMembers($0) } } catch { throw bad("\(error)") }
+        func value(_ key: String) throws -> Any? {
+            guard let member = document.member(key) else { return nil }
+            guard let value = try? JSONSerialization.jsonObject(with: Data(bytes[member.value]), options: .fragmentsAllowed) else {
+                throw bad("\"\(key)\" is not valid JSON")
+            }
+            return value
         }
-        guard let artifact = document["artifact"] as? [String: Any], artifact["format"] as? String == formatName else {
+        guard let artifact = try value("artifact") as? [String: Any], artifact["format"] as? String == formatName else {
             throw bad("missing \"artifact\": {\"format\": \"\(formatName)\"}")
         }
         guard let version = artifact["version"] as? Int else { throw bad("missing artifact version") }
         guard version == Artifact.formatVersion else {
             throw bad("artifact format version \(version) is not supported (this build reads version \(Artifact.formatVersion))")
         }
-        guard let list = document["tensors"] as? [Any] else { throw bad("missing \"tensors\" list") }
+        guard let list = try value("tensors") as? [Any] else { throw bad("missing \"tensors\" list") }
         guard list.count <= limits.maxTensors * 2 else {
             throw FormatError.limitExceeded(path: path, entry: "model.json", limit: "\(limits.maxTensors) tensors")
         }
@@ -96,9 +112,8 @@ enum ArtifactManifest {
             entries.append(try entry(o, index: i, path: path, limits: limits))
         }
         try checkConsistency(entries, path: path)
-        let provenance = try document["provenance"].map { try self.provenance($0, path: path) } ?? Provenance()
-        let graph = try JSONSerialization.data(withJSONObject: document.filter { !keys.contains($0.key) },
-                                               options: [.sortedKeys, .withoutEscapingSlashes])
+        let provenance = try document.member("provenance").map { try self.provenance(Data(bytes[$0.value]), path: path) } ?? Provenance()
+        let graph = bytes.withUnsafeBytes { Data(JSONObjectMembers.object($0, members: document.members, excluding: keys)) }
         return (graph, entries, provenance)
     }
 
@@ -164,11 +179,9 @@ enum ArtifactManifest {
     }
 
     /// `"provenance"`: an object of the documented shape (docs/formats.md §3), decoded into `Provenance`.
-    /// Foundation's serializer traps on a top-level scalar, so the shape is checked first.
-    private static func provenance(_ value: Any, path: String) throws -> Provenance {
+    private static func provenance(_ data: Data, path: String) throws -> Provenance {
         func bad(_ reason: String) -> FormatError { .malformed(path: path, entry: "model.json", reason: "provenance \(reason)") }
-        guard value is [String: Any], JSONSerialization.isValidJSONObject(value),
-              let data = try? JSONSerialization.data(withJSONObject: value) else { throw bad("must be an object") }
+        guard data.first == UInt8(ascii: "{") else { throw bad("must be an object") }
         do {
             let provenance = try JSONDecoder().decode(Provenance.self, from: data)
             if let digest = provenance.sourceDigest, !isLowerHexDigest(digest) {

@@ -17,13 +17,14 @@ extension ModelPackage {
             return try ONNXImport.load(path: path, limits: limits, options: onnx)
         }
         let contents = try WeightReaders.read(path, limits: limits)
-        return try ModelPackage(contents: contents, graphPath: graphPath)
+        return try ModelPackage(contents: contents, graphPath: graphPath, limits: limits)
     }
 
     /// Builds a package from what a reader produced, with the graph from `graphPath` if given,
-    /// else from `contents.graphJSON`; validated as `load` does.
-    public init(contents: PackageContents, graphPath: String? = nil) throws {
-        let (graphData, graphSource) = try Self.graphDocument(contents: contents, graphPath: graphPath)
+    /// else from `contents.graphJSON`; validated as `load` does. A file at `graphPath` is held to
+    /// `limits.maxHeaderBytes`, the cap of an artifact's manifest, which holds the graph.
+    public init(contents: PackageContents, graphPath: String? = nil, limits: ReadLimits = .default) throws {
+        let (graphData, graphSource) = try Self.graphDocument(contents: contents, graphPath: graphPath, limits: limits)
         guard let graphData else { throw FormatError.missingGraph(path: contents.source) }
         let graph: Graph
         do {
@@ -41,14 +42,14 @@ extension ModelPackage {
     /// is present (inside, or at `graphPath`) is validated and kept in `graphJSON`.
     public static func loadContents(path: String, graphPath: String? = nil, limits: ReadLimits = .default) throws -> PackageContents {
         if ONNXImport.canRead(path) { return try load(path: path, graphPath: graphPath, limits: limits).contents }
-        return try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath)
+        return try validatedContents(WeightReaders.read(path, limits: limits), graphPath: graphPath, limits: limits)
     }
 
     /// As `loadContents(path:graphPath:limits:)`, for contents already read (say, renamed).
-    public static func validatedContents(_ contents: PackageContents, graphPath: String?) throws -> PackageContents {
+    public static func validatedContents(_ contents: PackageContents, graphPath: String?, limits: ReadLimits = .default) throws -> PackageContents {
         var contents = contents
         if graphPath != nil || contents.graphJSON != nil {
-            let package = try ModelPackage(contents: contents, graphPath: graphPath)
+            let package = try ModelPackage(contents: contents, graphPath: graphPath, limits: limits)
             contents.graphJSON = package.graph.jsonData()
         } else {
             do {
@@ -66,14 +67,23 @@ extension ModelPackage {
     }
 
     /// The graph bytes and the name to use in messages about them.
-    private static func graphDocument(contents: PackageContents, graphPath: String?) throws -> (Data?, String) {
+    /// Reads at most one byte past the cap, so neither a huge file nor an endless one (a FIFO,
+    /// `/dev/zero`) is read whole.
+    private static func graphDocument(contents: PackageContents, graphPath: String?, limits: ReadLimits) throws -> (Data?, String) {
         guard let graphPath else { return (contents.graphJSON, contents.source) }
         guard FileManager.default.fileExists(atPath: graphPath) else { throw FormatError.fileNotFound(path: graphPath) }
+        let data: Data
         do {
-            return (try Data(contentsOf: URL(fileURLWithPath: graphPath)), graphPath)
+            let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: graphPath))
+            defer { try? file.close() }
+            data = try file.read(upToCount: limits.maxHeaderBytes + 1) ?? Data()
         } catch {
             throw FormatError.unreadable(path: graphPath, reason: error.localizedDescription)
         }
+        guard data.count <= limits.maxHeaderBytes else {
+            throw FormatError.limitExceeded(path: graphPath, entry: nil, limit: "the graph cap of \(limits.maxHeaderBytes) bytes (--limit header-bytes)")
+        }
+        return (data, graphPath)
     }
 
     /// A missing tensor that the file holds under a prefix (`module.fc1.weight` for `fc1.weight`)

@@ -14,7 +14,7 @@ extension ModelPackage {
         }
         let contents = try WeightReaders.read(path, limits: limits)
         try admit(contents.notes, source: path, strictDTypes: strictDTypes, notes: notes)
-        return try ModelPackage(contents: contents, graphPath: graphPath).requiringFiniteWeights(path: path)
+        return try ModelPackage(contents: contents, graphPath: graphPath, limits: limits).requiringFiniteWeights(path: path)
     }
 
     /// Hands a reader's notes on, or refuses the first conversion when `strictDTypes`.

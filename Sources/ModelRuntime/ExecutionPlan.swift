@@ -271,19 +271,11 @@ final class ExecutionPlan: @unchecked Sendable {
         }
 
         // 2. Offsets: largest first, lowest offset that overlaps no buffer alive at the same time.
-        var offsets = [Int](repeating: 0, count: buffers.count)
-        var placed: [Int] = []
+        let placement = ArenaPlacement(buffers.map { ArenaPlacement.Lifetime(bytes: $0.bytes, defined: $0.defined, lastUse: $0.lastUse) })
+        let offsets = placement.offsets
         var total = 0
-        for b in buffers.indices.sorted(by: { buffers[$0].bytes > buffers[$1].bytes }) {
-            let conflicts = placed.filter { buffers[$0].overlaps(buffers[b]) }
-                .map { (offsets[$0], offsets[$0] + buffers[$0].bytes) }.sorted { $0.0 < $1.0 }
-            var candidate = 0
-            for (start, end) in conflicts where candidate + buffers[b].bytes > start {
-                candidate = max(candidate, end)
-            }
-            offsets[b] = candidate
-            placed.append(b)
-            total = max(total, candidate + buffers[b].bytes)
+        for b in placement.order {
+            total = max(total, offsets[b] + buffers[b].bytes)
             try MemoryBudget.admit(total, for: "\(buffers[b].owner) (the activation arena at batch \(maxBatch))")
         }
         arenaBytes = total
@@ -334,8 +326,5 @@ final class ExecutionPlan: @unchecked Sendable {
             self.defined = defined
             lastUse = defined
         }
-
-        /// Lifetimes overlap: written at `defined`, read until `lastUse` (inclusive).
-        func overlaps(_ other: Buffer) -> Bool { defined <= other.lastUse && other.defined <= lastUse }
     }
 }

@@ -113,10 +113,16 @@ public struct CalibrationCache: Codable, Sendable {
 
     /// Parses a cache and checks it was made for the model with `modelDigest` and `graphDigest`.
     public static func load(contentsOf path: String, modelDigest: String, graphDigest: String) throws -> CalibrationCache {
+        // Read up to the memory budget plus one byte: neither a huge file nor an endless one is read whole.
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        do {
+            let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? file.close() }
+            data = try file.read(upToCount: MemoryBudget.limit + 1) ?? Data()
+        } catch {
             throw QuantizationError.malformedCache(path: path, reason: "cannot read it")
         }
+        try MemoryBudget.admit(data.count, for: "calibration cache '\(path)' (read until it passed the budget)")
         return try decode(data, path: path, modelDigest: modelDigest, graphDigest: graphDigest)
     }
 

@@ -32,6 +32,9 @@ public enum Calibrator {
         for (input, tensor) in feedsByInput(data, session.graph) where tensor.dtype.isFloatingPoint { try checkFinite(tensor, rows: rows, input: input) }
         var histograms = Dictionary(uniqueKeysWithValues: values.map { ($0, Histogram(capacity: bins)) })
         let wanted = Set(values)
+        // Bins are allocated at the first observation: held to the memory budget before it.
+        try MemoryBudget.admit(checkedProduct([values.count, bins, MemoryLayout<UInt64>.size]),
+                               for: "the calibration histograms (\(values.count) values × \(bins) bins)")
         // Every batch runs at the same size, the last one padded with copies of its first row whose
         // activations are not observed: some kernels (oneDNN's AVX2 sgemm) give a row last-bit
         // different results at different batch sizes, and a row's statistics must not depend on

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A fixed-memory histogram of one tensor's values whose merge is exact.
 ///
@@ -52,6 +53,8 @@ public struct Histogram: Codable, Hashable, Sendable {
               (Histogram.minimumExponent...1024).contains(exponent), total > 0 || counts.isEmpty else {
             throw QuantizationError.inconsistentHistogram("fields do not describe a histogram")
         }
+        // `capacity` is declared by the file: the bins are allocated below only within the budget.
+        try MemoryBudget.admit(checkedMultiply(capacity, MemoryLayout<UInt64>.size), for: "a histogram of \(capacity) bins")
         self.capacity = capacity
         self.exponent = exponent
         self.firstBin = firstBin

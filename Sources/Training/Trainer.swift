@@ -148,6 +148,7 @@ public struct Trainer {
         try checkData(initial, data, inputName: inputName, outputName: outputName)
         if let eval { try checkData(initial, eval, inputName: inputName, outputName: outputName, needsTeacher: false) }
         var model = initial
+        try Trainer.admitTrainingState(model, optimizer: config.optimizer)
         var states = Dictionary(uniqueKeysWithValues: model.parameterNames.map { ($0, config.optimizer.newState(count: model.parameters[$0]!.count)) })
         let stepsPerEpoch = (data.count + config.batchSize - 1) / config.batchSize
         let totalSteps = stepsPerEpoch * config.epochs
@@ -272,6 +273,17 @@ public struct Trainer {
     /// A step with fewer multiply-adds than this (about 50 µs of products) runs on one thread: the
     /// hand-over would cost more than it saves.
     static let minimumSplitMultiplyAdds = 1 << 22
+
+    /// Training holds, besides the parameters, their gradients, the best epoch's copy and the
+    /// optimizer's moment buffers, each as large as the parameters: checked against the memory
+    /// budget before the first step allocates them (docs/robustness.md, "Memory budget").
+    static func admitTrainingState(_ model: TrainableModel, optimizer: any Optimizer) throws {
+        let elements = model.parameters.values.reduce(0) { $0 + $1.count }  // already in memory: no overflow
+        let copies = optimizer.stateBuffersPerParameter + 2
+        let name = optimizer.summary["name"]?.stringValue ?? "optimizer"
+        try MemoryBudget.admit(checkedMultiply(elements, copies * MemoryLayout<Float>.size),
+                               for: "the training state (\(name): \(optimizer.stateBuffersPerParameter) moment buffers + gradients + the best copy of \(elements) parameters)")
+    }
 
     /// Threads that split each batch: `threads` when no op mixes samples, the batch has a sample per
     /// thread and a step has enough work (`minimumSplitMultiplyAdds`), else 1.

@@ -32,13 +32,17 @@ final class ArtifactManifestValidationTests: XCTestCase {
 
     /// Reads the artifact after `edit` changed its manifest document and members (digest recomputed).
     private func error(_ edit: (inout [String: Any], inout [(name: String, data: [UInt8])]) throws -> Void) throws -> String {
-        let tar = try TarStream(path: path)
-        var members: [(name: String, data: [UInt8])] = []
-        while let m = try tar.nextMember() { members.append((m.path, try tar.readAll(expected: m.size))) }
+        let members = try originalMembers()
         var document = try JSONSerialization.jsonObject(with: Data(members[0].data)) as! [String: Any]
         var rest = Array(members.dropFirst(2))
         try edit(&document, &rest)
-        let manifest = Array(try JSONSerialization.data(withJSONObject: document))
+        return try error(manifest: Array(try JSONSerialization.data(withJSONObject: document)), members: rest)
+    }
+
+    /// Reads an artifact whose manifest is `manifest` as given (digest recomputed) and whose other
+    /// members are `rest` (the original ones by default).
+    private func error(manifest: [UInt8], members rest: [(name: String, data: [UInt8])]? = nil) throws -> String {
+        let rest = try rest ?? Array(originalMembers().dropFirst(2))
         let out = dir.appendingPathComponent("crafted.msa")
         try? FileManager.default.removeItem(at: out)
         let writer = try ArchiveWriter(url: out, format: .tar, reportPath: out.path)
@@ -119,6 +123,46 @@ final class ArtifactManifestValidationTests: XCTestCase {
             document["provenance"] = ["tool": "modelsmith", "version": "1", "steps": [], "source_digest": "xyz"]
         }
         XCTAssertTrue(digest.hasSuffix("provenance \"source_digest\" must be 64 lower-case hex digits"), digest)
+    }
+
+    // MARK: the document
+
+    private func originalMembers() throws -> [(name: String, data: [UInt8])] {
+        let tar = try TarStream(path: path)
+        var members: [(name: String, data: [UInt8])] = []
+        while let m = try tar.nextMember() { members.append((m.path, try tar.readAll(expected: m.size))) }
+        return members
+    }
+
+    private func originalManifest() throws -> String { String(decoding: try originalMembers()[0].data, as: UTF8.self) }
+
+    /// Two parsers could pick different values of a repeated key, so the manifest refuses one,
+    /// also when it is spelled with an escape.
+    func testATopLevelKeyTwiceIsRefused() throws {
+        let manifest = try originalManifest()
+        let end = try XCTUnwrap(manifest.range(of: "}", options: .backwards))
+        for key in ["tensors", "t\\u0065nsors", "nodes"] {
+            let crafted = manifest[..<end.lowerBound] + ", \"\(key)\": []\n}\n"
+            let message = try error(manifest: Array(crafted.utf8))
+            XCTAssertTrue(message.hasSuffix("appears twice at the top level"), message)
+        }
+    }
+
+    func testAManifestThatIsNotOneObjectIsRefused() throws {
+        let manifest = try originalManifest()
+        for crafted in [manifest + "{}", "[" + manifest + "]", String(manifest.dropLast(3)), manifest.replacingOccurrences(of: "\"nodes\":", with: "\"nodes\"")] {
+            let message = try error(manifest: Array(crafted.utf8))
+            XCTAssertTrue(message.contains("entry 'model.json': not a JSON object ("), message)
+        }
+    }
+
+    /// The reader's graph is the manifest without the three artifact keys, every other member as
+    /// the writer had it.
+    func testTheGraphReadBackIsTheDocumentWithoutTheArtifactKeys() throws {
+        let read = try Artifact.read(path)
+        let graph = try XCTUnwrap(JSONSerialization.jsonObject(with: try XCTUnwrap(read.graphJSON)) as? NSDictionary)
+        let written = try XCTUnwrap(JSONSerialization.jsonObject(with: ArtifactFixtures.graph) as? NSDictionary)
+        XCTAssertEqual(graph, written)
     }
 
     // MARK: quant

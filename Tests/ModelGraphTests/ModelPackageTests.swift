@@ -42,6 +42,24 @@ final class ModelPackageTests: XCTestCase {
         }
     }
 
+    /// A `--graph` file is read up to the header cap and no further: a larger file, or one that
+    /// never ends (`/dev/zero`), is refused after cap + 1 bytes.
+    func testGraphFilePastTheHeaderCapIsRefused() throws {
+        let path = try temporaryFile(graphJSON)
+        let contents = PackageContents(tensors: tensors([("fc.weight", [3, 4])]), source: "w.npz")
+        var limits = ReadLimits.default
+        limits.maxHeaderBytes = graphJSON.count
+        XCTAssertNoThrow(try ModelPackage(contents: contents, graphPath: path, limits: limits))
+        limits.maxHeaderBytes = graphJSON.count - 1
+        assertThrowsMessage("\(path): exceeds the graph cap of \(graphJSON.count - 1) bytes (--limit header-bytes)") {
+            _ = try ModelPackage(contents: contents, graphPath: path, limits: limits)
+        }
+        limits.maxHeaderBytes = 1 << 20
+        assertThrowsMessage("/dev/zero: exceeds the graph cap of 1048576 bytes (--limit header-bytes)") {
+            _ = try ModelPackage(contents: contents, graphPath: "/dev/zero", limits: limits)
+        }
+    }
+
     func testMasksMustMatchTheirTensors() {
         var contents = PackageContents(graphJSON: graphJSON, tensors: tensors([("fc.weight", [3, 4])]), source: "m.msa")
         contents.masks["fc.weight"] = Tensor(zeros: .bool, [4, 3])

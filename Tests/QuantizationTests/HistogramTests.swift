@@ -66,6 +66,16 @@ final class HistogramTests: XCTestCase {
                                            counts: h.counts, min: h.min, max: h.max))
     }
 
+    /// A cache declares each histogram's capacity; a rebuilt one allocates that many bins, so the
+    /// declared capacity meets the memory budget first.
+    func testADeclaredCapacityPastTheBudgetIsRefused() {
+        let capacity = 1 << 50
+        XCTAssertThrowsError(try Histogram(capacity: capacity, exponent: 0, firstBin: 0, counts: [1], min: 0, max: 0)) { error in
+            XCTAssertEqual("\(error)", "a histogram of \(capacity) bins needs \(capacity * 8) bytes, "
+                           + "over the memory budget of \(MemoryBudget.limit) bytes (raise it with --max-memory)")
+        }
+    }
+
     /// Clipped fraction of uniform [0, 1) at 0.75 is 1/4.
     func testFractionOutside() {
         var h = Histogram()

@@ -60,7 +60,7 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let console = Console(common)
         var contents = try input.readContents(console: console)
-        contents = try ModelPackage.validatedContents(contents, graphPath: input.graph)
+        contents = try ModelPackage.validatedContents(contents, graphPath: input.graph, limits: try input.readLimits())
         let nonFinite = try checkNonFinite(contents, console: console)
         let format = outputExtension ?? ".msa"
         if format == ".msa" {

@@ -31,7 +31,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let read = try input.readContents(console: Console(common))
         // The graph is parsed and validated once (the package), bare weights only have their masks checked.
-        let package = read.graphJSON != nil || input.graph != nil ? try ModelPackage(contents: read, graphPath: input.graph) : nil
+        let package = read.graphJSON != nil || input.graph != nil ? try ModelPackage(contents: read, graphPath: input.graph, limits: try input.readLimits()) : nil
         let bare = package == nil ? try ModelPackage.validatedContents(read, graphPath: nil) : nil
         // NaN/Inf weights are worth knowing before anything else (docs/robustness.md, "Numerics").
         for (name, count) in NonFiniteScan.scan(package?.tensors ?? bare!.tensors) {

@@ -71,7 +71,7 @@ public struct ModelInputOptions: ParsableArguments {
         if ONNXImport.canRead(model) {
             return try ModelPackage.loadForRunning(path: model, graphPath: graph, limits: limits ?? readLimits(), onnx: onnxOptions())
         }
-        return try ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph).requiringFiniteWeights(path: model)
+        return try ModelPackage(contents: readContents(limits: limits, console: console), graphPath: graph, limits: limits ?? readLimits()).requiringFiniteWeights(path: model)
     }
 
     /// The same for a command's other models (`--teacher`, `--reference`, `--baseline`, …): read with

@@ -18,6 +18,8 @@ public struct Adam: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    public var stateBuffersPerParameter: Int { 2 }
+
     public func step(parameter: inout [Float], gradient: [Float], state: inout OptimizerState, learningRate: Float) {
         AdamUpdate.apply(parameter: &parameter, gradient: gradient, state: &state, learningRate: learningRate,
                          beta1: beta1, beta2: beta2, epsilon: epsilon, l2: weightDecay)

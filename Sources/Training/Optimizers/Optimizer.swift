@@ -17,6 +17,8 @@ public protocol Optimizer: Sendable {
     func step(parameter: inout [Float], gradient: [Float], state: inout OptimizerState, learningRate: Float)
     /// Name and hyperparameters, for provenance.
     var summary: [String: JSONValue] { get }
+    /// Moment buffers the state keeps per parameter, each as large as the parameter (memory budget).
+    var stateBuffersPerParameter: Int { get }
 }
 
 extension Optimizer {

@@ -20,6 +20,8 @@ public struct SGD: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    public var stateBuffersPerParameter: Int { momentum != 0 ? 1 : 0 }
+
     public func step(parameter: inout [Float], gradient: [Float], state: inout OptimizerState, learningRate: Float) {
         if momentum != 0 && state.buffers.isEmpty { state.buffers = [[Float](repeating: 0, count: parameter.count)] }
         let first = state.step == 0
